@@ -1,0 +1,39 @@
+"""Model adapters: a lazy registry (backends import only when used) and ``module:Class`` loading."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from ..errors import IbenchError
+from ..registry import unknown
+from .base import ModelAdapter
+
+BUILTIN = {
+    "tiny": "ibench.models.tiny:TinyModel",
+    "folder": "ibench.models.folder:FolderModel",
+    "references": "ibench.models.references:ReferencesModel",
+}
+
+
+def load_class(target: str) -> type[ModelAdapter]:
+    module_name, _, attr = target.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise IbenchError(f"cannot import model module {module_name!r}: {exc}") from None
+    cls = getattr(module, attr, None)
+    if not (isinstance(cls, type) and issubclass(cls, ModelAdapter)):
+        raise IbenchError(f"{target!r} is not a ModelAdapter subclass (ibench.models.base.ModelAdapter)")
+    return cls
+
+
+def get_model(name: str, **options: Any) -> ModelAdapter:
+    """A model adapter by registered name or ``package.module:Class``."""
+    if ":" in name:
+        target = name
+    elif name in BUILTIN:
+        target = BUILTIN[name]
+    else:
+        raise unknown("model", name, list(BUILTIN))
+    return load_class(target)(**options)

@@ -1,0 +1,53 @@
+"""``tiny``: a tiny random diffusers pipeline, the offline embedded default.
+
+It draws noise: its weights are random. It is here so every stage runs end to end on a machine with
+no GPU and no hub. It does use every reference: their images, blended, are the img2img start image,
+so outputs depend on the references as well as on the text and the seed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from ..paths import cache_dir
+from .base import ALL_CAPABILITIES, ModelAdapter, Request
+from .tinysd import save_tiny_sd
+
+
+def blend(images: list[Image.Image], size: int) -> Image.Image:
+    """Mean of the images at ``size``x``size`` (mid-grey when there are none)."""
+    if not images:
+        return Image.new("RGB", (size, size), (127, 127, 127))
+    arrays = [np.asarray(im.convert("RGB").resize((size, size), Image.BICUBIC), dtype=np.float32) for im in images]
+    return Image.fromarray(np.mean(arrays, axis=0).round().astype(np.uint8))
+
+
+class TinyModel(ModelAdapter):
+    name = "tiny"
+    capabilities = ALL_CAPABILITIES
+
+    def __init__(self, size: int = 64, steps: int = 2, strength: float = 0.9, path: str | None = None, **options):
+        super().__init__(size=int(size), steps=int(steps), strength=float(strength), **options)
+        from diffusers import StableDiffusionImg2ImgPipeline
+        from diffusers.utils import logging as dlogging
+
+        dlogging.disable_progress_bar()
+        folder = Path(path) if path else save_tiny_sd(cache_dir() / "models" / "tiny-sd")
+        self.pipe = StableDiffusionImg2ImgPipeline.from_pretrained(folder, safety_checker=None,
+                                                                   requires_safety_checker=False)
+        self.pipe.set_progress_bar_config(disable=True)
+
+    def generate(self, batch: list[Request]) -> list[Image.Image]:
+        size = self.options["size"]
+        starts = [blend([im for r in req.instance.instruction.references for im in req.images(r.marker)], size)
+                  for req in batch]
+        with torch.inference_mode():
+            out = self.pipe(prompt=[req.instance.instruction.plain_text() for req in batch], image=starts,
+                            strength=self.options["strength"], num_inference_steps=self.options["steps"],
+                            guidance_scale=1.0, output_type="pil",
+                            generator=[torch.Generator().manual_seed(req.seed) for req in batch])
+        return out.images

@@ -1,0 +1,140 @@
+"""Task definitions: one strictly validated YAML file per task."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Literal, Optional
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from .errors import IbenchError, one_line
+from .instruction import MARKER, MARKER_NAME, Control, Kind
+
+PromptSource = Literal["subject", "scene", "content"]
+Pool = Literal["styledrop", "classic", "content", "subject", "same_subject"]
+
+
+class ReferenceSpec(BaseModel):
+    """How one reference of an instance is drawn."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    marker: str
+    kind: Kind
+    control: Optional[Control] = None
+    pools: list[Pool] = Field(default_factory=list)
+    views: int = Field(default=3, ge=1, description="images per subject reference")
+    caption: Optional[str] = None
+
+    @model_validator(mode="after")
+    def _check(self) -> "ReferenceSpec":
+        if not MARKER_NAME.match(self.marker):
+            raise ValueError(f"marker {self.marker!r} must look like 'ref#1'")
+        if (self.kind == "control") != (self.control is not None):
+            raise ValueError(f"{self.marker}: `control` is required for kind control and only there")
+        allowed = {"subject": set(), "style": {"styledrop", "classic"}, "content": {"content"},
+                   "control": {"content", "subject", "same_subject"}}[self.kind]
+        bad = [p for p in self.pools if p not in allowed]
+        if bad:
+            raise ValueError(f"{self.marker}: pool {bad[0]!r} does not fit kind {self.kind}")
+        return self
+
+
+class TaskSpec(BaseModel):
+    """A task: instruction templates, how instances are drawn, metrics and the human checklist."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    family: Literal["in_domain", "zero_shot"]
+    version: int = Field(ge=1)
+    description: str
+    templates: list[str] = Field(min_length=1)
+    references: list[ReferenceSpec] = Field(default_factory=list)
+    prompts: PromptSource = "subject"
+    instances: int = Field(default=50, ge=1)
+    samples: int = Field(default=4, ge=1)
+    metrics: list[str] = Field(default_factory=list)
+    set_metrics: list[str] = Field(default_factory=list)
+    checklist: list[str] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> "TaskSpec":
+        markers = [r.marker for r in self.references]
+        if len(set(markers)) != len(markers):
+            raise ValueError("a reference marker is defined more than once")
+        for i, template in enumerate(self.templates):
+            used = set(MARKER.findall(template))
+            if used != set(markers):
+                missing, extra = set(markers) - used, used - set(markers)
+                what = f"does not use [{sorted(missing)[0]}]" if missing else f"uses undefined [{sorted(extra)[0]}]"
+                raise ValueError(f"templates[{i}] {what}")
+            if "{prompt}" not in template:
+                raise ValueError(f"templates[{i}] has no {{prompt}} placeholder")
+        if self.prompts == "content" and not any(
+            r.kind == "content" or "content" in r.pools for r in self.references
+        ):
+            raise ValueError("prompts: content needs a reference drawn from the content pool")
+        return self
+
+    def spec_hash(self) -> str:
+        """Hash of everything that defines the task's instances and scoring."""
+        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """A YAML loader that rejects duplicate keys."""
+
+
+def _mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    seen = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r} (line {key_node.start_mark.line + 1})", key_node.start_mark
+            )
+        seen.add(key)
+    return loader.construct_mapping(node, deep=deep)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
+
+
+def load_yaml(path: Path) -> dict:
+    try:
+        data = yaml.load(path.read_text(), Loader=_StrictLoader)  # noqa: S506 (safe loader subclass)
+    except yaml.constructor.ConstructorError as exc:
+        raise IbenchError(f"{path}: {exc.problem}") from None
+    except yaml.YAMLError as exc:
+        raise IbenchError(f"{path}: invalid YAML: {one_line(exc)}") from None
+    except OSError as exc:
+        raise IbenchError(f"{path}: cannot read: {exc.strerror}") from None
+    if not isinstance(data, dict):
+        raise IbenchError(f"{path}: a task file must be a mapping of keys")
+    return data
+
+
+def describe(exc: ValidationError) -> str:
+    """The first pydantic error as 'key.path: message'."""
+    err = exc.errors()[0]
+    loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
+    msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"].removeprefix("Value error, ")
+    return f"key '{loc}': {msg}"
+
+
+def load_task(path: str | Path) -> TaskSpec:
+    """Load and validate one task YAML; errors name the file and the key."""
+    path = Path(path)
+    data = load_yaml(path)
+    try:
+        spec = TaskSpec.model_validate(data)
+    except ValidationError as exc:
+        raise IbenchError(f"{path}: {describe(exc)}") from None
+    if spec.name != path.stem:
+        raise IbenchError(f"{path}: key 'name': {spec.name!r} must match the file name {path.stem!r}")
+    return spec
