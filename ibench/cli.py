@@ -31,6 +31,7 @@ SamplesOpt = typer.Option(None, "--samples", "-k", min=1, help="Samples per inst
 SeedOpt = typer.Option(0, "--seed", help="Base seed: instances and per-sample seeds derive from it.")
 OutOpt = typer.Option(Path("runs"), "--out", "-o", help="Folder that holds run directories.")
 BatchOpt = typer.Option(1, "--batch-size", "-b", min=1, help="Requests per model call (does not change outputs).")
+InstancesOpt = typer.Option(None, "--instances", help="JSONL of your own instructions instead of the task's drawn ones.")
 
 
 def model_options(args: Optional[list[str]], config: Optional[Path]) -> dict:
@@ -57,16 +58,19 @@ def load_model(name: str, args: Optional[list[str]] = None, config: Optional[Pat
         raise IbenchError(f"model {name!r}: bad setting ({exc})") from None
 
 
-def _generate(task: str, model: str, model_arg, model_config, data_dir, limit, samples, seed, out, batch_size):
+def _generate(task: str, model: str, model_arg, model_config, data_dir, limit, samples, seed, out, batch_size,
+              instances_file: Optional[Path] = None):
+    from .instances import load_instances
     from .paths import resolve_data_root
     from .registry import get_task
     from .runner import generate
 
     spec = get_task(task)
     root = resolve_data_root(data_dir)
+    given = load_instances(instances_file, spec, root) if instances_file else None
     adapter = load_model(model, model_arg, model_config)
     store, counts = generate(spec, adapter, root, out, limit=limit, samples=samples, seed=seed,
-                             batch_size=batch_size, progress=sys.stderr.isatty() or True)
+                             batch_size=batch_size, instances=given)
     typer.echo(f"{store.path}: {counts['generated']} generated, {counts['failed']} failed, "
                f"{counts['skipped']} already done")
     return store, counts
@@ -76,19 +80,20 @@ def _generate(task: str, model: str, model_arg, model_config, data_dir, limit, s
 def generate(task: str = TaskOpt, model: str = ModelOpt, model_arg: Optional[list[str]] = ModelArgOpt,
              model_config: Optional[Path] = ModelConfigOpt, data_dir: Optional[str] = DataOpt,
              limit: Optional[int] = LimitOpt, samples: Optional[int] = SamplesOpt, seed: int = SeedOpt,
-             out: Path = OutOpt, batch_size: int = BatchOpt) -> None:
+             out: Path = OutOpt, batch_size: int = BatchOpt, instances_file: Optional[Path] = InstancesOpt) -> None:
     """Build instances and generate images (no scoring). Rerun the same command to resume."""
-    _generate(task, model, model_arg, model_config, data_dir, limit, samples, seed, out, batch_size)
+    _generate(task, model, model_arg, model_config, data_dir, limit, samples, seed, out, batch_size, instances_file)
 
 
 @app.command()
 def run(task: str = TaskOpt, model: str = ModelOpt, model_arg: Optional[list[str]] = ModelArgOpt,
         model_config: Optional[Path] = ModelConfigOpt, data_dir: Optional[str] = DataOpt,
         limit: Optional[int] = LimitOpt, samples: Optional[int] = SamplesOpt, seed: int = SeedOpt,
-        out: Path = OutOpt, batch_size: int = BatchOpt,
+        out: Path = OutOpt, batch_size: int = BatchOpt, instances_file: Optional[Path] = InstancesOpt,
         score: bool = typer.Option(True, "--score/--no-score", help="Score the run after generating.")) -> None:
     """Build, generate and score in one go (resumable: rerun the same command)."""
-    store, _ = _generate(task, model, model_arg, model_config, data_dir, limit, samples, seed, out, batch_size)
+    store, _ = _generate(task, model, model_arg, model_config, data_dir, limit, samples, seed, out, batch_size,
+                         instances_file)
     if score:
         score_stage(store)
 
@@ -170,7 +175,9 @@ for _module in COMMAND_MODULES:
 def main(argv: Optional[list[str]] = None) -> None:
     """Entry point: user errors print one line and exit 2; nothing else is swallowed."""
     try:
-        app(args=argv, standalone_mode=False)
+        code = app(args=argv, standalone_mode=False)  # click returns Exit codes in this mode
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except IbenchError as exc:
         typer.echo(f"error: {one_line(exc)}", err=True)
         sys.exit(2)

@@ -63,20 +63,35 @@ def sketch(image: Image.Image) -> Image.Image:
     return Image.fromarray(255 - edges)
 
 
-def depth(images: list[Image.Image], model: str | None = None, device: str = "cpu") -> list[Image.Image]:
-    """Relative depth maps (near = bright) from a transformers depth-estimation model."""
-    from transformers import pipeline
-
-    from .weights import resolve_weights
+def depth_estimator(model: str | None = None, device: str = "cpu"):
+    """A transformers ``depth-estimation`` pipeline, loaded once; raises one clear line on failure."""
+    from .weights import download_error, resolve_weights
 
     model = model or os.environ.get("IBENCH_DEPTH_MODEL") or DEFAULT_DEPTH_MODEL
     source = resolve_weights(model, what="depth model", flag="--depth-model")
-    pipe = pipeline("depth-estimation", model=source, device=device)
+    try:
+        from transformers import pipeline
+
+        return pipeline("depth-estimation", model=source, device=device)
+    except Exception as exc:  # noqa: BLE001 - any loading failure of third-party weights: one line
+        if Path(source).exists():
+            raise IbenchError(f"depth model at {source} could not be loaded as a transformers depth-estimation model "
+                              f"({type(exc).__name__}: {str(exc).splitlines()[0][:160]})") from None
+        raise download_error(model, "depth model", exc) from None
+
+
+def depth(images: list[Image.Image], model: str | None = None, device: str = "cpu", pipe=None) -> list[Image.Image]:
+    """Relative depth maps (near = bright, as the model predicts), each the size of its image."""
+    pipe = pipe or depth_estimator(model, device)
+    results = pipe(images)
+    if isinstance(results, dict):
+        results = [results]
     out = []
-    for result in pipe(images):
+    for image, result in zip(images, results):
         d = np.asarray(result["predicted_depth"], dtype=np.float32).squeeze()
         d = (d - d.min()) / max(float(d.max() - d.min()), 1e-8)
-        out.append(Image.fromarray((d * 255).astype(np.uint8)).resize(images[len(out)].size, Image.BICUBIC))
+        made = Image.fromarray((d * 255).round().astype(np.uint8))
+        out.append(made if made.size == image.size else made.resize(image.size, Image.BICUBIC))
     return out
 
 
@@ -113,10 +128,14 @@ def prepare(root: DataRoot, controls: list[str], sources: list[str], depth_model
                 ensure_control(root, control, s)
                 made += 1
             continue
+        pipe = depth_estimator(depth_model, device) if todo else None
         for i in range(0, len(todo), batch):
             chunk = todo[i:i + batch]
-            images = [Image.open(root.resolve(s)).convert("RGB") for s in chunk]
-            for s, d in zip(chunk, depth(images, depth_model, device)):
+            images = []
+            for s in chunk:
+                with Image.open(root.resolve(s)) as im:
+                    images.append(im.convert("RGB"))
+            for s, d in zip(chunk, depth(images, pipe=pipe)):
                 _save(d, root.resolve(derived_path(control, s)))
                 made += 1
     return made

@@ -158,3 +158,46 @@ def build_instances(spec: TaskSpec, root: DataRoot, seed: int = 0, count: int | 
     for inst in out:
         inst.instruction.check_files(root)
     return out
+
+
+def load_instances(path, spec: TaskSpec, root: DataRoot) -> list[Instance]:
+    """Instances from a JSONL file (bring your own instructions): each line is an ``Instance`` or
+    ``{"instruction": {...}, "id"?: ..., "meta"?: {...}}``; errors name the file and line."""
+    from pathlib import Path
+
+    from pydantic import ValidationError
+
+    from .taskspec import describe
+
+    path, out, seen = Path(path), [], set()
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise IbenchError(f"{path}: cannot read ({exc.strerror})") from None
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        where = f"{path}:{n}"
+        try:
+            row = json.loads(line)
+            instruction = Instruction.model_validate(row.get("instruction"))
+        except json.JSONDecodeError as exc:
+            raise IbenchError(f"{where}: invalid JSON ({exc.msg})") from None
+        except ValidationError as exc:
+            raise IbenchError(f"{where}: instruction {describe(exc)}") from None
+        except AttributeError:
+            raise IbenchError(f"{where}: each line must be a JSON object with an 'instruction'") from None
+        try:
+            instruction.check_files(root)
+        except IbenchError as exc:
+            raise IbenchError(f"{where}: {exc}") from None
+        iid = str(row.get("id") or instance_id(spec.name, instruction))
+        if iid in seen:
+            raise IbenchError(f"{where}: duplicate instance id {iid!r}")
+        seen.add(iid)
+        out.append(Instance(id=iid, task=spec.name, task_version=spec.version, family=spec.family,
+                            instruction=instruction, checklist=row.get("checklist") or checklist(spec, instruction),
+                            meta=row.get("meta") or {}))
+    if not out:
+        raise IbenchError(f"{path}: no instances")
+    return out

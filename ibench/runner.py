@@ -93,12 +93,16 @@ class Plan:
 
 
 def plan(spec: TaskSpec, model: ModelAdapter, root: DataRoot, out: Path, limit: int | None = None,
-         samples: int | None = None, seed: int = 0) -> Plan:
-    """Build instances, open (or create) the run and list the samples not yet made."""
+         samples: int | None = None, seed: int = 0, instances: list[Instance] | None = None) -> Plan:
+    """Build (or take the given) instances, open (or create) the run, list the samples not yet made."""
     samples = samples or spec.samples
-    instances = build_instances(spec, root, seed=seed, count=limit)
-    check_capabilities(model, instances, spec.name)
     ident = identity(spec, model, seed, root)
+    if instances is None:
+        instances = build_instances(spec, root, seed=seed, count=limit)
+    else:  # a user's own instance list is part of what the outputs depend on
+        ident["instances"] = hashlib.sha256(" ".join(i.id for i in instances).encode()).hexdigest()[:16]
+        instances = instances[:limit] if limit else instances
+    check_capabilities(model, instances, spec.name)
     store = RunStore(Path(out) / run_id(ident))
     store.create({"run_id": store.path.name, "identity": ident, "family": spec.family,
                   "created": datetime.now(timezone.utc).isoformat(), "data_root": str(root.root),
@@ -141,8 +145,10 @@ def execute(p: Plan, model: ModelAdapter, root: DataRoot, batch_size: int = 1, s
 
 
 def generate(spec: TaskSpec, model: ModelAdapter, root: DataRoot, out: Path, limit: int | None = None,
-             samples: int | None = None, seed: int = 0, batch_size: int = 1, progress: bool = True) -> tuple[RunStore, dict]:
-    p = plan(spec, model, root, out, limit, samples, seed)
+             samples: int | None = None, seed: int = 0, batch_size: int = 1, progress: bool = True,
+             instances: list[Instance] | None = None) -> tuple[RunStore, dict]:
+    """Plan and execute a generation run; returns the store and counts."""
+    p = plan(spec, model, root, out, limit, samples, seed, instances)
     try:
         counts = execute(p, model, root, batch_size=batch_size, progress=progress)
     finally:

@@ -35,14 +35,18 @@ def data_root(shared_data, tmp_path):
 
 
 @pytest.fixture
-def cli():
-    """Run the ibench CLI in-process: returns (exit code, stdout, stderr)."""
-    from typer.testing import CliRunner
+def cli(capsys):
+    """Run ``ibench.cli.main`` in-process: returns (exit code, stdout, stderr)."""
+    from ibench.cli import main
 
-    from ibench.cli import app
-
-    def invoke(*args: str):
-        result = CliRunner().invoke(app, [str(a) for a in args], catch_exceptions=True)
-        return result
+    def invoke(*args) -> tuple[int, str, str]:
+        capsys.readouterr()
+        try:
+            main([str(a) for a in args])
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        out, err = capsys.readouterr()
+        return code, out, err
 
     return invoke

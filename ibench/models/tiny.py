@@ -34,8 +34,11 @@ class TinyModel(ModelAdapter):
         super().__init__(size=int(size), steps=int(steps), strength=float(strength), **options)
         from diffusers import StableDiffusionImg2ImgPipeline
         from diffusers.utils import logging as dlogging
+        from transformers.utils import logging as tlogging
 
         dlogging.disable_progress_bar()
+        tlogging.disable_progress_bar()
+        tlogging.set_verbosity_error()  # the byte-level tiny tokenizer truncates long prompts: expected
         folder = Path(path) if path else save_tiny_sd(cache_dir() / "models" / "tiny-sd")
         self.pipe = StableDiffusionImg2ImgPipeline.from_pretrained(folder, safety_checker=None,
                                                                    requires_safety_checker=False)

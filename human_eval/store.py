@@ -1,0 +1,250 @@
+"""The rating database: tables (SQLAlchemy 2 ORM) and engines.
+
+A SQLite file by default (WAL journal, a busy timeout and ``BEGIN IMMEDIATE`` for writes, so several
+raters can save at once), or any SQLAlchemy URL (e.g. ``postgresql+psycopg://...``) for a shared
+deployment. Every rating keeps its rater, its time and its edit history (``rating_history``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+import time
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator, Optional
+
+from sqlalchemy import (JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint,
+                        create_engine, event, select)
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
+from sqlalchemy.pool import StaticPool
+
+from ibench.errors import IbenchError
+
+DB_ENV = "IBENCH_HUMAN_DB"
+DEFAULT_DB = "ibench-human.db"
+STATUSES = ("rated", "skipped", "flagged")
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def token_hash(token: str) -> str:
+    """Tokens are stored hashed: the database alone does not let anyone sign in."""
+    return hashlib.sha256(token.strip().encode()).hexdigest()
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[float]: JSON}
+
+
+class Study(Base):
+    """A set of items (model outputs) rated by a set of raters."""
+
+    __tablename__ = "studies"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    raters_per_item: Mapped[int] = mapped_column(Integer, default=3)
+    seed: Mapped[int] = mapped_column(Integer, default=0)
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    items: Mapped[list["Item"]] = relationship(back_populates="study")
+    raters: Mapped[list["Rater"]] = relationship(back_populates="study")
+
+
+class Item(Base):
+    """One model output for one instance. ``model`` and ``run_id`` are never shown to raters."""
+
+    __tablename__ = "items"
+    __table_args__ = (UniqueConstraint("study_id", "task", "model", "uid"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("studies.id"), index=True)
+    task: Mapped[str] = mapped_column(String(200))
+    model: Mapped[str] = mapped_column(String(200))
+    run_id: Mapped[str] = mapped_column(String(200))
+    instance_id: Mapped[str] = mapped_column(String(200))
+    sample: Mapped[int] = mapped_column(Integer, default=0)
+    uid: Mapped[str] = mapped_column(String(300))  # the row key of ImagenHub TSVs
+    image: Mapped[Optional[str]] = mapped_column(Text, nullable=True)  # absolute path; None: imported
+    instance: Mapped[Optional[dict[str, Any]]] = mapped_column(nullable=True)  # Instance as JSON
+    data_root: Mapped[Optional[str]] = mapped_column(Text, nullable=True)
+    study: Mapped[Study] = relationship(back_populates="items")
+
+
+class Rater(Base):
+    """A person with a token; ``is_admin`` marks the study's admin token."""
+
+    __tablename__ = "raters"
+    __table_args__ = (UniqueConstraint("study_id", "name"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("studies.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    study: Mapped[Study] = relationship(back_populates="raters")
+
+
+class Assignment(Base):
+    """An item to be rated by a rater, at a position in that rater's (shuffled) order."""
+
+    __tablename__ = "assignments"
+    __table_args__ = (UniqueConstraint("rater_id", "item_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rater_id: Mapped[int] = mapped_column(ForeignKey("raters.id"), index=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+
+
+class Rating(Base):
+    """The current rating of an assignment (one per assignment: never duplicated)."""
+
+    __tablename__ = "ratings"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id"), unique=True)
+    rater_id: Mapped[int] = mapped_column(ForeignKey("raters.id"), index=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16))  # rated | skipped | flagged
+    conditions: Mapped[Optional[list[float]]] = mapped_column(nullable=True)  # one value per SC condition
+    sc: Mapped[Optional[float]] = mapped_column(Float, nullable=True)  # min over the conditions
+    pq: Mapped[Optional[float]] = mapped_column(Float, nullable=True)
+    reason: Mapped[Optional[str]] = mapped_column(Text, nullable=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class RatingHistory(Base):
+    """Every version of every rating, appended on each save (the first save included)."""
+
+    __tablename__ = "rating_history"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rating_id: Mapped[int] = mapped_column(ForeignKey("ratings.id"), index=True)
+    rater_id: Mapped[int] = mapped_column(ForeignKey("raters.id"))
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"))
+    version: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))
+    conditions: Mapped[Optional[list[float]]] = mapped_column(nullable=True)
+    sc: Mapped[Optional[float]] = mapped_column(Float, nullable=True)
+    pq: Mapped[Optional[float]] = mapped_column(Float, nullable=True)
+    reason: Mapped[Optional[str]] = mapped_column(Text, nullable=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+# -- engines ----------------------------------------------------------------------------------
+_ENGINES: dict[str, Engine] = {}
+_LOCK = threading.Lock()
+
+
+def db_url(db: str | Path | None = None) -> str:
+    """A SQLAlchemy URL from a URL, a file path, ``$IBENCH_HUMAN_DB`` or the default file."""
+    db = str(db or os.environ.get(DB_ENV) or DEFAULT_DB)
+    if "://" in db:
+        try:
+            make_url(db)
+        except ArgumentError:
+            raise IbenchError(f"--db {db!r} is not a valid SQLAlchemy URL") from None
+        return db
+    return f"sqlite:///{Path(db).expanduser().resolve()}"
+
+
+def _sqlite_setup(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record) -> None:  # noqa: ANN001
+        dbapi_conn.isolation_level = None  # we emit BEGIN ourselves (see _on_begin)
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA busy_timeout = 30000")
+        cur.execute("PRAGMA journal_mode = WAL")
+        cur.execute("PRAGMA synchronous = NORMAL")
+        cur.execute("PRAGMA foreign_keys = ON")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn) -> None:  # noqa: ANN001
+        # a write takes the write lock at BEGIN, so it waits (busy timeout) instead of failing later
+        immediate = conn.get_execution_options().get("ibench_write", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def get_engine(db: str | Path | Engine | None = None) -> Engine:
+    """An engine for a database (created with its tables on first use; cached per URL)."""
+    if isinstance(db, Engine):
+        return db
+    url = db_url(db)
+    with _LOCK:
+        if url in _ENGINES:
+            return _ENGINES[url]
+        parsed = make_url(url)
+        if parsed.get_backend_name() == "sqlite":
+            memory = parsed.database in (None, "", ":memory:")
+            if not memory:
+                folder = Path(parsed.database).parent
+                if not folder.is_dir():
+                    raise IbenchError(f"database folder {folder} does not exist")
+            engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30},
+                                   poolclass=StaticPool if memory else None)
+            _sqlite_setup(engine)
+        else:
+            try:
+                engine = create_engine(url, pool_pre_ping=True)
+            except (ImportError, ArgumentError) as exc:
+                raise IbenchError(f"cannot open database {parsed.render_as_string()}: {exc}") from None
+        try:
+            Base.metadata.create_all(engine)
+        except OperationalError as exc:
+            raise IbenchError(f"cannot open database {parsed.render_as_string()}: {exc.orig}") from None
+        _ENGINES[url] = engine
+        return engine
+
+
+def dispose_engines() -> None:
+    """Close every cached engine (tests; a server shutting down)."""
+    with _LOCK:
+        for engine in _ENGINES.values():
+            engine.dispose()
+        _ENGINES.clear()
+
+
+@contextmanager
+def reading(engine: Engine) -> Iterator[Session]:
+    """A read-only session."""
+    with Session(engine, expire_on_commit=False) as session:
+        yield session
+
+
+def write(engine: Engine, fn, *args, retries: int = 20, **kwargs):  # noqa: ANN001, ANN201
+    """Run ``fn(session, *args)`` in one write transaction; retry when the database is busy.
+
+    A failed attempt is rolled back whole, so a retry never writes a rating twice.
+    """
+    writer = engine.execution_options(ibench_write=True)
+    for attempt in range(retries):
+        try:
+            with Session(writer, expire_on_commit=False) as session, session.begin():
+                return fn(session, *args, **kwargs)
+        except OperationalError as exc:
+            if "locked" not in str(exc.orig).lower() and "busy" not in str(exc.orig).lower():
+                raise
+        except IntegrityError:  # a concurrent writer inserted the same key first: read it and retry
+            if attempt == retries - 1:
+                raise
+        time.sleep(min(0.05 * (attempt + 1), 0.5))
+    raise IbenchError("the rating database stayed busy; nothing was lost, try again")
+
+
+def find_study(session: Session, study: str | int | None) -> Study:
+    """A study by name or id; without one, the only (or latest) study."""
+    if study is None:
+        found = session.scalars(select(Study).order_by(Study.id.desc())).first()
+        if found is None:
+            raise IbenchError("the database holds no study: run `ibench human create-study` first")
+        return found
+    query = select(Study).where(Study.id == study) if isinstance(study, int) else select(Study).where(Study.name == study)
+    found = session.scalars(query).first()
+    if found is None:
+        names = ", ".join(session.scalars(select(Study.name))) or "none"
+        raise IbenchError(f"no study {study!r} in the database (studies: {names})")
+    return found

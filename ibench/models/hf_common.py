@@ -1,0 +1,100 @@
+"""Shared plumbing for the diffusers-backed adapters: settings, weights, device/dtype, placement, seeds."""
+
+from __future__ import annotations
+
+import gc
+import os
+from typing import Any
+
+import torch
+
+from ..errors import IbenchError
+from ..weights import resolve_weights
+
+#: Settings every diffusers adapter understands; runtime ones do not change outputs.
+COMMON_DEFAULTS: dict[str, Any] = {"device": "auto", "dtype": "auto", "offload": False, "compile": False}
+DTYPES = {"fp16": torch.float16, "float16": torch.float16, "bf16": torch.bfloat16, "bfloat16": torch.bfloat16,
+          "fp32": torch.float32, "float32": torch.float32}
+
+
+def merge_settings(name: str, defaults: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
+    """Defaults overridden by ``given``; an unknown key is a one-line user error naming the known ones."""
+    unknown = sorted(set(given) - set(defaults))
+    if unknown:
+        raise IbenchError(f"model {name!r}: unknown setting {unknown[0]!r} (known: {', '.join(sorted(defaults))})")
+    return {**defaults, **given}
+
+
+def resolve_all(name: str, wanted: dict[str, tuple[str, list[str] | None]]) -> dict[str, str]:
+    """Resolve each ``{label: (id_or_path, allow_patterns)}``; all misses go into ONE error."""
+    found, missing = {}, []
+    for label, (ident, patterns) in wanted.items():
+        try:
+            found[label] = resolve_weights(str(ident), f"{name} {label}", f"--model-arg {label}=...", patterns)
+        except IbenchError as exc:
+            missing.append(str(exc))
+    if missing:
+        raise IbenchError(" ; ".join(missing))
+    return found
+
+
+def pick_device(device: str) -> torch.device:
+    """``auto``: this process's GPU (``LOCAL_RANK`` under torchrun/accelerate), else the CPU."""
+    if device != "auto":
+        return torch.device(device)
+    if torch.cuda.is_available():
+        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")) % torch.cuda.device_count())
+    return torch.device("cpu")
+
+
+def pick_dtype(dtype: str, device: torch.device, gpu_default: torch.dtype = torch.float16) -> torch.dtype:
+    """``auto``: ``gpu_default`` on CUDA, float32 on the CPU (half precision is slow or unsupported there)."""
+    if dtype == "auto":
+        return gpu_default if device.type == "cuda" else torch.float32
+    if dtype not in DTYPES:
+        raise IbenchError(f"dtype {dtype!r}: expected auto, {', '.join(DTYPES)}")
+    return DTYPES[dtype]
+
+
+def quiet(pipe) -> None:
+    pipe.set_progress_bar_config(disable=True)
+
+
+def place(pipe, device: torch.device, offload: Any = False, compile_: bool = False, denoiser: str = "unet") -> None:
+    """Move to ``device`` or enable CPU offload (``model``/``true`` or ``sequential``); optionally compile.
+
+    Attention uses PyTorch SDPA: diffusers' default processors on torch 2 (left as they are, so
+    IP-Adapter processors are never replaced).
+    """
+    mode = {True: "model", "true": "model", "model": "model", "sequential": "sequential"}.get(offload, None)
+    if offload not in (False, None, "false", "none") and mode is None:
+        raise IbenchError(f"offload {offload!r}: expected false, model or sequential")
+    if mode and device.type != "cpu":
+        if mode == "sequential":
+            pipe.enable_sequential_cpu_offload(device=device)
+        else:
+            pipe.enable_model_cpu_offload(device=device)
+    else:
+        pipe.to(device)
+    if compile_:
+        module = getattr(pipe, denoiser)
+        setattr(pipe, denoiser, torch.compile(module, mode="max-autotune-no-cudagraphs", fullgraph=False))
+
+
+def generators(seeds: list[int]) -> list[torch.Generator]:
+    """One CPU generator per request: the same noise on any device, batch size or process count."""
+    return [torch.Generator("cpu").manual_seed(int(s)) for s in seeds]
+
+
+def free(*objects: Any) -> None:
+    """Drop references and release cached GPU memory."""
+    del objects
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def load_failure(what: str, ident: str, exc: BaseException) -> IbenchError:
+    """One line for a component that resolved but did not load (wrong folder, missing file)."""
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return IbenchError(f"could not load {what} from {ident!r}: {first[:300]}")

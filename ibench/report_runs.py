@@ -1,0 +1,155 @@
+"""Runs as the reports see them: identity from the manifest and scores reduced to instances and items.
+
+The unit of every bootstrap in reports, baselines and comparisons is the *instance*: a metric's
+value for an instance is the mean over its samples and conditions (samples of one instance are
+not independent draws of the benchmark), and CIs resample instances.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+import pandas as pd
+
+from .errors import IbenchError
+from .runstore import RunStore
+
+SCORE_COLUMNS = ["instance_id", "sample", "metric", "condition", "value"]
+
+
+@dataclass
+class RunInfo:
+    """One scored run: who made it (identity) and where it lives."""
+
+    path: Path
+    run_id: str
+    task: str
+    task_version: int
+    family: str
+    model: str
+    model_settings: dict
+    seed: int
+    data: str
+    data_root: str
+    identity: dict = field(repr=False, default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        """The model as shown in tables: its name, plus settings when they are not the defaults."""
+        if not self.model_settings:
+            return self.model
+        return f"{self.model}({', '.join(f'{k}={v}' for k, v in sorted(self.model_settings.items()))})"
+
+    def identity_record(self) -> dict:
+        return {"run_id": self.run_id, "task": self.task, "task_version": self.task_version,
+                "family": self.family, "model": self.model, "model_settings": self.model_settings,
+                "label": self.label, "seed": self.seed, "data": self.data,
+                "spec_hash": self.identity.get("spec_hash")}
+
+
+def open_run(path: str | Path) -> RunInfo:
+    """Read a run directory's manifest; a missing or foreign directory is a user error."""
+    path = Path(path)
+    if not path.is_dir():
+        raise IbenchError(f"run {path} does not exist")
+    manifest = RunStore(path).manifest()
+    ident = manifest.get("identity") or {}
+    try:
+        return RunInfo(path=path, run_id=manifest.get("run_id", path.name), task=ident["task"],
+                       task_version=int(ident.get("task_version", 0)), family=manifest.get("family", "in_domain"),
+                       model=ident["model"], model_settings=dict(ident.get("model_settings") or {}),
+                       seed=int(ident.get("seed", 0)), data=str(ident.get("data", "")),
+                       data_root=str(manifest.get("data_root", "")), identity=ident)
+    except KeyError as exc:
+        raise IbenchError(f"{path / 'manifest.json'}: identity has no {exc.args[0]!r}") from None
+
+
+def discover_runs(paths: Iterable[str | Path]) -> list[RunInfo]:
+    """Run directories named directly, or every run directly inside a named folder (e.g. ``runs/``)."""
+    runs: list[RunInfo] = []
+    for p in map(Path, paths):
+        if (p / "manifest.json").is_file() or not p.is_dir():
+            runs.append(open_run(p))
+            continue
+        found = sorted(c for c in p.iterdir() if (c / "manifest.json").is_file())
+        if not found:
+            raise IbenchError(f"{p} is neither a run nor a folder of runs (no manifest.json)")
+        runs.extend(open_run(c) for c in found)
+    seen: dict[str, Path] = {}
+    for r in runs:
+        if r.run_id in seen and seen[r.run_id].resolve() != r.path.resolve():
+            raise IbenchError(f"run id {r.run_id} appears twice ({seen[r.run_id]} and {r.path})")
+        seen[r.run_id] = r.path
+    unique = {r.run_id: r for r in runs}
+    return list(unique.values())
+
+
+def scores(run: RunInfo) -> pd.DataFrame:
+    """Per-instance score rows of a run (the evaluators' loader); a run never scored is a user error."""
+    from .evaluators.results import load_scores
+
+    df = load_scores(run.path)
+    if df is None or len(df) == 0:
+        raise IbenchError(f"run {run.path} has no scores: run `ibench score {run.path}` first")
+    return df[SCORE_COLUMNS]
+
+
+def results(run: RunInfo) -> dict:
+    """The run's ``results.json`` (the evaluators' aggregates), or {} when it has none."""
+    from .evaluators.results import load_results
+
+    if not (run.path / "results.json").is_file():
+        return {}
+    return load_results(run.path) or {}
+
+
+def item_values(df: pd.DataFrame) -> pd.DataFrame:
+    """Per (instance, sample, metric): the mean over conditions. NaN values are ignored."""
+    out = df.groupby(["instance_id", "sample", "metric"], as_index=False, sort=True)["value"].mean()
+    return out.dropna(subset=["value"])
+
+
+def instance_values(df: pd.DataFrame) -> pd.DataFrame:
+    """Per (instance, metric): the mean over samples of the per-item values."""
+    items = item_values(df)
+    return items.groupby(["instance_id", "metric"], as_index=False, sort=True)["value"].mean()
+
+
+def directions(run: RunInfo, metrics: Iterable[str]) -> dict[str, bool]:
+    """``higher_is_better`` per metric: from results.json, else from the metric registry."""
+    res = results(run).get("metrics", {})
+    out: dict[str, bool] = {}
+    for m in metrics:
+        if isinstance(res.get(m), dict) and "higher_is_better" in res[m]:
+            out[m] = bool(res[m]["higher_is_better"])
+        else:
+            out[m] = metric_direction(m)
+    return out
+
+
+def metric_direction(name: str) -> bool:
+    """``higher_is_better`` of a registered metric (an unknown metric is a user error)."""
+    from .evaluators import registry
+
+    return bool(registry.higher_is_better(name))
+
+
+def set_metrics(run: RunInfo) -> list[dict]:
+    """Set-level metrics (FID, KID, ...) of a run: ``{metric, value, n, higher_is_better, ...}`` each."""
+    res = results(run)
+    rows = []
+    for name, rec in sorted((res.get("set_metrics") or {}).items()):
+        value = rec.get("value") if isinstance(rec, dict) else rec
+        rows.append({"metric": name, "value": _num(value), "n": int(rec.get("n", 0)) if isinstance(rec, dict) else 0,
+                     "higher_is_better": bool(rec.get("higher_is_better", False)) if isinstance(rec, dict) else False})
+    return rows
+
+
+def _num(v) -> float:
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return math.nan

@@ -1,0 +1,94 @@
+"""Bad input: one-line error naming the file/field, non-zero exit, nothing already written lost."""
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from ibench.registry import task_files
+
+
+def snapshot(folder: Path) -> dict:
+    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture
+def existing_run(cli, shared_data, tmp_path):
+    out = tmp_path / "runs"
+    code, _, err = cli("run", "--task", "style_subject", "--model", "tiny", "--limit", "2", "--samples", "1",
+                       "--data-dir", shared_data, "--out", out, "--no-score")
+    assert code == 0, err
+    return out, snapshot(out)
+
+
+def instruction_line(text, images, kind="subject"):
+    refs = [{"marker": "ref#1", "kind": kind, "caption": "the dog", "images": images}]
+    return json.dumps({"instruction": {"text": text, "references": refs, "target_prompt": "a dog"}})
+
+
+def bad_inputs(tmp_path: Path, shared_data: Path) -> dict:
+    bad_yaml = tmp_path / "style_gen.yaml"
+    bad_yaml.write_text(Path(task_files()["style_gen"]).read_text() + "colour: blue\n")
+    cases = {"unknown key": (["--task", bad_yaml], "style_gen.yaml: key 'colour': unknown key")}
+    corrupt_root = tmp_path / "corrupt-root"
+    shutil.copytree(shared_data / "dreambench" / "dog", corrupt_root / "dreambench" / "dog")
+    (corrupt_root / "dreambench" / "dog" / "00.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")
+    lines = {
+        "marker not defined": (instruction_line("[ref#1] with [ref#2]", ["dreambench/dog/00.jpg"]),
+                               "ref#2] is used in the text but not defined", shared_data),
+        "path escapes root": (instruction_line("[ref#1]", ["../../etc/passwd"]), "escapes the data root", shared_data),
+        "missing image": (instruction_line("[ref#1]", ["dreambench/dog/77.jpg"]), "not found", shared_data),
+        "corrupt image": (instruction_line("[ref#1]", ["dreambench/dog/00.jpg"]), "does not decode", corrupt_root),
+    }
+    for name, (line, message, root) in lines.items():
+        path = tmp_path / f"{name.replace(' ', '_')}.jsonl"
+        path.write_text(instruction_line("[ref#1]", ["dreambench/dog/01.jpg"]) + "\n" + line + "\n")
+        cases[name] = (["--task", "subject_gen", "--instances", path, "--data-dir", root], f"{path.name}:2: ")
+        cases[name + " (message)"] = (cases[name][0], message)
+    cases["unknown task"] = (["--task", "style_subjet"], "unknown task 'style_subjet'; did you mean 'style_subject'?")
+    cases["unknown model"] = (["--task", "style_subject", "--model", "dalle9"], "unknown model 'dalle9'")
+    cases["bad model module"] = (["--task", "style_subject", "--model", "nowhere.mod:Model"], "cannot import model module")
+    return cases
+
+
+def test_bad_inputs_fail_cleanly(cli, existing_run, shared_data, tmp_path):
+    out, before = existing_run
+    for name, (args, message) in bad_inputs(tmp_path, shared_data).items():
+        if "--data-dir" not in args:
+            args = [*args, "--data-dir", shared_data]
+        code, stdout, err = cli("run", *args, "--model-arg", "steps=2", "--limit", "2", "--out", out, "--no-score") \
+            if "--model" not in args else cli("run", *args, "--limit", "2", "--out", out, "--no-score")
+        assert code == 2, f"{name}: exit {code}\n{err}"
+        lines = [line for line in err.splitlines() if line.strip()]
+        assert len(lines) == 1 and lines[0].startswith("error: "), f"{name}: not one line:\n{err}"
+        assert message in lines[0], f"{name}: {lines[0]}"
+        assert "Traceback" not in err
+        assert snapshot(out) == before, f"{name}: something already written changed"
+
+
+def test_missing_data_dir_says_what_to_do(cli, tmp_path):
+    code, _, err = cli("run", "--task", "style_subject", "--data-dir", tmp_path / "nope", "--no-score")
+    assert code == 2 and "ibench data fetch" in err and "synthetic" in err
+
+
+def test_validate_reports_each_file(cli, tmp_path):
+    good = Path(task_files()["txt2img"])
+    bad = tmp_path / "txt2img.yaml"
+    bad.write_text(good.read_text().replace("samples: 4", "samples: 4\nsamples: 5"))
+    code, out, err = cli("validate", good, bad)
+    assert code == 1 and f"ok    {good}" in out and "duplicate key 'samples'" in err
+    code, out, _ = cli("validate")
+    assert code == 0 and out.count("ok ") == len(task_files())
+
+
+def test_list_and_help(cli):
+    code, out, _ = cli("list", "tasks")
+    assert code == 0 and "style_subject_control" in out and "zero_shot" in out
+    code, out, _ = cli("list", "models")
+    assert code == 0 and "tiny" in out and "folder" in out and "references" in out
+    for command in (["run"], ["generate"], ["validate"], ["instances"], ["data", "prepare"]):
+        code, out, _ = cli(*command, "--help")
+        assert code == 0 and "--" in out

@@ -1,0 +1,143 @@
+"""The runner and run store: complete runs, resume after SIGKILL, failures recorded, refusals."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from ibench.models import get_model
+from ibench.registry import get_task
+from ibench.runner import generate, sample_seed
+from ibench.runstore import RunStore, sha256_file
+
+
+def check_complete(store: RunStore, n_instances: int, samples: int) -> None:
+    gens = store.generations()
+    keys = [g.key for g in gens]
+    assert len(keys) == len(set(keys)) == n_instances * samples
+    assert {i.id for i in store.instances()} == {k[0] for k in keys}
+    for g in gens:
+        assert g.ok, g.error
+        path = store.path / g.image
+        assert sha256_file(path) == g.sha256
+        with Image.open(path) as im:
+            im.load()
+    raw = [json.loads(line) for f in store.generation_files() for line in f.read_text().splitlines()]
+    made = [(r["instance_id"], r["sample"]) for r in raw if r["error"] is None]
+    assert len(made) == len(set(made)), "no duplicate image records on disk (failed attempts stay as history)"
+
+
+def test_tiny_run_is_complete_and_resumes(data_root, tmp_path):
+    spec, model = get_task("style_subject"), get_model("tiny")
+    store, counts = generate(spec, model, data_root, tmp_path, limit=4, samples=2, progress=False)
+    assert counts == {"generated": 8, "failed": 0, "skipped": 0}
+    check_complete(store, 4, 2)
+    manifest = store.manifest()
+    assert manifest["identity"]["task"] == "style_subject" and manifest["identity"]["model_settings"]["steps"] == 2
+    assert "torch" in manifest["environment"]["packages"]
+    g = store.generations()[0]
+    assert g.seed == sample_seed(0, g.instance_id, g.sample)
+    # same command again: same run, nothing to do; larger limit extends the same run
+    store2, counts2 = generate(spec, get_model("tiny", batch_size=4), data_root, tmp_path, limit=4, samples=2,
+                               batch_size=4, progress=False)
+    assert store2.path == store.path and counts2["generated"] == 0 and counts2["skipped"] == 8
+    store3, counts3 = generate(spec, get_model("tiny"), data_root, tmp_path, limit=5, samples=2, progress=False)
+    assert store3.path == store.path and counts3["generated"] == 2
+    # output-affecting settings make another run
+    store4, _ = generate(spec, get_model("tiny", steps=3), data_root, tmp_path, limit=1, samples=1, progress=False)
+    assert store4.path != store.path
+
+
+def test_batch_size_does_not_change_images(data_root, tmp_path):
+    spec = get_task("style_subject")
+    a, _ = generate(spec, get_model("tiny"), data_root, tmp_path / "a", limit=3, samples=2, batch_size=1, progress=False)
+    b, _ = generate(spec, get_model("tiny"), data_root, tmp_path / "b", limit=3, samples=2, batch_size=4, progress=False)
+    assert a.path.name == b.path.name
+    import numpy as np
+
+    for ga, gb in zip(a.generations(), b.generations()):
+        x = np.asarray(Image.open(a.path / ga.image), dtype=float)
+        y = np.asarray(Image.open(b.path / gb.image), dtype=float)
+        assert np.abs(x - y).max() <= 2, "same seed, same image whatever the batch size"
+
+
+def test_failures_are_recorded_not_fatal_and_retried(data_root, tmp_path):
+    spec = get_task("style_subject")
+    model = get_model("tests.adapters:Flaky", fail_suffixes="01234567")
+    store, counts = generate(spec, model, data_root, tmp_path, limit=6, samples=1, progress=False)
+    failed = [g for g in store.generations() if not g.ok]
+    assert counts["failed"] == len(failed) and 0 < len(failed) < 6
+    assert all("cannot draw" in g.error for g in failed)
+    # the settings that failed are part of the run id, so retry with a fixed model in the same store:
+    fixed = get_model("tests.adapters:Flaky", fail_suffixes="01234567")
+    fixed.options["fail_suffixes"] = ""
+    from ibench.runner import execute, plan
+
+    p = plan(spec, get_model("tests.adapters:Flaky", fail_suffixes="01234567"), data_root, tmp_path, limit=6, samples=1)
+    assert len(p.todo) == len(failed), "only failed samples are redone"
+    execute(p, fixed, data_root, progress=False)
+    check_complete(RunStore(p.store.path), 6, 1)
+
+
+def test_refuses_tasks_the_model_cannot_do(data_root, tmp_path, cli):
+    from ibench.errors import IbenchError
+
+    with pytest.raises(IbenchError, match="cannot use the .*style.*subject"):
+        generate(get_task("style_subject"), get_model("tests.adapters:TextOnly"), data_root, tmp_path, limit=1)
+    assert not any(tmp_path.iterdir()), "nothing written for a refused task"
+    code, _, err = cli("run", "--task", "mask2img", "--model", "tests.adapters:Flaky",
+                       "--data-dir", data_root.root, "--limit", "1", "--out", tmp_path, "--no-score")
+    assert code == 2 and err.count("\n") == 1
+    assert "cannot use the control:mask references that task 'mask2img' needs" in err
+
+
+def test_folder_and_references_models(data_root, tmp_path):
+    spec = get_task("subject_gen")
+    ref_store, _ = generate(spec, get_model("references"), data_root, tmp_path / "r", limit=2, samples=2, progress=False)
+    gens = ref_store.generations()
+    assert all(g.ok for g in gens)
+    first = ref_store.instances()[0]
+    with Image.open(data_root.resolve(first.instruction.references[0].images[0])) as real:
+        assert Image.open(ref_store.path / gens[0].image).size[0] <= real.size[0]
+    # import images made "elsewhere": the references run's images, by the documented naming scheme
+    folder = tmp_path / "closed-model"
+    for g in gens[:-1]:  # leave one out: it fails alone
+        target = folder / g.instance_id / f"{g.sample}.png"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes((ref_store.path / g.image).read_bytes())
+    store, counts = generate(spec, get_model("folder", dir=str(folder)), data_root, tmp_path / "f", limit=2, samples=2,
+                             batch_size=4, progress=False)
+    assert counts["generated"] == 3 and counts["failed"] == 1
+    assert store.manifest()["identity"]["model_settings"] == {"label": "closed-model"}
+    by_key = {g.key: g for g in store.generations()}
+    assert all(by_key[g.key].sha256 == g.sha256 for g in gens[:-1])
+
+
+def test_sigkill_mid_run_then_resume(shared_data, tmp_path):
+    out = tmp_path / "runs"
+    cmd = [sys.executable, "-m", "ibench", "run", "--task", "style_subject", "--model", "tiny", "--limit", "4",
+           "--samples", "3", "--model-arg", "steps=25", "--data-dir", str(shared_data), "--out", str(out), "--no-score"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    records = []
+    while time.time() < deadline and proc.poll() is None:
+        records = list(out.glob("*/generations.jsonl"))
+        if records and len(records[0].read_text().splitlines()) >= 3:
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, "the run finished before it could be killed: slow it down"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    store = RunStore(records[0].parent)
+    done_before = len(store.generations())
+    assert 3 <= done_before < 12
+    result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    check_complete(store, 4, 3)

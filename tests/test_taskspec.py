@@ -1,0 +1,75 @@
+"""Task YAML files: strict validation naming file and key; all shipped tasks valid."""
+
+from pathlib import Path
+
+import pytest
+
+from ibench.errors import IbenchError
+from ibench.registry import all_tasks, get_task, task_files
+from ibench.taskspec import load_task
+
+REQUIRED = {"txt2img", "edge2img", "depth2img", "mask2img", "style_gen", "subject_gen", "style_transfer",
+            "style_subject", "multi_subject", "subject_control", "style_control", "style_subject_control"}
+
+
+def test_shipped_tasks_cover_the_paper_and_validate():
+    specs = {s.name: s for s in all_tasks()}
+    assert REQUIRED <= set(specs)
+    for name, spec in specs.items():
+        assert len(spec.templates) >= 2, f"{name}: several paraphrased templates"
+        assert spec.checklist and spec.metrics
+    assert specs["style_subject"].family == "zero_shot" and specs["txt2img"].family == "in_domain"
+    assert len(specs["style_subject_control"].references) == 3
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(text)
+    return path
+
+
+BASE = Path(task_files()["style_gen"]).read_text()
+
+
+def test_unknown_key_names_file_and_key(tmp_path):
+    path = write(tmp_path, "style_gen", BASE + "colour: blue\n")
+    with pytest.raises(IbenchError, match=r"style_gen.yaml: key 'colour': unknown key"):
+        load_task(path)
+
+
+def test_nested_unknown_key(tmp_path):
+    path = write(tmp_path, "style_gen", BASE.replace("    kind: style\n", "    kind: style\n    weight: 2\n"))
+    with pytest.raises(IbenchError, match=r"key 'references.0.weight': unknown key"):
+        load_task(path)
+
+
+def test_duplicate_key_rejected(tmp_path):
+    path = write(tmp_path, "style_gen", BASE + "samples: 8\n")
+    with pytest.raises(IbenchError, match=r"style_gen.yaml: duplicate key 'samples'"):
+        load_task(path)
+
+
+def test_template_marker_not_defined(tmp_path):
+    path = write(tmp_path, "style_gen", BASE.replace("in the style of [ref#1]: {prompt}", "in the style of [ref#2]: {prompt}"))
+    with pytest.raises(IbenchError, match=r"templates\[0\]"):
+        load_task(path)
+
+
+def test_name_must_match_file_and_bad_values(tmp_path):
+    with pytest.raises(IbenchError, match="must match the file name"):
+        load_task(write(tmp_path, "other", BASE))
+    with pytest.raises(IbenchError, match="key 'family'"):
+        load_task(write(tmp_path, "style_gen", BASE.replace("family: in_domain", "family: sometimes")))
+    with pytest.raises(IbenchError, match="invalid YAML"):
+        load_task(write(tmp_path, "style_gen", "name: [unclosed\n"))
+
+
+def test_unknown_task_suggests():
+    with pytest.raises(IbenchError, match="did you mean 'style_subject'"):
+        get_task("style_subjct")
+
+
+def test_user_task_dirs(tmp_path, monkeypatch):
+    write(tmp_path, "my_style", BASE.replace("name: style_gen", "name: my_style"))
+    monkeypatch.setenv("IBENCH_TASKS_PATH", str(tmp_path))
+    assert get_task("my_style").name == "my_style"
