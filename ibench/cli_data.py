@@ -23,8 +23,7 @@ def fetch(data_dir: Optional[Path] = typer.Option(None, "--data-dir", "-d", envv
           retries: int = typer.Option(3, "--retries", min=0, help="Resume attempts per file after a dropped connection.")) -> None:
     """Download the public sources (DreamBench, StyleDrop, paintings, content photos), verifying SHA-256.
 
-    Interrupted downloads resume (HTTP Range) when you rerun the same command; files already
-    verified are skipped.
+    Rerunning the same command resumes interrupted downloads (HTTP Range) and skips verified files.
     """
     from .fetch import fetch as run_fetch
     from .paths import default_data_dir

@@ -224,7 +224,10 @@ def fetch(root: str | Path, manifest: str | Path | None = None, only: str | None
     report = FetchReport()
     todo = []
     for s in sources:
-        (report.present if verified(root / s.path, s) else todo).append(s)
+        if verified(root / s.path, s):
+            report.present.append(s.path)
+        else:
+            todo.append(s)
     if not todo:
         return report
     total = sum(s.size for s in todo)

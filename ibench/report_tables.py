@@ -11,8 +11,8 @@ import pandas as pd
 from .report_runs import RunInfo, directions, item_values, set_metrics
 from .stats import corr_ci, mean_ci
 
-FAMILIES = ("in_domain", "zero_shot")
-FAMILY_TITLES = {"in_domain": "In-domain", "zero_shot": "Zero-shot"}
+FAMILIES = ("in_domain", "zero_shot", "other")
+FAMILY_TITLES = {"in_domain": "In-domain", "zero_shot": "Zero-shot", "other": "Other tasks"}
 MEASURES = ("SC", "PQ", "O")
 METRIC_COLUMNS = ["task", "family", "model", "run_id", "metric", "higher_is_better", "mean", "ci_low", "ci_high",
                   "n"]

@@ -62,3 +62,25 @@ def test_dreambench_prompts_parsed(data_root):
     dog = next(s for s in cat.subjects if s.name == "dog")
     assert dog.live and "a dog wearing a red hat" in cat.subject_prompts(dog)
     assert "in the jungle" in cat.scenes
+
+
+def test_depth_task_builds_after_prepare_with_a_local_depth_model(data_root, tmp_path, cli):
+    """depth2img needs depth maps: missing → a clear error; prepared with a (tiny) depth model → builds."""
+    from ibench.errors import IbenchError
+    from tiny_models import tiny_depth_model
+
+    spec = get_task("depth2img")
+    with pytest.raises(IbenchError, match="ibench data prepare --controls depth"):
+        build_instances(spec, data_root, count=3)
+    model = tiny_depth_model(tmp_path / "depth-model")
+    from ibench.catalog import Catalog
+    from ibench.controls import prepare
+
+    cat = Catalog(data_root)
+    sources = [p.image for p in cat.photos("content")] + [im for s in cat.subjects for im in s.images]
+    assert prepare(data_root, ["depth"], sources, depth_model=str(model)) == len(sources)
+    built = build_instances(spec, data_root)
+    assert len(built) == spec.instances and len({i.id for i in built}) == len(built)
+    for inst in built:
+        inst.instruction.check_files(data_root)
+        assert inst.instruction.references[0].images[0].startswith("derived/depth/")
