@@ -59,6 +59,8 @@ def item_scores(db, study: Optional[str | int] = None) -> pd.DataFrame:
 
 def summarize(scores: pd.DataFrame) -> pd.DataFrame:
     """The summary table of a scores frame (columns task, model, rater, SC, PQ and an item key)."""
+    if scores.empty:
+        return pd.DataFrame(columns=SUMMARY_COLUMNS)
     scores = scores.copy()
     if "O" not in scores:
         scores["O"] = np.sqrt(scores["SC"].astype(float) * scores["PQ"].astype(float))

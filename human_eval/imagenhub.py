@@ -20,10 +20,11 @@ from ibench.errors import IbenchError
 
 from .assignment import new_token
 from .rubric import LEVELS
-from .store import Assignment, Item, Rater, Study, find_study, get_engine, token_hash, utcnow, write
+from .store import Assignment, Item, Rater, Rating, RatingHistory, Study, find_study, get_engine, token_hash, utcnow, write
 
 CELL = re.compile(r"^\[\s*([0-9.]+)\s*,\s*([0-9.]+)\s*\]$")
 LONG_COLUMNS = ["task", "model", "uid", "rater", "SC", "PQ"]
+IMPORT_NOTE = "imported from an ImagenHub TSV"
 
 
 def parse_cell(cell: str, where: str) -> Optional[tuple[float, float]]:
@@ -127,9 +128,7 @@ def zip_tsvs(frame: pd.DataFrame) -> bytes:
     return buf.getvalue()
 
 
-def _import(s: Session, study_name: Optional[str], create_name: str, frame: pd.DataFrame) -> tuple[str, int]:
-    from .ratings import _save
-
+def _import(s: Session, study_name: Optional[str], create_name: str, frame: pd.DataFrame) -> tuple[str, int, int]:
     if study_name is None:
         study = s.scalars(select(Study).where(Study.name == create_name)).first()
         if study is None:
@@ -139,52 +138,70 @@ def _import(s: Session, study_name: Optional[str], create_name: str, frame: pd.D
             s.flush()
     else:
         study = find_study(s, study_name)
+    rows = list(frame.itertuples(index=False))
     items = {(i.task, i.model, i.uid): i for i in s.scalars(select(Item).where(Item.study_id == study.id))}
     raters = {r.name: r for r in s.scalars(select(Rater).where(Rater.study_id == study.id))}
-    assigned = {(a.rater_id, a.item_id): a for a in s.scalars(
-        select(Assignment).join(Rater, Rater.id == Assignment.rater_id).where(Rater.study_id == study.id))}
-    n = 0
-    for row in frame.itertuples(index=False):
-        key = (row.task, row.model, row.uid)
-        if key not in items:
-            items[key] = Item(study_id=study.id, task=row.task, model=row.model, run_id="imagenhub",
-                              instance_id=row.uid, sample=0, uid=row.uid)
-            s.add(items[key])
+    for row in rows:  # new items (no image: never shown to raters) and new raters (no token handed out)
+        if (row.task, row.model, row.uid) not in items:
+            items[(row.task, row.model, row.uid)] = Item(study_id=study.id, task=row.task, model=row.model,
+                                                         run_id="imagenhub", instance_id=row.uid, sample=0, uid=row.uid)
         if row.rater not in raters:
             raters[row.rater] = Rater(study_id=study.id, name=row.rater, token_hash=token_hash(new_token()))
-            s.add(raters[row.rater])
-        s.flush()
-        rater, item = raters[row.rater], items[key]
-        a = assigned.get((rater.id, item.id))
-        if a is None:
-            pos = s.scalar(select(func.coalesce(func.max(Assignment.position), -1)).where(
-                Assignment.rater_id == rater.id)) + 1
-            a = Assignment(rater_id=rater.id, item_id=item.id, position=pos)
-            s.add(a)
-            s.flush()
-            assigned[(rater.id, item.id)] = a
-        _save(s, rater.id, a.id, "rated", [float(row.SC)], float(row.SC), float(row.PQ), "imported from ImagenHub TSV")
-        n += 1
-    return study.name, n
+    s.add_all([*items.values(), *raters.values()])
+    s.flush()
+    in_study = select(Rater.id).where(Rater.study_id == study.id)
+    assigned = {(a.rater_id, a.item_id): a for a in s.scalars(select(Assignment).where(Assignment.rater_id.in_(in_study)))}
+    last = dict(s.execute(select(Assignment.rater_id, func.max(Assignment.position))
+                          .where(Assignment.rater_id.in_(in_study)).group_by(Assignment.rater_id)).all())
+    for row in rows:
+        key = (raters[row.rater].id, items[(row.task, row.model, row.uid)].id)
+        if key not in assigned:
+            last[key[0]] = last.get(key[0], -1) + 1
+            assigned[key] = Assignment(rater_id=key[0], item_id=key[1], position=last[key[0]])
+            s.add(assigned[key])
+    s.flush()
+    current = {r.assignment_id: r for r in s.scalars(select(Rating).where(Rating.rater_id.in_(in_study)))}
+    now, changed, unchanged = utcnow(), [], 0
+    for row in rows:
+        a = assigned[(raters[row.rater].id, items[(row.task, row.model, row.uid)].id)]
+        sc, pq = float(row.SC), float(row.PQ)
+        r = current.get(a.id)
+        if r is not None and r.status == "rated" and r.sc == sc and r.pq == pq:
+            unchanged += 1
+            continue
+        if r is None:
+            r = current[a.id] = Rating(assignment_id=a.id, rater_id=a.rater_id, item_id=a.item_id, created=now,
+                                       version=0)
+            s.add(r)
+        r.status, r.conditions, r.sc, r.pq, r.reason = "rated", [sc], sc, pq, IMPORT_NOTE
+        r.version, r.updated = r.version + 1, now
+        changed.append(r)
+    s.flush()
+    s.add_all([RatingHistory(rating_id=r.id, rater_id=r.rater_id, item_id=r.item_id, version=r.version,
+                             status=r.status, conditions=r.conditions, sc=r.sc, pq=r.pq, reason=r.reason, at=now)
+               for r in changed])
+    return study.name, len(changed), unchanged
 
 
-def import_frame(db, frame: pd.DataFrame, study: Optional[str] = None, name: Optional[str] = None) -> tuple[str, int]:
-    """Import long ratings into ``study`` (existing) or a study called ``name``; returns (study, ratings).
+def import_frame(db, frame: pd.DataFrame, study: Optional[str] = None,
+                 name: Optional[str] = None) -> tuple[str, int, int]:
+    """Import long ratings into ``study`` (existing) or a study called ``name``.
 
-    Rows match existing items by (task, model, uid), so an exported study round-trips; other rows
-    become items without an image (never shown to raters). Re-importing updates, with history.
+    Returns (study, ratings written, ratings already identical). Rows match existing items by
+    (task, model, uid), so an exported study round-trips; other rows become items without an image
+    (never shown to raters). A changed rating gets a new version in the history.
     """
     if frame.empty:
         raise IbenchError("no ratings to import")
     return write(get_engine(db), _import, study, name or "imagenhub", frame)
 
 
-def import_imagenhub(db, path: str | Path, study: Optional[str] = None) -> tuple[str, int]:
+def import_imagenhub(db, path: str | Path, study: Optional[str] = None) -> tuple[str, int, int]:
     """Import a folder of ImagenHub TSVs (a study named ``imagenhub:<folder>`` unless ``study`` is given)."""
     return import_frame(db, read_imagenhub(path), study, name=f"imagenhub:{Path(path).resolve().name}")
 
 
-def import_uploads(db, files: Iterable[tuple[str, bytes]], study: str, task: Optional[str] = None) -> tuple[str, int]:
+def import_uploads(db, files: Iterable[tuple[str, bytes]], study: str, task: Optional[str] = None) -> tuple[str, int, int]:
     """Import uploaded TSVs (name, bytes) into an existing study."""
     frames = [read_tsv(data.decode("utf-8"), name, task) for name, data in files]
     return import_frame(db, pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(), study)

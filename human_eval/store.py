@@ -169,35 +169,40 @@ def _sqlite_setup(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+def new_engine(db: str | Path | None = None) -> Engine:
+    """A new (uncached) engine for a database, with its tables created."""
+    url = db_url(db)
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        memory = parsed.database in (None, "", ":memory:")
+        if not memory:
+            folder = Path(parsed.database).parent
+            if not folder.is_dir():
+                raise IbenchError(f"database folder {folder} does not exist")
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30},
+                               poolclass=StaticPool if memory else None)
+        _sqlite_setup(engine)
+    else:
+        try:
+            engine = create_engine(url, pool_pre_ping=True)
+        except (ImportError, ArgumentError) as exc:
+            raise IbenchError(f"cannot open database {parsed.render_as_string()}: {exc}") from None
+    try:
+        Base.metadata.create_all(engine)
+    except OperationalError as exc:
+        raise IbenchError(f"cannot open database {parsed.render_as_string()}: {exc.orig}") from None
+    return engine
+
+
 def get_engine(db: str | Path | Engine | None = None) -> Engine:
     """An engine for a database (created with its tables on first use; cached per URL)."""
     if isinstance(db, Engine):
         return db
     url = db_url(db)
     with _LOCK:
-        if url in _ENGINES:
-            return _ENGINES[url]
-        parsed = make_url(url)
-        if parsed.get_backend_name() == "sqlite":
-            memory = parsed.database in (None, "", ":memory:")
-            if not memory:
-                folder = Path(parsed.database).parent
-                if not folder.is_dir():
-                    raise IbenchError(f"database folder {folder} does not exist")
-            engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30},
-                                   poolclass=StaticPool if memory else None)
-            _sqlite_setup(engine)
-        else:
-            try:
-                engine = create_engine(url, pool_pre_ping=True)
-            except (ImportError, ArgumentError) as exc:
-                raise IbenchError(f"cannot open database {parsed.render_as_string()}: {exc}") from None
-        try:
-            Base.metadata.create_all(engine)
-        except OperationalError as exc:
-            raise IbenchError(f"cannot open database {parsed.render_as_string()}: {exc.orig}") from None
-        _ENGINES[url] = engine
-        return engine
+        if url not in _ENGINES:
+            _ENGINES[url] = new_engine(url)
+        return _ENGINES[url]
 
 
 def dispose_engines() -> None:

@@ -18,7 +18,7 @@ list_app = typer.Typer(help="List what is registered.", no_args_is_help=True)
 app.add_typer(list_app, name="list")
 
 # Modules that add commands of their own stage: each has ``register(app)``.
-COMMAND_MODULES = ["ibench.cli_data"]
+COMMAND_MODULES = ["ibench.cli_data", "ibench.cli_score", "ibench.cli_report", "ibench.cli_human"]
 
 TaskOpt = typer.Option(..., "--task", "-t", help="Task name (see `ibench list tasks`) or path to a task YAML.")
 ModelOpt = typer.Option("tiny", "--model", "-m", help="Model name (see `ibench list models`) or module:Class.")
@@ -71,6 +71,10 @@ def _generate(task: str, model: str, model_arg, model_config, data_dir, limit, s
     adapter = load_model(model, model_arg, model_config)
     store, counts = generate(spec, adapter, root, out, limit=limit, samples=samples, seed=seed,
                              batch_size=batch_size, instances=given)
+    from .distributed import is_main_process
+
+    if not is_main_process():  # under torchrun/accelerate: rank 0 reports (and scores) for everyone
+        raise typer.Exit(0)
     typer.echo(f"{store.path}: {counts['generated']} generated, {counts['failed']} failed, "
                f"{counts['skipped']} already done")
     return store, counts
@@ -100,6 +104,11 @@ def run(task: str = TaskOpt, model: str = ModelOpt, model_arg: Optional[list[str
 
 def score_stage(store) -> None:
     """Score a run with its task's metrics (the evaluators plug in here)."""
+    from .cli_score import summary
+    from .evaluators.score import score_run
+
+    for line in summary(score_run(store.path, progress=True)):
+        typer.echo(line)
 
 
 @app.command()

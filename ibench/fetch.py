@@ -138,6 +138,9 @@ def _download(url: str, part: Path, source: Source, on_bytes: Callable[[int], No
     with response:
         status = response.status or 200
         resumed = status == 206 and have and _range_start(response.headers.get("Content-Range")) == have
+        if status == 206 and not resumed:  # a partial reply that is not the part we asked for
+            part.unlink(missing_ok=True)
+            raise _NetworkError(f"unexpected Content-Range {response.headers.get('Content-Range')!r} from {url}")
         if have and not resumed:
             on_bytes(-have)  # the server ignored Range: restart cleanly from byte 0
             have = 0

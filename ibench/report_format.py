@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from typing import Any, Iterable, Sequence
 
 
@@ -49,6 +50,9 @@ def _nan(x: Any) -> bool:
         return False
 
 
+_NUMERIC = re.compile(r"^\**[-+]?(\d|—)")
+
+
 def md_escape(text: Any) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
@@ -56,7 +60,7 @@ def md_escape(text: Any) -> str:
 def md_table(headers: Sequence[str], rows: Iterable[Sequence[Any]], align: Sequence[str] | None = None) -> str:
     """A GitHub-flavoured markdown table; cells are used as given (format them first)."""
     rows = [[md_escape(c) for c in r] for r in rows]
-    align = align or ["l"] + ["r"] * (len(headers) - 1)
+    align = align or [("r" if rows and all(_NUMERIC.match(r[i]) for r in rows) else "l") for i in range(len(headers))]
     rule = ["---:" if a == "r" else ":---:" if a == "c" else "---" for a in align]
     lines = ["| " + " | ".join(md_escape(h) for h in headers) + " |", "| " + " | ".join(rule) + " |"]
     lines += ["| " + " | ".join(r) + " |" for r in rows]

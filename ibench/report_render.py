@@ -72,11 +72,11 @@ def render_markdown(report: "Report") -> str:
                             for r in b["rows"]]), ""]
     if not report.set_metrics.empty:
         lines += ["### Set-level metrics", "",
-                  md_table(["task", "model", "metric", "value", "n"],
+                  md_table(["task", "model", "metric", "value", "n", "note"],
                            [[r["task"], r["model"], f"{r['metric']} {'↑' if r['higher_is_better'] else '↓'}",
-                             fmt(r["value"], 4), r["n"]] for r in _records(report.set_metrics)]), ""]
+                             fmt(r["value"], 4), r["n"], r["note"] or ""] for r in _records(report.set_metrics)]), ""]
     if report.human is not None:
-        lines += ["## Human evaluation", "", f"Study `{report.study}`. SC and PQ in {{0, 0.5, 1}}; "
+        lines += ["## Human evaluation", "", f"{study_text(report.study)}. SC and PQ in {{0, 0.5, 1}}; "
                   "O = √(SC·PQ) of the means, as in Instruct-Imagen's Table 4.", ""]
         for b in table4_blocks(report):
             lines += [f"### {b['title']}", "",
@@ -97,6 +97,10 @@ def render_markdown(report: "Report") -> str:
                              fmt_ci(r["kendall"], r["kendall_ci_low"], r["kendall_ci_high"], 2)]
                             for r in _records(report.correlations)]), ""]
     return "\n".join(lines)
+
+
+def study_text(study: str | None) -> str:
+    return "Ratings of every study in the database" if study in (None, "all") else f"Ratings of study `{study}`"
 
 
 def _md_cell(cell: dict | None) -> str:
@@ -123,6 +127,7 @@ def render_html(report: "Report") -> str:
 
     env = jinja2.Environment(autoescape=jinja2.select_autoescape(default=True), undefined=jinja2.StrictUndefined)
     env.filters["fmt"] = fmt
+    env.globals["study_text"] = study_text
     env.filters["ci"] = lambda r, p="": fmt_ci(r[f"{p}"], r[f"{p}_ci_low"], r[f"{p}_ci_high"], 2)
     bars = metric_bars(report.metrics) if not report.metrics.empty else []
     scatters = human_scatter(report.joined) if report.joined is not None else []

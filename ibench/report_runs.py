@@ -2,7 +2,8 @@
 
 The unit of every bootstrap in reports, baselines and comparisons is the *instance*: a metric's
 value for an instance is the mean over its samples and conditions (samples of one instance are
-not independent draws of the benchmark), and CIs resample instances.
+not independent draws of the benchmark), and CIs resample instances: the same definition as the
+evaluators' ``results.json`` (``ibench.evaluators.results.summarize``).
 """
 
 from __future__ import annotations
@@ -35,13 +36,7 @@ class RunInfo:
     data: str
     data_root: str
     identity: dict = field(repr=False, default_factory=dict)
-
-    @property
-    def label(self) -> str:
-        """The model as shown in tables: its name, plus settings when they are not the defaults."""
-        if not self.model_settings:
-            return self.model
-        return f"{self.model}({', '.join(f'{k}={v}' for k, v in sorted(self.model_settings.items()))})"
+    label: str = ""  # how tables name the model: set by ``label_runs`` (the model name when unambiguous)
 
     def identity_record(self) -> dict:
         return {"run_id": self.run_id, "task": self.task, "task_version": self.task_version,
@@ -62,7 +57,7 @@ def open_run(path: str | Path) -> RunInfo:
                        task_version=int(ident.get("task_version", 0)), family=manifest.get("family", "in_domain"),
                        model=ident["model"], model_settings=dict(ident.get("model_settings") or {}),
                        seed=int(ident.get("seed", 0)), data=str(ident.get("data", "")),
-                       data_root=str(manifest.get("data_root", "")), identity=ident)
+                       data_root=str(manifest.get("data_root", "")), identity=ident, label=ident["model"])
     except KeyError as exc:
         raise IbenchError(f"{path / 'manifest.json'}: identity has no {exc.args[0]!r}") from None
 
@@ -83,8 +78,22 @@ def discover_runs(paths: Iterable[str | Path]) -> list[RunInfo]:
         if r.run_id in seen and seen[r.run_id].resolve() != r.path.resolve():
             raise IbenchError(f"run id {r.run_id} appears twice ({seen[r.run_id]} and {r.path})")
         seen[r.run_id] = r.path
-    unique = {r.run_id: r for r in runs}
-    return list(unique.values())
+    return label_runs(list({r.run_id: r for r in runs}.values()))
+
+
+def label_runs(runs: list[RunInfo]) -> list[RunInfo]:
+    """Name each run's model by its adapter name, adding only the settings that tell same-named runs
+    of a task apart (``tiny(strength=0.5)``), or the run id's tail when the settings are the same."""
+    for r in runs:
+        same = [o for o in runs if o.task == r.task and o.model == r.model]
+        if len(same) == 1:
+            r.label = r.model
+            continue
+        keys = sorted({k for o in same for k in o.model_settings})
+        differ = [k for k in keys if len({repr(o.model_settings.get(k)) for o in same}) > 1]
+        r.label = (f"{r.model}({', '.join(f'{k}={r.model_settings.get(k)}' for k in differ)})" if differ
+                   else f"{r.model}@{r.run_id[-6:]}")
+    return runs
 
 
 def scores(run: RunInfo) -> pd.DataFrame:
@@ -113,9 +122,9 @@ def item_values(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def instance_values(df: pd.DataFrame) -> pd.DataFrame:
-    """Per (instance, metric): the mean over samples of the per-item values."""
-    items = item_values(df)
-    return items.groupby(["instance_id", "metric"], as_index=False, sort=True)["value"].mean()
+    """Per (instance, metric): the mean over all its rows (samples x conditions), as results.json does."""
+    out = df.dropna(subset=["value"]).groupby(["instance_id", "metric"], as_index=False, sort=True)["value"].mean()
+    return out
 
 
 def directions(run: RunInfo, metrics: Iterable[str]) -> dict[str, bool]:
@@ -132,19 +141,19 @@ def directions(run: RunInfo, metrics: Iterable[str]) -> dict[str, bool]:
 
 def metric_direction(name: str) -> bool:
     """``higher_is_better`` of a registered metric (an unknown metric is a user error)."""
-    from .evaluators import registry
+    from .evaluators.metrics import get_metric
 
-    return bool(registry.higher_is_better(name))
+    return bool(get_metric(name).higher_is_better)
 
 
 def set_metrics(run: RunInfo) -> list[dict]:
-    """Set-level metrics (FID, KID, ...) of a run: ``{metric, value, n, higher_is_better, ...}`` each."""
-    res = results(run)
+    """Set-level metrics (FID, KID) of a run's results.json: metric, value, n, higher_is_better, stable, note."""
     rows = []
-    for name, rec in sorted((res.get("set_metrics") or {}).items()):
-        value = rec.get("value") if isinstance(rec, dict) else rec
-        rows.append({"metric": name, "value": _num(value), "n": int(rec.get("n", 0)) if isinstance(rec, dict) else 0,
-                     "higher_is_better": bool(rec.get("higher_is_better", False)) if isinstance(rec, dict) else False})
+    for name, rec in sorted((results(run).get("set_metrics") or {}).items()):
+        rec = rec if isinstance(rec, dict) else {"value": rec}
+        hib = rec["higher_is_better"] if "higher_is_better" in rec else metric_direction(name)
+        rows.append({"metric": name, "value": _num(rec.get("value")), "n": int(rec.get("n") or 0),
+                     "higher_is_better": bool(hib), "stable": rec.get("stable"), "note": rec.get("note")})
     return rows
 
 

@@ -16,7 +16,7 @@ FAMILY_TITLES = {"in_domain": "In-domain", "zero_shot": "Zero-shot", "other": "O
 MEASURES = ("SC", "PQ", "O")
 METRIC_COLUMNS = ["task", "family", "model", "run_id", "metric", "higher_is_better", "mean", "ci_low", "ci_high",
                   "n"]
-SET_COLUMNS = ["task", "family", "model", "run_id", "metric", "higher_is_better", "value", "n"]
+SET_COLUMNS = ["task", "family", "model", "run_id", "metric", "higher_is_better", "value", "n", "stable", "note"]
 CORR_COLUMNS = ["task", "family", "metric", "human", "n", "spearman", "spearman_ci_low", "spearman_ci_high",
                 "spearman_p", "kendall", "kendall_ci_low", "kendall_ci_high", "kendall_p"]
 
@@ -44,8 +44,8 @@ def set_metric_table(runs: list[RunInfo]) -> pd.DataFrame:
 def _sorted(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     if df.empty:
         return df.reset_index(drop=True)
-    order = {f: i for i, f in enumerate(FAMILIES)}
-    return df.sort_values(keys, key=lambda s: s.map(order) if s.name == "family" else s).reset_index(drop=True)
+    order = {"family": {f: i for i, f in enumerate(FAMILIES)}, "human": {m: i for i, m in enumerate(MEASURES)}}
+    return df.sort_values(keys, key=lambda s: s.map(order[s.name]) if s.name in order else s).reset_index(drop=True)
 
 
 # -- human ratings -----------------------------------------------------------------------------------

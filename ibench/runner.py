@@ -8,7 +8,7 @@ import platform
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -147,10 +147,25 @@ def execute(p: Plan, model: ModelAdapter, root: DataRoot, batch_size: int = 1, s
 def generate(spec: TaskSpec, model: ModelAdapter, root: DataRoot, out: Path, limit: int | None = None,
              samples: int | None = None, seed: int = 0, batch_size: int = 1, progress: bool = True,
              instances: list[Instance] | None = None) -> tuple[RunStore, dict]:
-    """Plan and execute a generation run; returns the store and counts."""
-    p = plan(spec, model, root, out, limit, samples, seed, instances)
+    """Plan and execute a generation run; returns the store and counts.
+
+    Under ``torchrun`` / ``accelerate launch`` the samples are split over the processes, each writes
+    its own record shard and rank 0 merges them at the end (see ``ibench.distributed``).
+    """
+    from .distributed import Processes, merge_shards
+
+    procs = Processes()
     try:
-        counts = execute(p, model, root, batch_size=batch_size, progress=progress)
+        p = procs.main_first(lambda: plan(spec, model, root, out, limit, samples, seed, instances))
+        size = min(batch_size, model.max_batch or batch_size)  # split whole batches: the same batches as 1 process
+        chunks = procs.split([p.todo[i:i + size] for i in range(0, len(p.todo), size)])
+        mine = replace(p, todo=[item for chunk in chunks for item in chunk])
+        counts = execute(mine, model, root, batch_size=batch_size, shard=procs.shard,
+                         progress=progress and procs.is_main)
+        counts = {**procs.total(counts), "skipped": p.samples * len(p.instances) - len(p.todo)}
+        procs.wait()
+        if procs.is_main:
+            merge_shards(p.store)
     finally:
         model.close()
     return p.store, counts

@@ -13,6 +13,9 @@ BUILTIN = {
     "tiny": "ibench.models.tiny:TinyModel",
     "folder": "ibench.models.folder:FolderModel",
     "references": "ibench.models.references:ReferencesModel",
+    "sd-composite": "ibench.models.sd_composite:SDCompositeModel",
+    "omnigen": "ibench.models.omnigen:OmniGenModel",
+    "text2img": "ibench.models.text2img:Text2ImgModel",
 }
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import torch
 
 from ..errors import IbenchError
-from ..weights import resolve_weights
+from ..weights import offline, resolve_weights
 
 #: Settings every diffusers adapter understands; runtime ones do not change outputs.
 COMMON_DEFAULTS: dict[str, Any] = {"device": "auto", "dtype": "auto", "offload": False, "compile": False}
@@ -26,15 +26,27 @@ def merge_settings(name: str, defaults: dict[str, Any], given: dict[str, Any]) -
 
 
 def resolve_all(name: str, wanted: dict[str, tuple[str, list[str] | None]]) -> dict[str, str]:
-    """Resolve each ``{label: (id_or_path, allow_patterns)}``; all misses go into ONE error."""
-    found, missing = {}, []
+    """Resolve each ``{setting: (id_or_path, allow_patterns)}`` before loading anything.
+
+    One missing component gives ``resolve_weights``' message; several give ONE line naming every
+    missing id, so an offline user learns all downloads at once.
+    """
+    found: dict[str, str] = {}
+    missing: list[tuple[str, str, str]] = []
     for label, (ident, patterns) in wanted.items():
+        flag = f"--model-arg {label}=PATH" if "." not in label else f"`{label}` in --model-config"
         try:
-            found[label] = resolve_weights(str(ident), f"{name} {label}", f"--model-arg {label}=...", patterns)
+            found[label] = resolve_weights(str(ident), f"{name} {label}", flag, patterns)
         except IbenchError as exc:
-            missing.append(str(exc))
+            missing.append((label, str(ident), str(exc)))
+    if len(missing) == 1:
+        raise IbenchError(missing[0][2])
     if missing:
-        raise IbenchError(" ; ".join(missing))
+        listed = ", ".join(f"{label} '{ident}'" for label, ident, _ in missing)
+        how = ("on a machine with internet run `hf download ID` for each (or unset HF_HUB_OFFLINE)"
+               if offline() else "check the ids and paths")
+        raise IbenchError(f"{name}: {len(missing)} weights not available ({listed}): {how}, or point the "
+                          f"settings at local folders (--model-config FILE / --model-arg KEY=PATH)")
     return found
 
 
@@ -58,6 +70,15 @@ def pick_dtype(dtype: str, device: torch.device, gpu_default: torch.dtype = torc
 
 def quiet(pipe) -> None:
     pipe.set_progress_bar_config(disable=True)
+
+
+def silence_progress() -> None:
+    """No per-load / per-step progress bars from diffusers and transformers (the runner has its own)."""
+    from diffusers.utils import logging as dlogging
+    from transformers.utils import logging as tlogging
+
+    dlogging.disable_progress_bar()
+    tlogging.disable_progress_bar()
 
 
 def place(pipe, device: torch.device, offload: Any = False, compile_: bool = False, denoiser: str = "unet") -> None:

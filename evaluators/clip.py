@@ -1,0 +1,147 @@
+"""CLIP image and text embeddings with open_clip (default: OpenAI ViT-B/32).
+
+The model is named by an open_clip model name plus a pretrained tag (``openai``) or a local
+checkpoint file, by ``hf-hub:org/repo`` (found in the HF cache) or by ``local-dir:/folder``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import torch
+
+from ibench.errors import IbenchError
+from ibench.weights import offline, resolve_weights
+
+from .config import ExtractorConfig
+from .extractor import Extractor, file_identity, l2_normalize, quiet_transformers
+
+HF_FILES = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")
+
+
+def _cached_tag_file(model: str, tag: str) -> Optional[str]:
+    """The HF-cache file of a named open_clip tag, or None (never touches the network)."""
+    import open_clip
+    from huggingface_hub import hf_hub_download
+
+    cfg = open_clip.get_pretrained_cfg(model, tag)
+    repo = (cfg.get("hf_hub") or "").strip("/")
+    if not repo:
+        return None
+    parts = repo.split("/")
+    repo, fname = "/".join(parts[:2]), "/".join(parts[2:])
+    for name in ([fname] if fname else HF_FILES):
+        try:
+            return hf_hub_download(repo, name, local_files_only=True)
+        except Exception:  # noqa: BLE001 - not in the cache
+            continue
+    return None
+
+
+class ClipBackend:
+    """One open_clip model shared by the image and the text extractor."""
+
+    def __init__(self, config: ExtractorConfig, device: str = "cpu"):
+        import open_clip
+
+        self.device = device
+        if config.clip_config:
+            if not Path(config.clip_config).expanduser().is_file():
+                raise IbenchError(f"open_clip model config {config.clip_config} not found (clip.config)")
+            open_clip.add_model_config(str(Path(config.clip_config).expanduser()))
+        name, pretrained = config.clip_model, config.clip_pretrained or None
+        what = f"CLIP weights '{name}'" + (f" / '{pretrained}'" if pretrained else "")
+        if name.startswith("hf-hub:"):
+            name = "local-dir:" + resolve_weights(name[len("hf-hub:"):], "CLIP model", "clip.model")
+        elif Path(name).expanduser().is_dir():
+            name = f"local-dir:{Path(name).expanduser()}"
+        if name.startswith("local-dir:"):
+            pretrained, weights = None, file_identity(name[len("local-dir:"):])
+        elif pretrained is None:
+            weights = "random-init-seed0"
+        elif Path(pretrained).expanduser().is_file():
+            pretrained = str(Path(pretrained).expanduser())
+            weights = file_identity(pretrained)
+        elif pretrained.startswith(("/", ".", "~")):
+            raise IbenchError(f"{what}: file not found (clip.pretrained)")
+        else:
+            if pretrained not in open_clip.list_pretrained_tags_by_model(name):
+                raise IbenchError(f"{what}: open_clip has no tag '{pretrained}' for this model "
+                                  f"(known: {', '.join(open_clip.list_pretrained_tags_by_model(name)) or 'none'})")
+            local = _cached_tag_file(name, pretrained)
+            if local is None and offline():
+                repo = (open_clip.get_pretrained_cfg(name, pretrained).get("hf_hub") or "").strip("/")
+                raise IbenchError(f"{what} are not in the Hugging Face cache and HF_HUB_OFFLINE is set: on a machine "
+                                  f"with internet run `hf download {repo}`, or set clip.pretrained to a local "
+                                  f"checkpoint (--extractor-config / IBENCH_CLIP_PRETRAINED)")
+            weights = f"{pretrained}" if local is None else f"{pretrained}:{file_identity(local)}"
+            pretrained = local or pretrained
+        self.name, self.pretrained, self.what = name, pretrained, what
+        self.id = f"open_clip:{config.clip_model}:{weights}"
+        self.model = self.preprocess = self.tokenizer = None
+
+    def load(self) -> None:
+        if self.model is not None:
+            return
+        import open_clip
+
+        quiet_transformers()
+        torch.manual_seed(0)  # only matters for random-init models (benchmarks, tests)
+        try:
+            model, _, preprocess = open_clip.create_model_and_transforms(self.name, pretrained=self.pretrained,
+                                                                         device=self.device)
+        except RuntimeError as exc:
+            if "download" in str(exc).lower():
+                raise IbenchError(f"could not get {self.what}: {str(exc).splitlines()[0]}; download them where "
+                                  f"there is internet or point clip.pretrained at a local checkpoint") from None
+            raise
+        self.model, self.preprocess = model.eval(), preprocess
+        self.tokenizer = open_clip.get_tokenizer(self.name)
+
+
+class ClipImage(Extractor):
+    """L2-normalised CLIP image embeddings (open_clip's own eval transform)."""
+
+    name = "clip"
+
+    def __init__(self, backend: ClipBackend):
+        super().__init__(backend.device)
+        self.backend = backend
+        self.id = backend.id
+        self.preprocessing = "open_clip-val"
+
+    def _load(self) -> None:
+        self.backend.load()
+
+    @property
+    def transform(self):
+        return self.backend.preprocess
+
+    def _forward(self, batch: torch.Tensor) -> np.ndarray:
+        return l2_normalize(self.backend.model.encode_image(batch.to(self.device)))
+
+
+class ClipText(Extractor):
+    """L2-normalised CLIP text embeddings; cache keys are the SHA-256 of the text."""
+
+    name, kind = "clip_text", "text"
+
+    def __init__(self, backend: ClipBackend):
+        super().__init__(backend.device)
+        self.backend = backend
+        self.id = backend.id
+        self.preprocessing = "open_clip-tokenizer"
+
+    def _load(self) -> None:
+        self.backend.load()
+
+    def _forward(self, texts: list[str]) -> np.ndarray:
+        tokens = self.backend.tokenizer(texts).to(self.device)
+        return l2_normalize(self.backend.model.encode_text(tokens))
+
+
+def text_key(text: str) -> str:
+    return hashlib.sha256(("text:" + text).encode()).hexdigest()

@@ -1,0 +1,116 @@
+"""Control fidelity: re-extract the control signal from the output with the same detector that made
+the map (``ibench.controls``) and compare, at the map's resolution.
+
+- edge: OpenCV Canny (ControlNet thresholds); precision/recall with a 2 px tolerance; value = F1.
+- mask: GrabCut foreground of the output; value = ½(share of mask pixels called foreground +
+  share of non-mask pixels called background), so 0.5 is chance whatever the mask's size.
+- depth: the same transformers depth model; both maps normalised to [0, 1]; the output's map is
+  fitted to the target by least squares (scale >= 0 and shift); value = mean absolute error (lower is better).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+from PIL import Image
+from torch.utils.data import Dataset
+
+from ibench import controls
+
+EDGE_TOLERANCE = 2  # pixels, at the control map's resolution
+
+
+def _dilate(mask: np.ndarray, radius: int) -> np.ndarray:
+    import cv2
+
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    return cv2.dilate(mask.astype(np.uint8), kernel) > 0
+
+
+def edge_f1(output: Image.Image, edge_map: Image.Image, tolerance: int = EDGE_TOLERANCE) -> float:
+    """F1 of the output's Canny edges against the edge map, matching within ``tolerance`` px."""
+    target = np.asarray(edge_map.convert("L")) > 127
+    pred = np.asarray(controls.canny(output.convert("RGB").resize(edge_map.size, Image.BICUBIC))) > 127
+    if not target.any() and not pred.any():
+        return 1.0
+    if not target.any() or not pred.any():
+        return 0.0
+    precision = float((pred & _dilate(target, tolerance)).sum() / pred.sum())
+    recall = float((target & _dilate(pred, tolerance)).sum() / target.sum())
+    return 0.0 if precision + recall == 0 else 2 * precision * recall / (precision + recall)
+
+
+def mask_agreement(output: Image.Image, mask: Image.Image) -> float:
+    """Balanced agreement of the output's GrabCut mask with the mask (1 = identical, 0.5 = chance)."""
+    target = np.asarray(mask.convert("L")) > 127
+    pred = np.asarray(controls.grabcut_mask(output.convert("RGB").resize(mask.size, Image.BICUBIC))) > 127
+    parts = []
+    if target.any():
+        parts.append(float(pred[target].mean()))
+    if (~target).any():
+        parts.append(float((~pred[~target]).mean()))
+    return float(np.mean(parts))
+
+
+def depth_error(pred: np.ndarray, target: np.ndarray) -> float:
+    """Scale-and-shift-invariant mean absolute error between two relative depth maps of one size."""
+    p, t = pred.astype(np.float64).ravel(), target.astype(np.float64).ravel()
+    a = np.stack([p, np.ones_like(p)], axis=1)
+    coef, *_ = np.linalg.lstsq(a, t, rcond=None)
+    if coef[0] < 0:  # an inverted map (far = near) must not fit: allow scale >= 0 only
+        coef = np.array([0.0, t.mean()])
+    return float(np.abs(a @ coef - t).mean())
+
+
+class ControlDataset(Dataset):
+    """Items ``(key, output path, map path, control)``; edge and mask are scored in the worker,
+    depth items return the decoded pair for the depth model in the main process."""
+
+    def __init__(self, items: list[tuple[object, Path, Path, str]]):
+        self.items = items
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i: int):
+        key, out_path, map_path, control = self.items[i]
+        try:
+            with Image.open(out_path) as o, Image.open(map_path) as m:
+                out, cmap = o.convert("RGB"), m.convert("L")
+        except (OSError, SyntaxError, ValueError) as exc:
+            return key, None, None, f"{type(exc).__name__}: {exc}"
+        if control == "edge":
+            return key, edge_f1(out, cmap), None, None
+        if control == "mask":
+            return key, mask_agreement(out, cmap), None, None
+        return key, None, (out, np.asarray(cmap, dtype=np.float32) / 255.0), None
+
+
+class DepthModel:
+    """The depth-estimation pipeline that ``ibench data prepare`` uses, loaded once."""
+
+    def __init__(self, model: Optional[str] = None, device: str = "cpu"):
+        from ibench.weights import resolve_weights
+
+        self.name = model or os.environ.get("IBENCH_DEPTH_MODEL") or controls.DEFAULT_DEPTH_MODEL
+        self.source = resolve_weights(self.name, what="depth model", flag="depth.model")
+        self.device, self.pipe = device, None
+
+    def errors(self, pairs: list[tuple[Image.Image, np.ndarray]]) -> list[float]:
+        if self.pipe is None:
+            from transformers import pipeline
+
+            from .extractor import quiet_transformers
+
+            quiet_transformers()
+            self.pipe = pipeline("depth-estimation", model=self.source, device=self.device)
+        out = []
+        for (image, target), result in zip(pairs, self.pipe([p[0] for p in pairs])):
+            d = np.asarray(result["predicted_depth"], dtype=np.float32).squeeze()
+            d = (d - d.min()) / max(float(d.max() - d.min()), 1e-8)  # as controls.depth normalises
+            d = np.asarray(Image.fromarray(d, mode="F").resize(target.shape[::-1], Image.BILINEAR))
+            out.append(depth_error(d, target))
+        return out

@@ -1,0 +1,80 @@
+"""The feature-extractor interface and weights identity (what goes into a cache key).
+
+An extractor has a cheap ``id`` (architecture + weights identity, known without loading the model),
+a ``preprocessing`` name, a picklable ``transform`` (PIL image -> tensor, run in DataLoader workers)
+and ``forward`` (batch -> numpy vectors). The model is loaded lazily, only when a feature is missing
+from the cache, so a warm re-score never builds a network.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from PIL import Image
+
+
+def file_identity(path: str | Path) -> str:
+    """Identity of a local weights file or folder: path, sizes and modification times."""
+    path = Path(path).expanduser().resolve()
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    h = hashlib.sha256(str(path).encode())
+    for p in files:
+        st = p.stat()
+        h.update(f"{p.name}:{st.st_size}:{st.st_mtime_ns}\n".encode())
+    return f"{path.name}@{h.hexdigest()[:16]}"
+
+
+def quiet_transformers() -> None:
+    """transformers 5 prints load reports and progress bars; scoring output should stay readable."""
+    try:
+        from transformers.utils import logging as tlog
+
+        tlog.set_verbosity_error()
+        tlog.disable_progress_bar()
+    except ImportError:  # pragma: no cover
+        pass
+    logging.getLogger("root").setLevel(logging.ERROR)  # open_clip warns about random init on root
+
+
+class Extractor:
+    """Base class: subclasses set ``name``, ``id``, ``preprocessing`` and implement ``_load``/``_forward``."""
+
+    name: str = ""
+    kind: str = "image"  # or "text"
+    id: str = ""
+    preprocessing: str = ""
+
+    def __init__(self, device: str = "cpu"):
+        self.device = device
+        self._loaded = False
+
+    def load(self) -> "Extractor":
+        if not self._loaded:
+            self._load()
+            self._loaded = True
+        return self
+
+    def _load(self) -> None:
+        raise NotImplementedError
+
+    @property
+    def transform(self) -> Callable[[Image.Image], torch.Tensor]:
+        """PIL RGB image -> tensor; valid after ``load()``."""
+        raise NotImplementedError
+
+    def forward(self, batch) -> np.ndarray:
+        self.load()
+        with torch.inference_mode():
+            return self._forward(batch)
+
+    def _forward(self, batch) -> np.ndarray:
+        raise NotImplementedError
+
+
+def l2_normalize(x: torch.Tensor) -> np.ndarray:
+    return torch.nn.functional.normalize(x.float(), dim=-1).cpu().numpy().astype(np.float32)

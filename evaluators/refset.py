@@ -1,0 +1,64 @@
+"""The real images a task's FID/KID compares against: the pools its references draw from.
+
+- a subject reference (or a control map made from DreamBench photos): every DreamBench photo;
+- a style reference: every image of its style pools (StyleDrop set, classic paintings);
+- a content reference (or a control map made from content photos): every content photo;
+- a task without references (txt2img): DreamBench, the source of its prompts.
+
+Whole pools, not just the drawn instances, so the reference set (and its cached statistics)
+is the same for every run of the task on the same data root.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from ibench.catalog import Catalog
+from ibench.instances import Instance
+from ibench.paths import DataRoot
+from ibench.taskspec import TaskSpec
+
+KIND_POOLS = {"subject": ["dreambench"], "style": ["styledrop", "classic"], "content": ["content"],
+              "control": ["content", "dreambench"]}
+POOL_MAP = {"subject": "dreambench", "same_subject": "dreambench"}
+
+
+@dataclass(frozen=True)
+class ReferenceSet:
+    name: str  # e.g. "dreambench+styledrop+classic"
+    files: tuple[Path, ...]
+
+    @property
+    def key(self) -> str:
+        """Identity of the set on disk: pool names, relative paths and sizes (cheap: no hashing)."""
+        h = hashlib.sha256(self.name.encode())
+        for p in self.files:
+            h.update(f"{p}:{p.stat().st_size}\n".encode())
+        return f"{self.name}@{h.hexdigest()[:16]}"
+
+
+def task_pools(spec: Optional[TaskSpec], instances: list[Instance]) -> list[str]:
+    pools: list[str] = []
+    if spec is not None:
+        for rs in spec.references:
+            pools += [POOL_MAP.get(p, p) for p in rs.pools] or KIND_POOLS[rs.kind]
+    else:
+        for inst in instances:
+            for ref in inst.instruction.references:
+                pools += KIND_POOLS[ref.kind]
+    return list(dict.fromkeys(pools)) or ["dreambench"]
+
+
+def reference_set(spec: Optional[TaskSpec], instances: list[Instance], root: DataRoot) -> ReferenceSet:
+    catalog = Catalog(root)
+    files: list[Path] = []
+    pools = task_pools(spec, instances)
+    for pool in pools:
+        if pool == "dreambench":
+            files += [root.resolve(im) for s in catalog.subjects for im in s.images]
+        else:
+            files += [root.resolve(p.image) for p in catalog.photos(pool)]
+    return ReferenceSet("+".join(pools), tuple(sorted(dict.fromkeys(files))))

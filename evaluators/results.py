@@ -1,0 +1,90 @@
+"""Score files and ``results.json`` (schema ``ibench.results/1``, see docs/results-schema.json).
+
+- ``scores/<metric>.jsonl``: one row ``{instance_id, sample, metric, condition, value}`` per scored
+  (instance, sample, condition); failed generations have no rows.
+- ``scores/<metric>.json``: set-level metrics ``{metric, value, n, n_reference, reference,
+  preprocessing, extractor, stable, note, higher_is_better}``.
+- ``results.json``: per metric the mean over instances (each instance first averaged over its
+  samples and conditions) with a 95% bootstrap CI over instances (``ibench.stats.mean_ci``), the
+  same per condition, set metrics, counts and the extractors' identities.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any, Iterable
+
+import pandas as pd
+
+from ibench.errors import IbenchError
+from ibench.runstore import read_jsonl, write_json_atomic
+from ibench.stats import mean_ci
+
+SCHEMA = "ibench.results/1"
+RESULTS = "results.json"
+COLUMNS = ["instance_id", "sample", "metric", "condition", "value"]
+
+
+def _num(x: float) -> float | None:
+    return None if x is None or not math.isfinite(x) else float(x)
+
+
+def estimate(values: Iterable[float]) -> dict:
+    e = mean_ci(list(values))
+    return {"mean": _num(e.mean), "ci_low": _num(e.ci_low), "ci_high": _num(e.ci_high), "n": e.n}
+
+
+def summarize(rows: list[dict]) -> tuple[dict, dict]:
+    """(overall estimate, per-condition estimates): instance means first, then CI over instances."""
+    if not rows:
+        return estimate([]), {}
+    df = pd.DataFrame(rows, columns=COLUMNS)
+    overall = estimate(df.groupby("instance_id")["value"].mean().to_numpy())
+    by_cond = {str(cond): estimate(g.groupby("instance_id")["value"].mean().to_numpy())
+               for cond, g in df.groupby("condition", sort=True)}
+    return overall, by_cond
+
+
+def write_rows(scores_dir: Path, metric: str, rows: list[dict]) -> None:
+    """Replace ``scores/<metric>.jsonl`` atomically (a re-score rewrites the whole file)."""
+    scores_dir.mkdir(parents=True, exist_ok=True)
+    path = scores_dir / f"{metric}.jsonl"
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        for r in rows:
+            f.write(json.dumps(r, sort_keys=True) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def write_set(scores_dir: Path, metric: str, record: dict) -> None:
+    scores_dir.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(scores_dir / f"{metric}.json", record)
+
+
+def load_scores(run_dir: str | Path) -> pd.DataFrame:
+    """All per-instance score rows of a run (columns instance_id, sample, metric, condition, value)."""
+    scores = Path(run_dir) / "scores"
+    rows: list[dict] = []
+    for path in sorted(scores.glob("*.jsonl")):
+        rows.extend(read_jsonl(path))
+    df = pd.DataFrame(rows, columns=COLUMNS)
+    return df.astype({"sample": "int64", "value": "float64"}) if len(df) else df
+
+
+def load_results(run_dir: str | Path) -> dict:
+    """``results.json`` of a scored run; one clear error if it is missing or of another schema."""
+    path = Path(run_dir) / RESULTS
+    if not path.is_file():
+        raise IbenchError(f"{path} not found: score the run first (`ibench score {run_dir}`)")
+    try:
+        data: dict[str, Any] = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise IbenchError(f"{path}: invalid JSON ({exc.msg}, line {exc.lineno})") from None
+    if data.get("schema") != SCHEMA:
+        raise IbenchError(f"{path}: schema {data.get('schema')!r} is not {SCHEMA!r}; re-score the run")
+    return data

@@ -1,0 +1,311 @@
+"""``sd-composite``: Stable Diffusion (1.5 class or SDXL, by id) with IP-Adapter and ControlNet.
+
+How an instruction's references become pipeline inputs:
+
+* ``subject``  -> IP-Adapter #1 at ``subject_scale`` on every layer (all views of all subjects);
+* ``style``    -> IP-Adapter #2 with InstantStyle layer-wise scales: only the style block (the middle
+  attention of the first up block with attention) sees the style image, so content does not leak;
+* ``content``  -> img2img start image (several: their mean) at ``content_strength``;
+* ``control:edge`` / ``control:depth`` (any type listed in ``controlnets``) -> one ControlNet per map,
+  a MultiControlNet when there are several;
+* ``control:mask`` -> inpainting: the prompt is painted inside the mask on a neutral canvas (or the
+  content image), the rest is kept (``mask: null`` turns it off).
+
+The text encoder gets the target prompt (``prompt: plain`` sends the instruction with captions in
+place of markers). One base pipeline is loaded per run; the text2img / img2img / inpaint and
+ControlNet variants share its modules (``from_pipe``); IP-Adapter weights load on first use.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+from ..errors import IbenchError
+from .base import ModelAdapter, Request
+from .hf_common import (COMMON_DEFAULTS, free, generators, load_failure, merge_settings, pick_device, pick_dtype,
+                        place, quiet, resolve_all, silence_progress)
+from .tiny import blend
+
+CACHE_SIZE = 16  # instances whose decoded references / image embeddings are kept (samples reuse them)
+
+DEFAULTS: dict[str, Any] = {
+    "model": "stable-diffusion-v1-5/stable-diffusion-v1-5",
+    "variant": None,
+    "ip_adapter": "h94/IP-Adapter",
+    "ip_adapter_subfolder": "models",
+    "ip_adapter_weight": "ip-adapter-plus_sd15.safetensors",
+    "image_encoder_folder": "image_encoder",
+    "subject_scale": 0.6,
+    "style_scale": 1.0,
+    "controlnets": {"edge": "lllyasviel/control_v11p_sd15_canny", "depth": "lllyasviel/control_v11f1p_sd15_depth"},
+    "control_scale": 1.0,
+    "mask": "inpaint",
+    "content_strength": 0.75,
+    "prompt": "target",
+    "negative_prompt": "",
+    "steps": 30,
+    "guidance": 7.5,
+    "size": 512,
+    **COMMON_DEFAULTS,
+}
+
+
+@dataclass(frozen=True)
+class Layout:
+    """What a request needs from the pipeline; requests with equal layouts share one call."""
+
+    mode: str  # t2i | i2i | inpaint
+    controls: tuple[str, ...]
+    n_subject: int
+    n_style: int
+    content: bool
+
+
+@dataclass
+class Inputs:
+    key: str
+    prompt: str
+    subject: list[Image.Image]
+    style: list[Image.Image]
+    init: Image.Image | None
+    mask: Image.Image | None
+    controls: list[Image.Image]
+    layout: Layout
+
+
+def instant_style_scale(unet, scale: float) -> dict:
+    """InstantStyle's style-only scales: the middle layer of the first up block with attention."""
+    first = next(i for i, block in enumerate(unet.up_blocks) if hasattr(block, "attentions"))
+    per_block = unet.config.layers_per_block
+    n = (per_block[first] if isinstance(per_block, (list, tuple)) else per_block) + 1
+    layers = [0.0] * n
+    layers[min(1, n - 1)] = float(scale)
+    return {"up": {f"block_{first}": layers}}
+
+
+def control_tensor(images: list[Image.Image]) -> torch.Tensor:
+    """Control maps as one (B, 3, H, W) batch in [0, 1]: every ControlNet pipeline takes this form."""
+    arrays = [np.asarray(im.convert("RGB"), dtype=np.float32) / 255.0 for im in images]
+    return torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
+
+
+class SDCompositeModel(ModelAdapter):
+    """Stable Diffusion + IP-Adapter (subject, InstantStyle style) + ControlNet (edge, depth) + inpainting (mask)."""
+
+    name = "sd-composite"
+    capabilities = frozenset({"subject", "style", "content", "control:edge", "control:depth", "control:mask"})
+
+    def __init__(self, **options: Any):
+        settings = merge_settings(self.name, DEFAULTS, options)
+        settings["controlnets"] = dict(settings["controlnets"] or {})
+        super().__init__(**settings)
+        o = self.options
+        caps = {"content"} | {f"control:{kind}" for kind in o["controlnets"]}
+        if o["ip_adapter"]:
+            caps |= {"subject", "style"}
+        if o["mask"] == "inpaint":
+            caps.add("control:mask")
+        elif o["mask"] not in (None, False, "none"):
+            raise IbenchError(f"model {self.name!r}: mask {o['mask']!r}: expected inpaint or null")
+        if o["prompt"] not in ("target", "plain"):
+            raise IbenchError(f"model {self.name!r}: prompt {o['prompt']!r}: expected target or plain")
+        self.capabilities = frozenset(caps)
+        self.device = pick_device(o["device"])
+        self.dtype = pick_dtype(o["dtype"], self.device)
+        self._load()
+
+    # -- loading ---------------------------------------------------------------------------
+    def _load(self) -> None:
+        from diffusers import AutoPipelineForText2Image, ControlNetModel
+        silence_progress()
+        o = self.options
+        wanted: dict[str, tuple[str, list[str] | None]] = {"model": (o["model"], None)}
+        if o["ip_adapter"]:
+            sub = o["ip_adapter_subfolder"].strip("/")
+            enc = o["image_encoder_folder"]
+            enc_dir = enc if "/" in enc else f"{sub}/{enc}".lstrip("/")
+            wanted["ip_adapter"] = (o["ip_adapter"], [f"{sub}/{o['ip_adapter_weight']}".lstrip("/"), f"{enc_dir}/*"])
+        for kind, ident in o["controlnets"].items():
+            wanted[f"controlnets.{kind}"] = (ident, None)
+        self.paths = resolve_all(self.name, wanted)  # every missing id in one message, before any loading
+        try:
+            self.base = AutoPipelineForText2Image.from_pretrained(
+                self.paths["model"], dtype=self.dtype, variant=o["variant"], safety_checker=None,
+                requires_safety_checker=False)
+        except (OSError, ValueError, EnvironmentError) as exc:
+            raise load_failure("the Stable Diffusion model", o["model"], exc) from None
+        self.controlnets = {}
+        for kind, ident in o["controlnets"].items():
+            try:
+                self.controlnets[kind] = ControlNetModel.from_pretrained(self.paths[f"controlnets.{kind}"],
+                                                                         dtype=self.dtype)
+            except (OSError, ValueError, EnvironmentError) as exc:
+                raise load_failure(f"the {kind} ControlNet", ident, exc) from None
+        quiet(self.base)
+        self._ip_loaded = False
+        self._cache: OrderedDict[str, tuple[Inputs, dict]] = OrderedDict()
+        self._pipes: dict[tuple[str, tuple[str, ...]], Any] = {}
+        self._active = None
+        if o["compile"] and o["ip_adapter"]:
+            self._load_ip_adapter()  # before compiling, so the compiled UNet has its IP-Adapter processors
+        if not (o["offload"] and self.device.type != "cpu"):  # with offload, hooks are set per pipeline
+            place(self.base, self.device, compile_=o["compile"])
+            for net in self.controlnets.values():
+                net.to(self.device)
+
+    def _load_ip_adapter(self) -> None:
+        """Two IP-Adapters from the same weights: #1 subject, #2 style (scales set per call)."""
+        o = self.options
+        sub = o["ip_adapter_subfolder"]
+        try:
+            self.base.load_ip_adapter([self.paths["ip_adapter"]] * 2, subfolder=[sub, sub],
+                                      weight_name=[o["ip_adapter_weight"]] * 2,
+                                      image_encoder_folder=o["image_encoder_folder"])
+        except (OSError, ValueError, KeyError, EnvironmentError) as exc:
+            raise load_failure("the IP-Adapter", o["ip_adapter"], exc) from None
+        self.base.image_encoder.to(self.device)
+        self._ip_loaded, self._pipes, self._active = True, {}, None
+
+    def _pipeline(self, layout: Layout):
+        """The pipeline for a layout, built once from the base's modules (no new weights)."""
+        from diffusers import AutoPipelineForImage2Image, AutoPipelineForInpainting, AutoPipelineForText2Image
+        from diffusers.models.controlnets import MultiControlNetModel
+
+        key = (layout.mode, layout.controls)
+        if key not in self._pipes:
+            auto = {"t2i": AutoPipelineForText2Image, "i2i": AutoPipelineForImage2Image,
+                    "inpaint": AutoPipelineForInpainting}[layout.mode]
+            kwargs: dict[str, Any] = {}
+            if layout.controls:
+                nets = [self.controlnets[kind] for kind in layout.controls]
+                kwargs["controlnet"] = nets[0] if len(nets) == 1 else MultiControlNetModel(nets)
+            pipe = self.base if (layout.mode == "t2i" and not kwargs) else auto.from_pipe(self.base, **kwargs)
+            quiet(pipe)
+            self._pipes[key] = pipe
+        pipe = self._pipes[key]
+        if self.options["offload"] and self.device.type != "cpu" and pipe is not self._active:
+            place(pipe, self.device, offload=self.options["offload"])  # re-hook the shared modules
+        self._active = pipe
+        return pipe
+
+    # -- requests --------------------------------------------------------------------------
+    def _images(self, req: Request, marker: str) -> list[Image.Image]:
+        """A reference's images, JPEGs decoded at reduced scale when that still covers what is used."""
+        side = max(int(self.options["size"]), 224)  # 224: the CLIP image encoder's input
+        out = []
+        for rel in req.instance.instruction.reference(marker).images:
+            with Image.open(req.root.resolve(rel)) as im:
+                im.draft("RGB", (side, side))
+                out.append(im.convert("RGB"))
+        return out
+
+    def _inputs(self, req: Request) -> Inputs:
+        """Pipeline inputs of a request's instance (cached: samples of an instance share them)."""
+        key = f"{req.instance.id}:{req.instance.instruction.model_dump_json()}"
+        if key not in self._cache:
+            self._cache[key] = (self._build_inputs(req, key), {})
+            while len(self._cache) > CACHE_SIZE:
+                self._cache.popitem(last=False)
+        return self._cache[key][0]
+
+    def _build_inputs(self, req: Request, key: str) -> Inputs:
+        ins = req.instance.instruction
+        size = int(self.options["size"])
+        fit = lambda im: im.convert("RGB").resize((size, size), Image.BICUBIC)  # noqa: E731
+        subject = [im for r in ins.of_kind("subject") for im in self._images(req, r.marker)]
+        style = [im for r in ins.of_kind("style") for im in self._images(req, r.marker)]
+        content = [im for r in ins.of_kind("content") for im in self._images(req, r.marker)]
+        controls, kinds, masks = [], [], []
+        for ref in ins.of_kind("control"):
+            images = self._images(req, ref.marker)
+            if ref.control == "mask":
+                masks += [np.asarray(im.convert("L").resize((size, size), Image.NEAREST)) for im in images]
+            else:
+                controls.append(fit(images[0]))
+                kinds.append(ref.control)
+        mask = Image.fromarray(np.maximum.reduce(masks)) if masks else None
+        init = blend(content, size) if content else None
+        if mask is not None and init is None:
+            init = Image.new("RGB", (size, size), (127, 127, 127))  # neutral canvas outside the mask
+        mode = "inpaint" if mask is not None else "i2i" if init is not None else "t2i"
+        prompt = ins.target_prompt if self.options["prompt"] == "target" else ins.plain_text()
+        return Inputs(key, prompt, subject, style, init, mask, controls, Layout(mode, tuple(kinds), len(subject), len(style), bool(content)))
+
+    def _ip_embeds(self, items: list[Inputs], cfg: bool) -> list[torch.Tensor]:
+        """Per-request image embeddings for both adapters, stacked as diffusers expects (negatives first)."""
+        blank = [Image.new("RGB", (64, 64), (127, 127, 127))]
+        per_adapter: list[tuple[list, list]] = [([], []), ([], [])]
+        for it in items:
+            memo = self._cache[it.key][1] if it.key in self._cache else {}
+            if cfg not in memo:
+                memo[cfg] = self.base.prepare_ip_adapter_image_embeds(
+                    [it.subject or blank, it.style or blank], None, self.device, 1, cfg)
+            for slot, e in enumerate(memo[cfg]):
+                neg, pos = e.chunk(2) if cfg else (None, e)
+                per_adapter[slot][1].append(pos)
+                if cfg:
+                    per_adapter[slot][0].append(neg)
+        return [torch.cat(neg + pos) for neg, pos in per_adapter]
+
+    def _call(self, layout: Layout, items: list[Inputs], seeds: list[int]) -> list[Image.Image]:
+        o = self.options
+        size, n = int(o["size"]), len(items)
+        cfg = float(o["guidance"]) > 1.0
+        if (layout.n_subject or layout.n_style) and not self._ip_loaded:
+            self._load_ip_adapter()
+        pipe = self._pipeline(layout)
+        kwargs: dict[str, Any] = dict(prompt=[it.prompt for it in items], num_inference_steps=int(o["steps"]),
+                                      guidance_scale=float(o["guidance"]), generator=generators(seeds),
+                                      output_type="pil")
+        if o["negative_prompt"]:
+            kwargs["negative_prompt"] = [o["negative_prompt"]] * n
+        if self._ip_loaded:
+            subject = float(o["subject_scale"]) if layout.n_subject else 0.0
+            style_cfg = o["style_scale"]
+            if not isinstance(style_cfg, dict):
+                style_cfg = instant_style_scale(self.base.unet, float(style_cfg))
+            self.base.set_ip_adapter_scale([subject, style_cfg if layout.n_style else 0.0])
+            kwargs["ip_adapter_image_embeds"] = self._ip_embeds(items, cfg)
+        if layout.mode == "t2i":
+            kwargs.update(height=size, width=size)
+        else:
+            kwargs["image"] = [it.init for it in items]
+            # a neutral inpainting canvas starts from pure noise; a content image keeps some of itself
+            kwargs["strength"] = float(o["content_strength"]) if layout.content else 1.0
+        if layout.mode == "inpaint":
+            kwargs.update(mask_image=[it.mask for it in items], height=size, width=size)
+        if layout.controls:
+            maps = [control_tensor([it.controls[k] for it in items]) for k in range(len(layout.controls))]
+            scale = o["control_scale"]
+            scales = [float(scale.get(kind, 1.0)) if isinstance(scale, dict) else float(scale) for kind in layout.controls]
+            key = "image" if layout.mode == "t2i" else "control_image"
+            kwargs[key] = maps[0] if len(maps) == 1 else maps
+            kwargs["controlnet_conditioning_scale"] = scales[0] if len(scales) == 1 else scales
+        with torch.inference_mode():
+            return pipe(**kwargs).images
+
+    def generate(self, batch: list[Request]) -> list[Image.Image]:
+        items = [self._inputs(r) for r in batch]
+        groups: dict[Layout, list[int]] = {}
+        for i, it in enumerate(items):
+            groups.setdefault(it.layout, []).append(i)
+        out: list[Image.Image | None] = [None] * len(batch)
+        for layout, idx in groups.items():
+            images = self._call(layout, [items[i] for i in idx], [batch[i].seed for i in idx])
+            for i, image in zip(idx, images):
+                out[i] = image
+        return out  # type: ignore[return-value]
+
+    def close(self) -> None:
+        self._cache.clear()
+        self._pipes.clear()
+        self._active = None
+        self.base = None  # type: ignore[assignment]
+        self.controlnets = {}
+        free()

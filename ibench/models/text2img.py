@@ -1,0 +1,73 @@
+"""``text2img``: any diffusers text-to-image pipeline by id, given only the target prompt.
+
+The no-reference lower bound: it sees none of the references, so it declares no capabilities and
+the runner only lets it run text-only tasks (e.g. ``txt2img``). Extra pipeline arguments (e.g.
+``max_sequence_length`` for Flux) go in ``call_args``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from PIL import Image
+
+from .base import ModelAdapter, Request
+from .hf_common import (COMMON_DEFAULTS, free, generators, load_failure, merge_settings, pick_device, pick_dtype,
+                        place, quiet, resolve_all, silence_progress)
+
+DEFAULTS: dict[str, Any] = {
+    "model": "stable-diffusion-v1-5/stable-diffusion-v1-5",
+    "variant": None,
+    "steps": 30,
+    "guidance": 7.5,
+    "size": 512,
+    "negative_prompt": "",
+    "call_args": {},
+    **COMMON_DEFAULTS,
+}
+
+
+class Text2ImgModel(ModelAdapter):
+    """Any diffusers text-to-image pipeline; sees only the target prompt (no references)."""
+
+    name = "text2img"
+    capabilities = frozenset()
+
+    def __init__(self, **options: Any):
+        super().__init__(**merge_settings(self.name, DEFAULTS, options))
+        from diffusers import DiffusionPipeline
+
+        silence_progress()
+        o = self.options
+        self.device = pick_device(o["device"])
+        self.dtype = pick_dtype(o["dtype"], self.device)
+        path = resolve_all(self.name, {"model": (o["model"], None)})["model"]
+        kwargs: dict[str, Any] = {"dtype": self.dtype}
+        if o["variant"]:
+            kwargs["variant"] = o["variant"]
+        try:
+            self.pipe = DiffusionPipeline.from_pretrained(path, **kwargs)
+        except (OSError, ValueError, EnvironmentError) as exc:
+            raise load_failure("the text-to-image model", o["model"], exc) from None
+        if getattr(self.pipe, "safety_checker", None) is not None:
+            self.pipe.safety_checker = None  # benchmark outputs are scored, not filtered
+        quiet(self.pipe)
+        denoiser = "unet" if hasattr(self.pipe, "unet") else "transformer"
+        place(self.pipe, self.device, offload=o["offload"], compile_=o["compile"], denoiser=denoiser)
+
+    def generate(self, batch: list[Request]) -> list[Image.Image]:
+        o = self.options
+        size = int(o["size"])
+        kwargs: dict[str, Any] = dict(prompt=[req.instance.instruction.target_prompt for req in batch],
+                                      num_inference_steps=int(o["steps"]), guidance_scale=float(o["guidance"]),
+                                      height=size, width=size, generator=generators([req.seed for req in batch]),
+                                      output_type="pil", **dict(o["call_args"] or {}))
+        if o["negative_prompt"]:
+            kwargs["negative_prompt"] = [o["negative_prompt"]] * len(batch)
+        with torch.inference_mode():
+            return self.pipe(**kwargs).images
+
+    def close(self) -> None:
+        self.pipe = None
+        free()

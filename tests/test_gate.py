@@ -1,0 +1,255 @@
+"""The regression gate: its rule, tolerances and outputs on hand-made values; then baseline, check and
+compare on real scored runs (an identical rerun passes, a planted regression fails)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import jsonschema
+import numpy as np
+import pandas as pd
+import pytest
+from report_fixtures import cli_main, raw_scores, report_inputs, score  # noqa: F401 (fixture)
+
+from ibench.errors import IbenchError
+from ibench.gate import CheckResult, MetricCheck, Tolerance, compare_metric, parse_tolerances
+from ibench.gate_output import junit_xml, markdown_summary
+
+
+def base(values: dict, hib: bool = True) -> dict:
+    return {"mean": float(np.mean(list(values.values()))), "higher_is_better": hib, "per_instance": values}
+
+
+IDS = [f"i{k:02d}" for k in range(20)]
+RNG = np.random.default_rng(0)
+VALS = dict(zip(IDS, RNG.uniform(0.2, 0.4, 20)))
+
+
+def test_identical_passes_with_a_zero_width_interval():
+    c = compare_metric("clip_t", base(VALS), pd.Series(VALS), Tolerance(0.0, False))
+    assert c.status == "pass" and c.delta == 0 and c.ci_low == c.ci_high == 0 and c.pairing == "paired"
+
+
+@pytest.mark.parametrize("hib,shift,status", [(True, -0.05, "regression"), (True, +0.05, "improved"),
+                                              (False, +0.05, "regression"), (False, -0.05, "improved")])
+def test_direction_decides_what_is_worse(hib, shift, status):
+    cur = pd.Series({k: v + shift for k, v in VALS.items()})
+    c = compare_metric("m", base(VALS, hib), cur, Tolerance(0.01, False))
+    assert c.status == status and c.delta == pytest.approx(shift)
+
+
+def test_tolerance_and_ci_must_both_be_exceeded():
+    noisy = pd.Series({k: v - 0.004 + RNG.normal(0, 0.0005) for k, v in VALS.items()})
+    assert compare_metric("m", base(VALS), noisy, Tolerance(0.0, False)).status == "regression"
+    assert compare_metric("m", base(VALS), noisy, Tolerance(0.01, False)).status == "pass"  # within tolerance
+    assert compare_metric("m", base(VALS), noisy, Tolerance(1.0, True)).status == "pass"  # 100% of the mean
+    # worse beyond tolerance on average, but one instance carries it all: the CI includes 0
+    one = dict(VALS)
+    one["i00"] -= 0.4
+    c = compare_metric("m", base(VALS), pd.Series(one), Tolerance(0.01, False))
+    assert c.delta == pytest.approx(-0.02) and c.ci_high == 0 and c.status == "within-ci"
+
+
+def test_unpaired_when_instances_do_not_match():
+    other = {f"x{k}": v - 0.1 for k, v in enumerate(VALS.values())}
+    c = compare_metric("m", base(VALS), pd.Series(other), Tolerance(0.01, False))
+    assert c.pairing == "unpaired" and c.status == "regression" and c.delta == pytest.approx(-0.1)
+    partial = {k: v for k, v in list(VALS.items())[:5]}
+    c = compare_metric("m", base(VALS), pd.Series(partial), Tolerance(0.01, False))
+    assert c.pairing == "paired" and c.n == 5 and "5 of 20" in c.message
+
+
+def test_parse_tolerances():
+    default, per = parse_tolerances(["0.02", "clip_t=5%", "fid=3"])
+    assert default == Tolerance(0.02, False) and per == {"clip_t": Tolerance(0.05, True), "fid": Tolerance(3.0, False)}
+    assert per["clip_t"].absolute(-0.4) == pytest.approx(0.02)
+    assert parse_tolerances([])[0] == Tolerance(0.01, True)
+    with pytest.raises(IbenchError, match="--tolerance"):
+        parse_tolerances(["clip_t=lots"])
+
+
+def _result() -> CheckResult:
+    checks = [MetricCheck("clip_t", True, 0.3, 0.25, -0.05, -0.06, -0.04, 10, "paired", "1%", "regression", "worse"),
+              MetricCheck("dino", True, 0.5, 0.5, 0.0, 0.0, 0.0, 10, "paired", "1%", "pass"),
+              MetricCheck("fid", False, 10.0, 11.0, 1.0, float("nan"), float("nan"), 6, "set", "", "not-gated", "x")]
+    run = {"run_id": "r1", "task": "style_subject", "model": "tiny", "label": "tiny"}
+    return CheckResult(run, {"run_id": "r0", "task": "style_subject"}, checks, ["model differs"])
+
+
+def test_junit_xml_has_a_failing_testcase_per_regression():
+    root = ET.fromstring(junit_xml(_result()))
+    suite = root.find("testsuite")
+    assert suite.get("tests") == "3" and suite.get("failures") == "1" and suite.get("skipped") == "1"
+    cases = {c.get("name"): c for c in suite.iter("testcase")}
+    assert cases["clip_t"].find("failure") is not None and cases["dino"].find("failure") is None
+    assert cases["fid"].find("skipped") is not None
+    assert "-0.05" in cases["clip_t"].find("failure").text
+
+
+def test_markdown_summary_states_the_verdict():
+    text = markdown_summary(_result())
+    assert "**FAIL**" in text and "clip_t" in text.split("**FAIL**")[1].splitlines()[0]
+    row = next(line for line in text.splitlines() if line.startswith("| clip_t"))
+    assert "-0.0500 [-0.0600, -0.0400]" in row and "REGRESSION" in row
+    assert "model differs" in text
+
+
+# -- on real scored runs: baseline, check (pass on an identical rerun, fail on a planted regression), compare --
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def tiny_run(report_inputs) -> Path:
+    return next(r for r in report_inputs.runs if "-tiny-" in r.name)
+
+
+@pytest.fixture(scope="module")
+def baseline_file(tiny_run, tmp_path_factory) -> Path:
+    from ibench.gate import make_baseline, write_baseline
+    from ibench.report_runs import open_run
+
+    path = tmp_path_factory.mktemp("baseline") / "tiny.json"
+    write_baseline(make_baseline(open_run(tiny_run)), path)
+    return path
+
+
+def test_baseline_validates_and_holds_per_instance_means(tiny_run, baseline_file, tmp_path, capsys):
+    data = json.loads(baseline_file.read_text())
+    jsonschema.validate(data, json.loads((ROOT / "docs" / "baseline-schema.json").read_text()))
+    per_instance = raw_scores(tiny_run).groupby(["metric", "instance_id"])["value"].mean()
+    for (metric, iid), value in per_instance.items():
+        assert data["metrics"][metric]["per_instance"][iid] == pytest.approx(value)
+    assert data["run"]["run_id"] == tiny_run.name and data["run"]["model"] == "tiny"
+    code, out, _ = cli_main(["baseline", tiny_run, "--out", tmp_path / "b.json"], capsys)
+    assert code == 0 and json.loads((tmp_path / "b.json").read_text())["metrics"] == data["metrics"]
+
+
+def test_check_passes_on_an_identical_rerun(report_inputs, baseline_file, tmp_path, capsys):
+    """Generate the same run again from scratch (another folder) and score it: the check passes."""
+    from ibench.models import get_model
+    from ibench.paths import DataRoot
+    from ibench.registry import get_task
+    from ibench.runner import generate
+
+    with pytest.MonkeyPatch.context() as mp:  # the session's cache: the tiny model is not rebuilt
+        mp.setenv("IBENCH_CACHE_DIR", str(report_inputs.tmp / "cache"))
+        store, counts = generate(get_task("style_subject"), get_model("tiny"),
+                                 DataRoot(report_inputs.data, derived_dir=tmp_path / "derived"), tmp_path / "runs",
+                                 limit=3, samples=2, progress=False)
+    rerun = store.path
+    assert counts["generated"] == 6 and rerun.name in {r.name for r in report_inputs.runs}  # same identity, new dir
+    score(rerun, report_inputs.extractors, report_inputs.data, tmp_path)
+    junit = tmp_path / "junit.xml"
+    code, out, err = cli_main(["check", rerun, "--baseline", baseline_file, "--tolerance", "0", "--junit", junit],
+                              capsys)
+    assert code == 0, out + err
+    assert "**PASS**" in out and "REGRESSION" not in out
+    suite = ET.parse(junit).getroot().find("testsuite")
+    assert suite.get("failures") == "0" and int(suite.get("tests")) == 5
+
+
+def _planted(run: Path, dest: Path, metric: str, shift: float) -> Path:
+    copy = dest / run.name
+    shutil.copytree(run, copy)
+    path = copy / "scores" / f"{metric}.jsonl"
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    path.write_text("".join(json.dumps({**r, "value": r["value"] + shift}) + "\n" for r in rows))
+    return copy
+
+
+def test_check_fails_on_a_planted_regression(tiny_run, baseline_file, tmp_path, capsys):
+    bad = _planted(tiny_run, tmp_path, "dino", -0.05)
+    junit, summary = tmp_path / "junit.xml", tmp_path / "summary.md"
+    code, out, _ = cli_main(["check", bad, "--baseline", baseline_file, "--junit", junit, "--summary", summary],
+                            capsys)
+    assert code == 1
+    assert "**FAIL**" in out and "dino" in out.split("**FAIL**")[1].splitlines()[0]
+    row = next(line for line in out.splitlines() if line.startswith("| dino"))
+    assert "REGRESSION" in row and "paired (n=3)" in row and "-0.0500 [-0.0500, -0.0500]" in row
+    assert summary.read_text() == out.rstrip("\n") + "\n"
+    cases = {c.get("name"): c for c in ET.parse(junit).getroot().iter("testcase")}
+    assert cases["dino"].find("failure") is not None
+    assert all(cases[m].find("failure") is None for m in cases if m != "dino")
+    # the same drop inside a generous tolerance passes; an improvement never fails
+    assert cli_main(["check", bad, "--baseline", baseline_file, "--tolerance", "dino=0.06"], capsys)[0] == 0
+    good = _planted(tiny_run, tmp_path / "up", "clip_t", +0.05)
+    code, out, _ = cli_main(["check", good, "--baseline", baseline_file], capsys)
+    assert code == 0 and "improved" in out
+
+
+def test_missing_metric_and_set_metric_gating(tiny_run, baseline_file, tmp_path, capsys):
+    copy = tmp_path / tiny_run.name
+    shutil.copytree(tiny_run, copy)
+    (copy / "scores" / "clip_i.jsonl").unlink()
+    code, out, _ = cli_main(["check", copy, "--baseline", baseline_file], capsys)
+    assert code == 1 and "MISSING" in next(line for line in out.splitlines() if line.startswith("| clip_i"))
+    # set metrics: gated only when a tolerance names them
+    base = json.loads(baseline_file.read_text())
+    base["set_metrics"] = {"fid": {"value": 10.0, "n": 6, "higher_is_better": False}}
+    (tmp_path / "b.json").write_text(json.dumps(base))
+    results = json.loads((tiny_run / "results.json").read_text())
+    results["set_metrics"] = {"fid": {"metric": "fid", "value": 14.0, "n": 6, "higher_is_better": False}}
+    run2 = tmp_path / "r2" / tiny_run.name
+    shutil.copytree(tiny_run, run2)
+    (run2 / "results.json").write_text(json.dumps(results))
+    code, out, _ = cli_main(["check", run2, "--baseline", tmp_path / "b.json"], capsys)
+    assert code == 0 and "not gated" in out
+    assert cli_main(["check", run2, "--baseline", tmp_path / "b.json", "--tolerance", "fid=5"], capsys)[0] == 0
+    code, out, _ = cli_main(["check", run2, "--baseline", tmp_path / "b.json", "--tolerance", "fid=3"], capsys)
+    assert code == 1 and "REGRESSION" in next(line for line in out.splitlines() if line.startswith("| fid"))
+
+
+def test_user_errors_exit_2(tiny_run, baseline_file, tmp_path, capsys):
+    bad = tmp_path / "bad.json"
+    cases = [
+        (["check", tmp_path / "nope", "--baseline", baseline_file], "does not exist"),
+        (["check", tiny_run, "--baseline", tmp_path / "none.json"], "does not exist"),
+        (["check", tiny_run, "--baseline", bad], "invalid JSON"),
+        (["check", tiny_run, "--baseline", baseline_file, "--tolerance", "clip_z=0.1"], "clip_z"),
+        (["check", tiny_run, "--baseline", baseline_file, "--tolerance", "lots"], "--tolerance"),
+    ]
+    bad.write_text("{not json")
+    for args, message in cases:
+        code, out, err = cli_main(args, capsys)
+        assert code == 2 and err.startswith("error: ") and message in err and err.count("\n") == 1, (args, err)
+    other = json.loads(baseline_file.read_text())
+    other["run"]["task"] = "subject_gen"
+    bad.write_text(json.dumps(other))
+    code, _, err = cli_main(["check", tiny_run, "--baseline", bad], capsys)
+    assert code == 2 and "subject_gen" in err
+    bad.write_text(json.dumps({**other, "schema": "ibench.baseline/0"}))
+    assert cli_main(["check", tiny_run, "--baseline", bad], capsys)[0] == 2
+
+
+def test_compare_paired_deltas_equal_an_independent_bootstrap(report_inputs, capsys, tmp_path):
+    from ibench.stats import paired_delta_ci
+
+    tiny, refs = sorted(report_inputs.runs, key=lambda r: "-tiny-" not in r.name)
+    code, out, _ = cli_main(["compare", tiny, refs, "--csv", tmp_path / "d.csv"], capsys)
+    assert code == 0 and "### style_subject: B `references` − A `tiny`" in out
+    df = pd.read_csv(tmp_path / "d.csv").set_index("metric")
+    a = raw_scores(tiny).groupby(["metric", "instance_id"])["value"].mean()
+    b = raw_scores(refs).groupby(["metric", "instance_id"])["value"].mean()
+    for metric in df.index:
+        ids = sorted(a[metric].index)
+        assert sorted(b[metric].index) == ids  # same task, seed and data: the same instances
+        est = paired_delta_ci(a[metric][ids].to_numpy(), b[metric][ids].to_numpy())
+        row = df.loc[metric]
+        assert row["pairing"] == "paired" and row["n"] == 3
+        assert row["delta"] == pytest.approx(b[metric].mean() - a[metric].mean())
+        assert (row["ci_low"], row["ci_high"]) == pytest.approx((est.ci_low, est.ci_high))
+        expected = ("no clear difference" if est.ci_low <= 0 <= est.ci_high
+                    else "B better" if est.ci_low > 0 else "B worse")  # every metric here: higher is better
+        assert row["higher_is_better"] and row["verdict"] == expected
+
+
+def test_committed_ci_baseline_is_valid():
+    """reports/baselines/tiny.json, which reports/ci_check.sh checks against, matches its schema and run."""
+    data = json.loads((ROOT / "reports" / "baselines" / "tiny.json").read_text())
+    jsonschema.validate(data, json.loads((ROOT / "docs" / "baseline-schema.json").read_text()))
+    assert data["run"]["task"] == "style_subject" and data["run"]["model"] == "tiny" and data["run"]["seed"] == 0
+    assert set(data["metrics"]) == {"clip_t", "dino", "clip_i", "style_clip", "style_gram"}
+    assert all(m["n"] == 3 for m in data["metrics"].values())
