@@ -1,6 +1,6 @@
 """Runner overhead vs bare diffusers calls, on tiny random models (CPU is fine).
 
-Three timings over the same samples, in one process, best of ``--repeats``:
+Three timings over the same samples, in one process, best of ``--repeats`` interleaved rounds:
 
 * bare    - the exact diffusers pipeline calls the adapter made (recorded once, replayed with fresh
             generators): what a hand-written loop with pre-made inputs costs;
@@ -56,13 +56,15 @@ class Recorder:
         return self.pipe(**kw)
 
 
-def best(fn, repeats: int) -> float:
-    times = []
+def interleaved(fns: dict, repeats: int) -> dict[str, float]:
+    """Best time of each function, rounds interleaved so load from other processes hits all alike."""
+    times: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    return {name: min(ts) for name, ts in times.items()}
 
 
 def main() -> None:
@@ -74,7 +76,7 @@ def main() -> None:
     ap.add_argument("-b", "--batch-size", type=int, default=4)
     ap.add_argument("--size", type=int, default=128)
     ap.add_argument("--steps", type=int, default=8)
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "data"))
     args = ap.parse_args()
@@ -91,7 +93,7 @@ def main() -> None:
     model = make_model(args.model, tmp / "weights", args.size, args.steps)
     model.close = lambda: None  # keep the pipeline loaded across the repeats of the runner
     attr = "pipe" if hasattr(model, "pipe") else "base"
-    pipes = [model.pipe] if attr == "pipe" else None
+    pipes = [model.pipe] if attr == "pipe" else []
 
     def adapter_loop():
         for batch in batches:
@@ -128,12 +130,11 @@ def main() -> None:
         generate(spec, model, root, tmp / f"runs{next(runs)}", limit=args.instances, samples=args.samples,
                  batch_size=args.batch_size, progress=False)
 
-    t_bare = best(bare_loop, args.repeats)
-    t_adapter = best(adapter_loop, args.repeats)
-    t_runner = best(runner_loop, args.repeats)
+    t = interleaved({"bare": bare_loop, "adapter": adapter_loop, "runner": runner_loop}, args.repeats)
+    t_bare, t_adapter, t_runner = t["bare"], t["adapter"], t["runner"]
     n = len(requests)
     print(f"{args.model} on {args.task}: {n} images, batch {args.batch_size}, {args.size}px, {args.steps} steps, "
-          f"{args.threads} thread(s), best of {args.repeats}")
+          f"{args.threads} thread(s), best of {args.repeats} interleaved rounds")
     print(f"  bare diffusers calls : {t_bare:7.3f} s  ({t_bare / n * 1000:6.1f} ms/img)")
     print(f"  adapter.generate     : {t_adapter:7.3f} s  ({t_adapter / n * 1000:6.1f} ms/img)")
     print(f"  runner (ibench)      : {t_runner:7.3f} s  ({t_runner / n * 1000:6.1f} ms/img)")

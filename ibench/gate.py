@@ -173,7 +173,8 @@ def compare_metric(name: str, base: dict, current: pd.Series, tol: Tolerance, se
     elif worse > allowed and bounds[0] > 0:
         status, msg = "regression", f"worse by {worse:.4g} > tolerance {allowed:.4g}, CI excludes 0"
     elif worse > allowed:
-        status, msg = "within-ci", f"worse by {worse:.4g} > tolerance {allowed:.4g}, but the CI includes 0"
+        why = "no CI (fewer than 2 instances)" if math.isnan(bounds[0]) else "the CI includes 0"
+        status, msg = "within-ci", f"worse by {worse:.4g} > tolerance {allowed:.4g}, but {why}"
     elif -worse > allowed and bounds[1] < 0:
         status, msg = "improved", f"better by {-worse:.4g}"
     else:

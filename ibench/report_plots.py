@@ -49,7 +49,6 @@ def metric_bars(metrics: pd.DataFrame) -> list[tuple[str, str]]:
 
 def human_scatter(joined: pd.DataFrame, measure: str = "O") -> list[tuple[str, str]]:
     """Per task: a panel per metric, metric value (x) vs the raters' mean ``measure`` (y), a colour per model."""
-    import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
     out = []

@@ -130,3 +130,16 @@ def test_offline_missing_weights_name_the_ids(tiny_cfg, capsys, shared_data, tmp
     assert err.startswith("error: ") and len(err.splitlines()) == 1
     assert "'ibench-test/missing-sd15'" in err and "'ibench-test/missing-ip-adapter'" in err
     assert "HF_HUB_OFFLINE" in err and tiny_cfg["controlnets"]["edge"] not in err
+
+
+@pytest.mark.parametrize("name, module", [("sd15-composite", "sd_composite"), ("sdxl-composite", "sd_composite"),
+                                          ("omnigen", "omnigen"), ("text2img-sd15", "text2img")])
+def test_example_configs_use_known_settings(name, module):
+    import importlib
+    from pathlib import Path
+
+    from ibench.taskspec import load_yaml
+
+    cfg = load_yaml(Path(__file__).resolve().parents[1] / "configs" / f"{name}.yaml")
+    defaults = importlib.import_module(f"ibench.models.{module}").DEFAULTS
+    assert cfg and set(cfg) <= set(defaults), set(cfg) - set(defaults)

@@ -30,9 +30,6 @@ def _mark(folder: Path) -> Path:
 
 def save_tiny_ip_adapter(folder: Path) -> Path:
     """A tiny IP-Adapter repo: ``models/<IP_WEIGHT>`` and ``models/image_encoder`` (CLIP vision)."""
-    from diffusers.models.attention_processor import IPAdapterAttnProcessor
-    from diffusers.models.embeddings import ImageProjection
-    from safetensors.torch import save_file
     from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
 
     from ibench.models.tinysd import tiny_unet
@@ -44,8 +41,19 @@ def save_tiny_ip_adapter(folder: Path) -> Path:
     encoder = CLIPVisionModelWithProjection(CLIPVisionConfig(
         hidden_size=32, intermediate_size=37, num_hidden_layers=2, num_attention_heads=4, image_size=32,
         patch_size=8, projection_dim=CROSS_DIM))
+    save_ip_adapter_for(tiny_unet(cross_attention_dim=CROSS_DIM), encoder, folder)
+    return _mark(folder)
+
+
+def save_ip_adapter_for(unet, encoder, folder: Path, weight: str = IP_WEIGHT) -> None:
+    """Random IP-Adapter weights (base ImageProjection, 4 tokens) that fit ``unet`` and ``encoder``."""
+    from diffusers.models.attention_processor import IPAdapterAttnProcessor
+    from diffusers.models.embeddings import ImageProjection
+    from safetensors.torch import save_file
+
+    folder = Path(folder)
     encoder.save_pretrained(folder / IP_SUBFOLDER / "image_encoder")
-    unet = tiny_unet(cross_attention_dim=CROSS_DIM)
+    cross = unet.config.cross_attention_dim
     state: dict[str, torch.Tensor] = {}
     key_id = 1
     for name in unet.attn_processors:  # the order diffusers' converter walks
@@ -57,15 +65,15 @@ def save_tiny_ip_adapter(folder: Path) -> Path:
             hidden = list(reversed(unet.config.block_out_channels))[int(name[len("up_blocks.")])]
         else:
             hidden = unet.config.block_out_channels[int(name[len("down_blocks.")])]
-        sd = IPAdapterAttnProcessor(hidden_size=hidden, cross_attention_dim=CROSS_DIM).state_dict()
+        sd = IPAdapterAttnProcessor(hidden_size=hidden, cross_attention_dim=cross).state_dict()
         state[f"ip_adapter.{key_id}.to_k_ip.weight"] = sd["to_k_ip.0.weight"]
         state[f"ip_adapter.{key_id}.to_v_ip.weight"] = sd["to_v_ip.0.weight"]
         key_id += 2
-    proj = ImageProjection(cross_attention_dim=CROSS_DIM, image_embed_dim=CROSS_DIM, num_image_text_embeds=4).state_dict()
+    proj = ImageProjection(cross_attention_dim=cross, image_embed_dim=encoder.config.projection_dim,
+                           num_image_text_embeds=4).state_dict()
     state.update({"image_proj.proj.weight": proj["image_embeds.weight"], "image_proj.proj.bias": proj["image_embeds.bias"],
                   "image_proj.norm.weight": proj["norm.weight"], "image_proj.norm.bias": proj["norm.bias"]})
-    save_file({k: v.contiguous() for k, v in state.items()}, str(folder / IP_SUBFOLDER / IP_WEIGHT))
-    return _mark(folder)
+    save_file({k: v.detach().cpu().contiguous() for k, v in state.items()}, str(folder / IP_SUBFOLDER / weight))
 
 
 def save_tiny_controlnet(folder: Path, seed: int = 2) -> Path:
