@@ -151,10 +151,8 @@ def memory_child(n: int, work: Path, workers: int, batch_size: int) -> None:
         line = next(x for x in Path("/proc/self/status").read_text().splitlines() if x.startswith("VmHWM"))
         return int(line.split()[1]) / 1024
 
-    sys.path.insert(0, str(HERE.parent / "tests"))
-    from tiny_extractors import save_tiny_extractors
-
     from ibench.evaluators.score import score_run
+    from ibench.evaluators.tiny import save_tiny_extractors
 
     config = save_tiny_extractors(work / "tiny")
     run = make_run(work, n)

@@ -8,6 +8,7 @@ A config file (YAML) looks like::
     inception: {weights: /path/to/inception-2015-12-05.pt}   # clean-fid's torchscript Inception
     depth: {model: Intel/dpt-hybrid-midas}                   # transformers depth-estimation model
 
+``tiny`` instead of a file selects tiny random extractors built in code (offline; random features).
 ``clip.config`` may name an extra open_clip model-config JSON to register first (``add_model_config``).
 Environment variables: ``IBENCH_EXTRACTOR_CONFIG`` (a file as above), ``IBENCH_CLIP_MODEL``,
 ``IBENCH_CLIP_PRETRAINED``, ``IBENCH_CLIP_CONFIG``, ``IBENCH_DINO_MODEL``, ``IBENCH_STYLE_MODEL``,
@@ -81,7 +82,11 @@ def resolve_config(config: "ExtractorConfig | dict | str | Path | None" = None) 
     if os.environ.get("IBENCH_EXTRACTOR_CONFIG"):
         values.update(load_file(os.environ["IBENCH_EXTRACTOR_CONFIG"]))
     values.update({k: os.environ[v] for k, v in ENV.items() if os.environ.get(v)})
-    if isinstance(config, (str, Path)):
+    if str(config) == "tiny":  # the offline embedded default: tiny random extractors
+        from .tiny import tiny_preset
+
+        values.update(_flatten(tiny_preset(), "tiny"))
+    elif isinstance(config, (str, Path)):
         values.update(load_file(config))
     elif isinstance(config, dict):
         values.update(_flatten(config, "extractor config"))

@@ -212,7 +212,12 @@ def score_run(run_dir: str | Path, metrics: "list[str] | str | None" = None, dev
         metrics = list(spec.metrics) + list(spec.set_metrics)
     chosen: list[Metric] = parse_metrics(metrics)
     cfg = resolve_config(config)
-    root = data_root if isinstance(data_root, DataRoot) else DataRoot(data_root or manifest["data_root"])
+    if isinstance(data_root, DataRoot):
+        root = data_root
+    elif data_root:
+        root = DataRoot(data_root)
+    else:  # where the run found its references and control maps
+        root = store.data_root()
     instances = {i.id: i for i in store.instances()}
     gens = store.generations()
     ok = [g for g in gens if g.ok and g.instance_id in instances]

@@ -20,7 +20,19 @@ from ibench.errors import IbenchError
 
 from .assignment import new_token
 from .rubric import LEVELS
-from .store import Assignment, Item, Rater, Rating, RatingHistory, Study, find_study, get_engine, token_hash, utcnow, write
+from .store import (
+    Assignment,
+    Item,
+    Rater,
+    Rating,
+    RatingHistory,
+    Study,
+    find_study,
+    get_engine,
+    token_hash,
+    utcnow,
+    write,
+)
 
 CELL = re.compile(r"^\[\s*([0-9.]+)\s*,\s*([0-9.]+)\s*\]$")
 LONG_COLUMNS = ["task", "model", "uid", "rater", "SC", "PQ"]

@@ -14,7 +14,14 @@ from sqlalchemy.engine import Engine
 from ibench.errors import IbenchError, one_line
 
 from . import ratings
-from .rubric import CONDITION_LEVELS, LEVELS, PQ_LEVELS, PQ_OPTIONS, SC_LEVELS, guide_markdown
+from .rubric import (
+    CONDITION_LEVELS,
+    LEVELS,
+    PQ_LEVELS,
+    PQ_OPTIONS,
+    SC_LEVELS,
+    guide_markdown,
+)
 
 STATE_KEY, POS_KEY, FLASH_KEY = "rater", "pos", "flash"
 

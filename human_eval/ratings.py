@@ -16,7 +16,18 @@ from sqlalchemy.orm import Session
 from ibench.errors import IbenchError
 
 from .rubric import LEVELS, sc_from_conditions
-from .store import Assignment, Item, Rater, Rating, RatingHistory, Study, reading, token_hash, utcnow, write
+from .store import (
+    Assignment,
+    Item,
+    Rater,
+    Rating,
+    RatingHistory,
+    Study,
+    reading,
+    token_hash,
+    utcnow,
+    write,
+)
 
 
 @dataclass(frozen=True)

@@ -94,20 +94,23 @@ def run(task: str = TaskOpt, model: str = ModelOpt, model_arg: Optional[list[str
         model_config: Optional[Path] = ModelConfigOpt, data_dir: Optional[str] = DataOpt,
         limit: Optional[int] = LimitOpt, samples: Optional[int] = SamplesOpt, seed: int = SeedOpt,
         out: Path = OutOpt, batch_size: int = BatchOpt, instances_file: Optional[Path] = InstancesOpt,
-        score: bool = typer.Option(True, "--score/--no-score", help="Score the run after generating.")) -> None:
+        score: bool = typer.Option(True, "--score/--no-score", help="Score the run after generating."),
+        extractor_config: Optional[str] = typer.Option(
+            None, "--extractor-config", help="Extractor weights for scoring: a YAML file, or `tiny` for the offline "
+                                             "tiny random extractors (see docs/evaluators.md).")) -> None:
     """Build, generate and score in one go (resumable: rerun the same command)."""
     store, _ = _generate(task, model, model_arg, model_config, data_dir, limit, samples, seed, out, batch_size,
                          instances_file)
     if score:
-        score_stage(store)
+        score_stage(store, extractor_config)
 
 
-def score_stage(store) -> None:
-    """Score a run with its task's metrics (the evaluators plug in here)."""
+def score_stage(store, extractor_config: Optional[str] = None) -> None:
+    """Score a run with its task's metrics."""
     from .cli_score import summary
     from .evaluators.score import score_run
 
-    for line in summary(score_run(store.path, progress=True)):
+    for line in summary(score_run(store.path, config=extractor_config, progress=True)):
         typer.echo(line)
 
 

@@ -68,9 +68,14 @@ def serve(db: Optional[str] = DbOpt, port: int = typer.Option(8501, "--port", he
     app_file = Path(pkg.__file__).resolve().parent / "app.py"
     cmd = [sys.executable, "-m", "streamlit", "run", str(app_file), "--server.port", str(port),
            "--server.address", address, "--server.headless", "true", "--browser.gatherUsageStats", "false",
+           "--client.toolbarMode", "minimal",
            "--", "--db", url]
+    env = {**os.environ, "IBENCH_HUMAN_DB": url}
     typer.echo(f"serving {app_file} on http://{address}:{port} (database {url})", err=True)
-    raise typer.Exit(subprocess.call(cmd, env={**os.environ, "IBENCH_HUMAN_DB": url}))
+    sys.stderr.flush()
+    if os.name == "posix":  # become the server: signals (Ctrl-C, SIGTERM) reach Streamlit itself
+        os.execve(sys.executable, cmd, env)
+    raise typer.Exit(subprocess.call(cmd, env=env))
 
 
 def _f(x: float, width: int = 6) -> str:

@@ -34,8 +34,9 @@ def register(app: typer.Typer) -> None:
               device: str = typer.Option("cpu", "--device", help="torch device for the extractors."),
               batch_size: int = typer.Option(32, "--batch-size", "-b", min=1, help="Images per forward pass."),
               workers: int = typer.Option(2, "--workers", "-w", min=0, help="DataLoader workers that decode images."),
-              extractor_config: Optional[Path] = typer.Option(None, "--extractor-config",
-                                                              help="YAML file of extractor weights (see docs/evaluators.md)."),
+              extractor_config: Optional[str] = typer.Option(
+                  None, "--extractor-config",
+                  help="YAML file of extractor weights, or `tiny` for the offline tiny random extractors."),
               data_dir: Optional[Path] = typer.Option(None, "--data-dir", "-d",
                                                       help="Data root of the references (default: the run's).")) -> None:
         """Score a run: CLIP-T, DINO, CLIP-I, style, control fidelity, FID/KID; writes scores/ and results.json."""

@@ -59,10 +59,11 @@ class TaskGrid:
 
 
 def _root(run: RunInfo, data_dir: Optional[Path]) -> Optional[DataRoot]:
-    base = data_dir or (Path(run.data_root) if run.data_root else None)
-    if base is None or not Path(base).is_dir():
+    if data_dir is not None:
+        return DataRoot(data_dir) if Path(data_dir).is_dir() else None
+    if not run.data_root or not Path(run.data_root).is_dir():
         return None
-    return DataRoot(base)
+    return DataRoot(run.data_root, derived_dir=run.derived_dir)
 
 
 def _ref_uri(root: Optional[DataRoot], rel: str) -> Optional[str]:

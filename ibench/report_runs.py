@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Optional
 
 import pandas as pd
 
@@ -35,6 +35,7 @@ class RunInfo:
     seed: int
     data: str
     data_root: str
+    derived_dir: Optional[str] = None
     identity: dict = field(repr=False, default_factory=dict)
     label: str = ""  # how tables name the model: set by ``label_runs`` (the model name when unambiguous)
 
@@ -57,7 +58,8 @@ def open_run(path: str | Path) -> RunInfo:
                        task_version=int(ident.get("task_version", 0)), family=manifest.get("family", "in_domain"),
                        model=ident["model"], model_settings=dict(ident.get("model_settings") or {}),
                        seed=int(ident.get("seed", 0)), data=str(ident.get("data", "")),
-                       data_root=str(manifest.get("data_root", "")), identity=ident, label=ident["model"])
+                       data_root=str(manifest.get("data_root", "")),
+                       derived_dir=manifest.get("derived_dir"), identity=ident, label=ident["model"])
     except KeyError as exc:
         raise IbenchError(f"{path / 'manifest.json'}: identity has no {exc.args[0]!r}") from None
 

@@ -105,7 +105,8 @@ def plan(spec: TaskSpec, model: ModelAdapter, root: DataRoot, out: Path, limit: 
     check_capabilities(model, instances, spec.name)
     store = RunStore(Path(out) / run_id(ident))
     store.create({"run_id": store.path.name, "identity": ident, "family": spec.family,
-                  "created": datetime.now(timezone.utc).isoformat(), "data_root": str(root.root),
+                  "created": datetime.now(timezone.utc).isoformat(),
+                  "data_root": str(root.root), "derived_dir": str(root.derived_dir),
                   "environment": environment()})
     store.add_instances(instances)
     done = {g.key for g in store.generations() if g.ok}

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from .errors import IbenchError
 from .instances import Instance
+from .paths import DataRoot
 
 MANIFEST, INSTANCES, GENERATIONS = "manifest.json", "instances.jsonl", "generations.jsonl"
 
@@ -119,6 +120,11 @@ class RunStore:
             return json.loads(self.manifest_path.read_text())
         except json.JSONDecodeError as exc:
             raise IbenchError(f"{self.manifest_path}: invalid JSON ({exc.msg}, line {exc.lineno})") from None
+
+    def data_root(self) -> DataRoot:
+        """The data root (and derived dir of control maps) the run's references resolve against."""
+        manifest = self.manifest()
+        return DataRoot(manifest["data_root"], derived_dir=manifest.get("derived_dir"))
 
     def create(self, manifest: dict) -> None:
         """Write the manifest of a new run, or check an existing run has the same identity."""

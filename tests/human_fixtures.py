@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Sequence
 
 import pytest
-
 from ibench.human_eval import ratings
 from ibench.human_eval.assignment import StudyTokens, create_study
 from ibench.human_eval.store import get_engine

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from human_fixtures import make_runs, make_study, rate_all
-from tiny_extractors import save_tiny_extractors
+from ibench.evaluators.tiny import save_tiny_extractors
 
 METRICS = ["clip_t", "dino", "clip_i", "style_clip", "style_gram"]  # FID/KID: reference features take ~1 min
 

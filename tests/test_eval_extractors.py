@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 
 from ibench.errors import IbenchError
-from tiny_extractors import save_tiny_clip, save_tiny_depth, save_tiny_dino, save_tiny_gram
+from ibench.evaluators.tiny import save_tiny_clip, save_tiny_depth, save_tiny_dino, save_tiny_gram
 
 torch.set_num_threads(1)
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from tiny_extractors import save_tiny_inception
+from ibench.evaluators.tiny import save_tiny_inception
 
 torch.set_num_threads(1)
 

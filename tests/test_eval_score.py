@@ -11,7 +11,7 @@ import torch
 import yaml
 
 from ibench.errors import IbenchError
-from tiny_extractors import save_tiny_extractors
+from ibench.evaluators.tiny import save_tiny_extractors
 
 torch.set_num_threads(1)
 ROOT = Path(__file__).resolve().parents[1]

@@ -7,16 +7,18 @@ import re
 import zipfile
 from pathlib import Path
 
+import human_fixtures
 import pandas as pd
 import pytest
-from human_fixtures import human_runs, rate_all, study  # noqa: F401
-from streamlit.testing.v1 import AppTest
-
+from human_fixtures import rate_all
 from ibench.human_eval import ratings
 from ibench.human_eval.imagenhub import read_tsv
 from ibench.human_eval.store import get_engine
+from streamlit.testing.v1 import AppTest
 
 APP = str(Path(__file__).resolve().parents[1] / "human_eval" / "app.py")
+
+human_runs, study = human_fixtures.human_runs, human_fixtures.study  # pytest fixtures
 
 
 @pytest.fixture
@@ -47,12 +49,14 @@ def sign_in(at: AppTest, token: str, field: str = "rater_token", label: str = "S
 
 
 def page_text(at: AppTest) -> str:
-    """Everything the page sends to the browser (every element's protobuf, as text)."""
+    """Everything the page sends to the browser: every element's protobuf as text, tables as CSV."""
     parts: list[str] = []
 
     def walk(node) -> None:  # noqa: ANN001
         if getattr(node, "proto", None) is not None:
             parts.append(str(node.proto))
+        if getattr(node, "type", None) == "dataframe":
+            parts.append(node.value.to_csv())  # the protobuf holds tables as Arrow bytes
         for child in getattr(node, "children", {}).values():
             walk(child)
 

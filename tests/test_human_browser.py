@@ -11,9 +11,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+import human_fixtures
 import pytest
-from human_fixtures import human_runs, study  # noqa: F401
-
 from ibench.human_eval import ratings
 from ibench.human_eval.store import get_engine
 
@@ -23,6 +22,8 @@ CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = REPO / "test-artifacts"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+human_runs, study = human_fixtures.human_runs, human_fixtures.study  # pytest fixtures
 
 
 def free_port() -> int:

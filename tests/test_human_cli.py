@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
 
+import human_fixtures
 import pandas as pd
-from human_fixtures import human_runs, rate_all  # noqa: F401
-
+from human_fixtures import rate_all
 from ibench.human_eval import ratings
 from ibench.human_eval.assignment import StudyTokens
 from ibench.human_eval.store import get_engine
+
+human_runs = human_fixtures.human_runs  # pytest fixtures
 
 
 def test_create_study_prints_tokens_then_stats_and_export(cli, human_runs, tmp_path):
@@ -65,14 +68,15 @@ def test_create_study_tokens_file_and_errors(cli, human_runs, tmp_path):
 
 
 def test_serve_launches_the_installed_app(human_runs, tmp_path):
-    db = tmp_path / "s.db"
+    db, log = tmp_path / "s.db", tmp_path / "serve.log"
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {**os.environ, "IBENCH_HUMAN_DB": str(db)}
-    proc = subprocess.Popen([sys.executable, "-m", "ibench.cli", "human", "serve", "--port", str(port),
-                             "--address", "127.0.0.1"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    with open(log, "w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "ibench.cli", "human", "serve", "--port", str(port),
+                                 "--address", "127.0.0.1"], cwd=tmp_path, env=env, stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)
     try:
         deadline, ok = time.monotonic() + 60, False
         while time.monotonic() < deadline and proc.poll() is None and not ok:
@@ -81,13 +85,13 @@ def test_serve_launches_the_installed_app(human_runs, tmp_path):
                     ok = r.status == 200
             except OSError:
                 time.sleep(0.3)
-        assert ok, proc.stdout.read() if proc.poll() is not None else "no answer"
+        assert ok, log.read_text()[-2000:]
         assert db.is_file()  # serve opened (and created) the database before starting the app
     finally:
-        proc.terminate()
+        os.killpg(proc.pid, signal.SIGTERM)  # serve became streamlit: one process group to end
         try:
-            out, _ = proc.communicate(timeout=10)
+            proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
-            proc.kill()
-            out, _ = proc.communicate()
-    assert "human_eval/app.py" in out and "serving" in out
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert "human_eval/app.py" in log.read_text() and "serving" in log.read_text()

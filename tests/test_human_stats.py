@@ -6,19 +6,22 @@ from __future__ import annotations
 import json
 import math
 
+import human_fixtures
 import krippendorff
 import numpy as np
 import pandas as pd
 import pytest
-from human_fixtures import human_runs, rate_all, study  # noqa: F401
-from statsmodels.stats.inter_rater import aggregate_raters, fleiss_kappa
-
-from ibench.errors import IbenchError
+from human_fixtures import rate_all
 from ibench.human_eval import ratings
 from ibench.human_eval.aggregate import item_scores, summary
 from ibench.human_eval.agreement import fleiss, kripp_alpha
-from ibench.human_eval.imagenhub import import_imagenhub, read_imagenhub, to_tsvs
+from ibench.human_eval.imagenhub import read_imagenhub, to_tsvs
 from ibench.human_eval.store import RatingHistory, find_study, get_engine, reading
+from statsmodels.stats.inter_rater import aggregate_raters, fleiss_kappa
+
+from ibench.errors import IbenchError
+
+human_runs, study = human_fixtures.human_runs, human_fixtures.study  # pytest fixtures
 
 
 @pytest.fixture(scope="module")

@@ -6,14 +6,26 @@ import random
 import threading
 from collections import Counter, defaultdict
 
+import human_fixtures
 import pytest
-from human_fixtures import human_runs, make_study, study  # noqa: F401
+from human_fixtures import make_study
+from ibench.human_eval import ratings
+from ibench.human_eval.assignment import plan_assignments
+from ibench.human_eval.store import (
+    Assignment,
+    Item,
+    Rater,
+    Rating,
+    RatingHistory,
+    get_engine,
+    new_engine,
+    reading,
+)
 from sqlalchemy import func, select
 
 from ibench.errors import IbenchError
-from ibench.human_eval import ratings
-from ibench.human_eval.assignment import plan_assignments
-from ibench.human_eval.store import Assignment, Item, Rater, Rating, RatingHistory, get_engine, new_engine, reading
+
+human_runs, study = human_fixtures.human_runs, human_fixtures.study  # pytest fixtures
 
 
 def test_study_items_and_assignments(study):

@@ -16,4 +16,5 @@ def test_readme_commands_match_ci():
         assert (ROOT / command.split()[1]).is_file()
     demo = (ROOT / "scripts" / "demo.sh").read_text()
     assert "--data-dir synthetic" in demo and "--model tiny" in demo and "HF_HUB_OFFLINE=1" in demo
+    assert "--extractor-config tiny" in demo and "ibench report" in demo
     assert "pytest" in (ROOT / "scripts" / "test.sh").read_text()

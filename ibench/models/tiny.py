@@ -37,6 +37,7 @@ class TinyModel(ModelAdapter):
         from transformers.utils import logging as tlogging
 
         dlogging.disable_progress_bar()
+        dlogging.set_verbosity_error()
         tlogging.disable_progress_bar()
         tlogging.set_verbosity_error()  # the byte-level tiny tokenizer truncates long prompts: expected
         folder = Path(path) if path else save_tiny_sd(cache_dir() / "models" / "tiny-sd")

@@ -1,7 +1,9 @@
 """Tiny random versions of every extractor, saved to a folder in the formats the real loaders read.
 
 ``save_tiny_extractors(folder)`` returns an extractor config dict (``clip``, ``dino``, ``style``,
-``inception``, ``depth``) that points ibench's real loading code at them.
+``inception``, ``depth``) that points ibench's real loading code at them. They are the offline
+embedded default (``--extractor-config tiny``) and what the tests use: their features are random,
+so the scores they give show the pipeline working, not image quality.
 """
 
 from __future__ import annotations
@@ -112,3 +114,19 @@ def save_tiny_extractors(folder: Path) -> dict:
             "style": {"model": save_tiny_gram(folder / "gram"), "layers": 3},
             "inception": {"weights": save_tiny_inception(folder / "inception")},
             "depth": {"model": save_tiny_depth(folder / "depth")}}
+
+
+TINY_PRESET = "tiny"
+
+
+def tiny_preset() -> dict:
+    """The ``tiny`` extractor config: the tiny extractors saved once in the cache dir, then reused."""
+    from ibench.paths import cache_dir
+
+    folder = cache_dir() / "extractors" / "tiny-v1"
+    done = folder / "config.json"
+    if done.is_file():
+        return json.loads(done.read_text())
+    config = save_tiny_extractors(folder)
+    done.write_text(json.dumps(config))
+    return config
