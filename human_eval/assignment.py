@@ -94,7 +94,7 @@ def items_from_runs(runs: Sequence[str | Path]) -> list[dict]:
             records.append(dict(task=task, model=model, run_id=rid, instance_id=g.instance_id, sample=g.sample,
                                 uid=f"{g.instance_id}/{g.sample}", image=str(image),
                                 instance=instances[g.instance_id].model_dump(mode="json"),
-                                data_root=manifest.get("data_root")))
+                                data_root=manifest.get("data_root"), derived_dir=manifest.get("derived_dir")))
     return records
 
 

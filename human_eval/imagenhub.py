@@ -162,7 +162,8 @@ def _import(s: Session, study_name: Optional[str], create_name: str, frame: pd.D
     s.add_all([*items.values(), *raters.values()])
     s.flush()
     in_study = select(Rater.id).where(Rater.study_id == study.id)
-    assigned = {(a.rater_id, a.item_id): a for a in s.scalars(select(Assignment).where(Assignment.rater_id.in_(in_study)))}
+    assigned = {(a.rater_id, a.item_id): a
+                for a in s.scalars(select(Assignment).where(Assignment.rater_id.in_(in_study)))}
     last = dict(s.execute(select(Assignment.rater_id, func.max(Assignment.position))
                           .where(Assignment.rater_id.in_(in_study)).group_by(Assignment.rater_id)).all())
     for row in rows:
@@ -213,7 +214,8 @@ def import_imagenhub(db, path: str | Path, study: Optional[str] = None) -> tuple
     return import_frame(db, read_imagenhub(path), study, name=f"imagenhub:{Path(path).resolve().name}")
 
 
-def import_uploads(db, files: Iterable[tuple[str, bytes]], study: str, task: Optional[str] = None) -> tuple[str, int, int]:
+def import_uploads(db, files: Iterable[tuple[str, bytes]], study: str,
+                   task: Optional[str] = None) -> tuple[str, int, int]:
     """Import uploaded TSVs (name, bytes) into an existing study."""
     frames = [read_tsv(data.decode("utf-8"), name, task) for name, data in files]
     return import_frame(db, pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(), study)

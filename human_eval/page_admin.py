@@ -52,7 +52,8 @@ def _import(engine: Engine, ident: ratings.Identity) -> None:
             st.error("Choose one or more .tsv files first.")
             return
         try:
-            _, n, same = import_uploads(engine, [(f.name, f.getvalue()) for f in files], ident.study, task.strip() or None)
+            uploads = [(f.name, f.getvalue()) for f in files]
+            _, n, same = import_uploads(engine, uploads, ident.study, task.strip() or None)
         except IbenchError as exc:
             st.error(one_line(exc))
             return

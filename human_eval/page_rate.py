@@ -6,6 +6,7 @@ ratings). Ratings are saved on each action, so a rater can stop at any time and 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Optional
 
 import streamlit as st
@@ -59,7 +60,7 @@ def _go(index: Optional[int]) -> None:
     st.session_state[POS_KEY] = index
 
 
-def _sidebar(engine: Engine, ident: ratings.Identity, slots: list[ratings.Slot]) -> None:
+def _sidebar(ident: ratings.Identity, slots: list[ratings.Slot]) -> None:
     done = sum(s.status is not None for s in slots)
     with st.sidebar:
         st.markdown(f"Signed in as **{ident.name}**")
@@ -86,6 +87,16 @@ def _navigation(slots: list[ratings.Slot], pos: Optional[int]) -> None:
         st.rerun()
 
 
+def _images(paths: list[str], captions: list[str], width) -> None:  # noqa: ANN001
+    """Show the images that exist; say which are missing (a moved run or data root) instead of failing."""
+    found = [(p, c) for p, c in zip(paths, captions) if Path(p).is_file()]
+    if found:
+        st.image([p for p, _ in found], width=width, caption=[c for _, c in found])
+    for p, c in zip(paths, captions):
+        if not Path(p).is_file():
+            st.warning(f"Image {c} is missing on the server; skip or flag this item.")
+
+
 def _show_item(item: ratings.RaterItem) -> None:
     left, right = st.columns(2)
     with left:
@@ -93,11 +104,11 @@ def _show_item(item: ratings.RaterItem) -> None:
         st.markdown(f"> {item.text}")
         for ref in item.references:
             st.markdown(f"**[{ref.marker}]** · {ref.kind}: {ref.caption}")
-            st.image(ref.images, width=150, caption=[f"{ref.marker} view {k + 1}" for k in range(len(ref.images))])
+            _images(ref.images, [f"{ref.marker} view {k + 1}" for k in range(len(ref.images))], 150)
     with right:
         st.subheader("Output to rate")
         if item.image:
-            st.image(item.image, width="stretch")
+            _images([item.image], ["output"], "stretch")
 
 
 def _rating_form(engine: Engine, ident: ratings.Identity, item: ratings.RaterItem, slots, pos: int) -> None:
@@ -158,7 +169,7 @@ def render(engine: Engine) -> None:
         _sign_in(engine)
         return
     slots = ratings.queue(engine, ident.rater_id)
-    _sidebar(engine, ident, slots)
+    _sidebar(ident, slots)
     st.title("Rate images")
     flash = st.session_state.pop(FLASH_KEY, None)
     if flash:

@@ -132,7 +132,7 @@ def rater_item(engine: Engine, rater_id: int, assignment_id: int) -> RaterItem:
         r = s.scalars(select(Rating).where(Rating.assignment_id == a.id)).first()
         inst = item.instance or {}
         instr = inst.get("instruction") or {}
-        root = DataRoot(item.data_root) if item.data_root else None
+        root = DataRoot(item.data_root, derived_dir=item.derived_dir) if item.data_root else None
         refs = []
         for ref in instr.get("references", []):
             paths = [str(root.resolve(p)) if root else p for p in ref.get("images", [])]

@@ -31,7 +31,8 @@ PQ_LEVELS = {
          "recognizable.",
     1.0: "PQ = 1: the image looks genuine.",
 }
-PQ_OPTIONS = {0.0: "0 · unrecognizable, serious artifacts", 0.5: "0.5 · recognizable, some artifacts or unusual sense",
+PQ_OPTIONS = {0.0: "0 · unrecognizable, serious artifacts",
+              0.5: "0.5 · recognizable, some artifacts or unusual sense",
               1.0: "1 · recognizable, no artifacts, natural"}
 ARTIFACTS = ("distortion", "watermark", "scratches", "blurred faces", "unusual body parts", "subjects not harmonized")
 UNUSUAL_SENSE = ("wrong sense of distance (subject too big or too small compared to others)", "wrong shadow",

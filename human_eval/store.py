@@ -84,6 +84,7 @@ class Item(Base):
     image: Mapped[Optional[str]] = mapped_column(Text, nullable=True)  # absolute path; None: imported
     instance: Mapped[Optional[dict[str, Any]]] = mapped_column(nullable=True)  # Instance as JSON
     data_root: Mapped[Optional[str]] = mapped_column(Text, nullable=True)
+    derived_dir: Mapped[Optional[str]] = mapped_column(Text, nullable=True)  # where the control maps are
     study: Mapped[Study] = relationship(back_populates="items")
 
 
@@ -259,7 +260,7 @@ def find_study(session: Session, study: str | int | None) -> Study:
         if found is None:
             raise IbenchError("the database holds no study: run `ibench human create-study` first")
         return found
-    query = select(Study).where(Study.id == study) if isinstance(study, int) else select(Study).where(Study.name == study)
+    query = select(Study).where(Study.id == study if isinstance(study, int) else Study.name == study)
     found = session.scalars(query).first()
     if found is None:
         names = ", ".join(session.scalars(select(Study.name))) or "none"

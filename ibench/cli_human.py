@@ -33,8 +33,8 @@ def create_study(runs: list[Path] = typer.Argument(..., help="Run directories (o
                  db: Optional[str] = DbOpt,
                  name: Optional[str] = typer.Option(None, "--name", help="Study name (default: study-<time>)."),
                  seed: int = typer.Option(0, "--seed", help="Seed of the assignment and order shuffles."),
-                 tokens_out: Optional[Path] = typer.Option(None, "--tokens-out",
-                                                           help="Write the tokens to this file instead of printing.")) -> None:
+                 tokens_out: Optional[Path] = typer.Option(
+                     None, "--tokens-out", help="Write the tokens to this file instead of printing.")) -> None:
     """Make items (instance x model output) and assignments; print rater tokens and the admin token."""
     from .human_eval.assignment import create_study as make
 
@@ -103,8 +103,8 @@ def format_summary(table) -> str:  # noqa: ANN001 - a pandas DataFrame
 
 @human_app.command()
 def stats(db: Optional[str] = DbOpt, study: Optional[str] = StudyOpt,
-          imagenhub: Optional[Path] = typer.Option(None, "--imagenhub",
-                                                   help="A folder of ImagenHub rating TSVs (read instead of the database)."),
+          imagenhub: Optional[Path] = typer.Option(
+              None, "--imagenhub", help="A folder of ImagenHub rating TSVs (read instead of the database)."),
           csv: Optional[Path] = typer.Option(None, "--csv", help="Also write the table as CSV.")) -> None:
     """Per task and model: SC, PQ, O (mean ± std over raters), Fleiss' kappa and Krippendorff's alpha."""
     from .human_eval.aggregate import summarize, summary

@@ -276,3 +276,24 @@ def ratings_of(engine, rater: str, model: str, uid: str) -> tuple[float, float]:
     frame = ratings_frame(engine)
     row = frame[(frame["rater"] == rater) & (frame["model"] == model) & (frame["uid"] == uid)]
     return float(row["SC"].item()), float(row["PQ"].item())
+
+
+def test_a_missing_image_is_reported_not_fatal(open_app, study, tmp_path):
+    from sqlalchemy import update
+
+    from ibench.human_eval.store import Assignment, Item, reading
+
+    db, tokens = study
+    engine = get_engine(str(db))
+    me = ratings.sign_in(engine, tokens.raters["rater04"])
+    first = ratings.queue(engine, me.rater_id)[0].assignment_id
+    with reading(engine) as s:
+        item_id = s.get(Assignment, first).item_id
+        s.execute(update(Item).where(Item.id == item_id).values(image=str(tmp_path / "moved.png")))
+        s.commit()
+    at = open_app()
+    sign_in(at, tokens.raters["rater04"])
+    assert current_assignment(at) == first
+    assert [w.value for w in at.warning] == ["Image output is missing on the server; skip or flag this item."]
+    click(at, "Skip")
+    assert at.success[0].value == "Skipped item #1."

@@ -40,7 +40,8 @@ def test_create_study_prints_tokens_then_stats_and_export(cli, human_runs, tmp_p
     assert "task style_subject" in out and re.search(r"^references\s+3\s+3\s", out, re.M)
     assert re.search(r"^tiny\s+3\s+3\s", out, re.M) and "Krippendorff's alpha (ordinal)" in out
     table = pd.read_csv(tmp_path / "s.csv")
-    assert list(table["model"]) == ["references", "tiny"] and (table["n_raters"] == 3).all() and (table["n_ratings"] == 6).all()
+    assert list(table["model"]) == ["references", "tiny"]
+    assert (table["n_raters"] == 3).all() and (table["n_ratings"] == 6).all()
     code, out, _ = cli("human", "export", "--db", db, "--out", tmp_path / "exp", "--format", "csv")
     assert code == 0 and len(pd.read_csv(tmp_path / "exp" / "ratings.csv")) == 12
     assert not (tmp_path / "exp" / "imagenhub").exists()
