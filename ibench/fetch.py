@@ -11,7 +11,6 @@ becomes ``<base-url>/a/b``.
 from __future__ import annotations
 
 import csv
-import hashlib
 import http.client
 import os
 import time
@@ -24,6 +23,7 @@ from pathlib import Path, PurePosixPath
 from typing import Callable
 
 from .errors import IbenchError
+from .paths import sha256_file
 
 MIRROR_ENV = "IBENCH_MIRROR"
 CHUNK = 1 << 16
@@ -92,14 +92,6 @@ def mirror_url(url: str, base_url: str | None) -> str:
         return url
     path = urllib.parse.urlsplit(url).path.lstrip("/")
     return f"{base_url.rstrip('/')}/{path}"
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def verified(path: Path, source: Source) -> bool:

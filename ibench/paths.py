@@ -13,6 +13,17 @@ SYNTHETIC = "synthetic"
 DERIVED_PREFIX = "derived"
 
 
+def sha256_file(path: Path) -> str:
+    """SHA-256 of a file's bytes, read in 1 MiB blocks."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 def cache_dir() -> Path:
     """The user cache dir (``IBENCH_CACHE_DIR`` overrides); never inside site-packages."""
     return Path(os.environ.get("IBENCH_CACHE_DIR") or user_cache_dir("ibench"))

@@ -12,7 +12,6 @@ A record is appended only after its image is completely on disk; readers take th
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -23,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from .errors import IbenchError
 from .instances import Instance
-from .paths import DataRoot
+from .paths import DataRoot, sha256_file  # noqa: F401 (sha256_file: re-exported)
 
 MANIFEST, INSTANCES, GENERATIONS = "manifest.json", "instances.jsonl", "generations.jsonl"
 
@@ -48,14 +47,6 @@ class Generation(BaseModel):
     @property
     def ok(self) -> bool:
         return self.error is None and self.image is not None
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def write_json_atomic(path: Path, data: Any) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -35,17 +34,27 @@ def data_root(shared_data, tmp_path):
 
 
 @pytest.fixture
-def cli(capsys):
-    """Run ``ibench.cli.main`` in-process: returns (exit code, stdout, stderr)."""
+def cli_code():
+    """Run ``ibench.cli.main`` in-process; returns the exit code (output goes to capsys)."""
     from ibench.cli import main
+
+    def invoke(*args) -> int:
+        try:
+            main([str(a) for a in args])
+        except SystemExit as exc:
+            return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        return 0
+
+    return invoke
+
+
+@pytest.fixture
+def cli(capsys, cli_code):
+    """Run ``ibench.cli.main`` in-process: returns (exit code, stdout, stderr)."""
 
     def invoke(*args) -> tuple[int, str, str]:
         capsys.readouterr()
-        try:
-            main([str(a) for a in args])
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        code = cli_code(*args)
         out, err = capsys.readouterr()
         return code, out, err
 

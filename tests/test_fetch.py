@@ -108,27 +108,18 @@ def fixture(shared_data, tmp_path):
         yield blobs, manifest, server
 
 
-def _cli(*args) -> int:
-    from ibench.cli import main
-
-    try:
-        main([str(a) for a in args])
-    except SystemExit as exc:
-        return exc.code or 0
-    return 0
-
 
 def test_mirror_url_appends_the_original_path():
     assert mirror_url(ORIGIN + "a/b.jpg", "http://m.example/mirror/") == "http://m.example/mirror/owner/repo/0123abcd/a/b.jpg"
     assert mirror_url(ORIGIN + "a/b.jpg", None) == ORIGIN + "a/b.jpg"
 
 
-def test_fresh_fetch_verifies_then_a_second_fetch_downloads_nothing(fixture, tmp_path, monkeypatch, capsys):
+def test_fresh_fetch_verifies_then_a_second_fetch_downloads_nothing(fixture, tmp_path, monkeypatch, capsys, cli_code):
     blobs, manifest, server = fixture
     root = tmp_path / "root"
     monkeypatch.setenv("IBENCH_DATA_DIR", str(root))  # the env var names the default data root
     monkeypatch.setenv("IBENCH_MIRROR", server.url)
-    assert _cli("data", "fetch", "--manifest", manifest()) == 0
+    assert cli_code("data", "fetch", "--manifest", manifest()) == 0
     assert "3 downloaded" in capsys.readouterr().out
     for rel, data in blobs.items():
         assert (root / rel).read_bytes() == data
@@ -149,13 +140,13 @@ def test_only_selects_by_prefix(fixture, tmp_path):
         fetch(tmp_path / "root", manifest(), only="nope/", base_url=server.url)
 
 
-def test_checksum_mismatch_is_refused(fixture, tmp_path, capsys):
+def test_checksum_mismatch_is_refused(fixture, tmp_path, capsys, cli_code):
     blobs, manifest, server = fixture
     root = tmp_path / "root"
     bad = "content/chicago.jpg"
     fetch(root, manifest(), only="dreambench/", base_url=server.url)  # verified earlier
     before = (root / FILES[0]).stat().st_mtime_ns
-    code = _cli("data", "fetch", "--data-dir", root, "--manifest", manifest({bad: "0" * 64}), "--base-url", server.url)
+    code = cli_code("data", "fetch", "--data-dir", root, "--manifest", manifest({bad: "0" * 64}), "--base-url", server.url)
     err = capsys.readouterr().err.strip()
     assert code == 2
     assert len(err.splitlines()) == 1 and err.startswith("error: checksum mismatch for content/chicago.jpg")
@@ -164,11 +155,11 @@ def test_checksum_mismatch_is_refused(fixture, tmp_path, capsys):
     assert (root / FILES[2]).read_bytes() == blobs[FILES[2]]  # the others of this run are kept too
 
 
-def test_interrupted_download_resumes_with_range_on_rerun(fixture, tmp_path, capsys):
+def test_interrupted_download_resumes_with_range_on_rerun(fixture, tmp_path, capsys, cli_code):
     blobs, manifest, server = fixture
     root, rel = tmp_path / "root", "content/chicago.jpg"
     server.drop_after[f"/owner/repo/0123abcd/{rel}"] = 5000
-    code = _cli("data", "fetch", "-d", root, "--manifest", manifest(), "--base-url", server.url,
+    code = cli_code("data", "fetch", "-d", root, "--manifest", manifest(), "--base-url", server.url,
                 "--only", rel, "--retries", "0")
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1 and "rerun" in err and rel in err
@@ -203,12 +194,12 @@ def test_server_ignoring_range_restarts_cleanly(fixture, tmp_path):
     assert (root / rel).read_bytes() == blobs[rel] and not part.exists()
 
 
-def test_unreachable_server_is_one_line(fixture, tmp_path, capsys):
+def test_unreachable_server_is_one_line(fixture, tmp_path, capsys, cli_code):
     _, manifest, _ = fixture
     with socket.socket() as s:  # a port that nothing listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    code = _cli("data", "fetch", "-d", tmp_path / "root", "--manifest", manifest(),
+    code = cli_code("data", "fetch", "-d", tmp_path / "root", "--manifest", manifest(),
                 "--base-url", f"http://127.0.0.1:{port}", "--retries", "0")
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1

@@ -31,22 +31,13 @@ def root(shared_data, tmp_path):
     return root
 
 
-def _cli(*args) -> int:
-    from ibench.cli import main
-
-    try:
-        main([str(a) for a in args])
-    except SystemExit as exc:
-        return exc.code or 0
-    return 0
-
 
 def _map(root, control: str, rel: str):
     return root / "derived" / control / (rel.rsplit(".", 1)[0] + ".png")
 
 
-def test_depth_maps_are_written_once(root, depth_model, capsys):
-    assert _cli("data", "prepare", "-d", root, "--controls", "depth", "--depth-model", depth_model) == 0
+def test_depth_maps_are_written_once(root, depth_model, capsys, cli_code):
+    assert cli_code("data", "prepare", "-d", root, "--controls", "depth", "--depth-model", depth_model) == 0
     assert capsys.readouterr().out.startswith("3 control maps written")
     stamps = {}
     for rel in IMAGES:
@@ -57,23 +48,23 @@ def test_depth_maps_are_written_once(root, depth_model, capsys):
         assert arr.min() == 0 and arr.max() == 255  # normalised relative depth
         stamps[rel] = path.stat().st_mtime_ns
     # a rerun recomputes nothing and does not even load the model
-    assert _cli("data", "prepare", "-d", root, "--controls", "depth", "--depth-model", root / "no-such-model") == 0
+    assert cli_code("data", "prepare", "-d", root, "--controls", "depth", "--depth-model", root / "no-such-model") == 0
     assert capsys.readouterr().out.startswith("0 control maps written")
     assert {rel: _map(root, "depth", rel).stat().st_mtime_ns for rel in IMAGES} == stamps
 
 
-def test_depth_through_the_python_api_matches_the_cli(root, depth_model):
+def test_depth_through_the_python_api_matches_the_cli(root, depth_model, cli_code):
     from ibench.controls import depth
 
     with Image.open(root / IMAGES[0]) as im:
         made = depth([im.convert("RGB")], model=str(depth_model))[0]
-    assert _cli("data", "prepare", "-d", root, "--controls", "depth", "--depth-model", depth_model) == 0
+    assert cli_code("data", "prepare", "-d", root, "--controls", "depth", "--depth-model", depth_model) == 0
     assert np.array_equal(np.asarray(made), np.asarray(Image.open(_map(root, "depth", IMAGES[0]))))
 
 
-def test_uncached_hub_id_offline_is_one_clear_line(root, capsys):
+def test_uncached_hub_id_offline_is_one_clear_line(root, capsys, cli_code):
     missing = "ibench-tests/no-such-depth-model"
-    code = _cli("data", "prepare", "-d", root, "--controls", "edge,depth", "--depth-model", missing)
+    code = cli_code("data", "prepare", "-d", root, "--controls", "edge,depth", "--depth-model", missing)
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1
     assert missing in err and "hf download" in err and "--controls edge" in err
@@ -81,19 +72,19 @@ def test_uncached_hub_id_offline_is_one_clear_line(root, capsys):
     assert not (root / "derived" / "depth").exists()
 
 
-def test_folder_that_is_not_a_depth_model(root, tmp_path, capsys):
+def test_folder_that_is_not_a_depth_model(root, tmp_path, capsys, cli_code):
     junk = tmp_path / "junk-model"
     junk.mkdir()
     (junk / "config.json").write_text("{}")
-    assert _cli("data", "prepare", "-d", root, "--controls", "depth", "--depth-model", junk) == 2
+    assert cli_code("data", "prepare", "-d", root, "--controls", "depth", "--depth-model", junk) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "could not be loaded" in err and str(junk) in err
 
 
-def test_canny_maps_equal_opencv(root):
+def test_canny_maps_equal_opencv(root, cli_code):
     import cv2
 
-    assert _cli("data", "prepare", "-d", root, "--controls", "edge,mask,sketch") == 0
+    assert cli_code("data", "prepare", "-d", root, "--controls", "edge,mask,sketch") == 0
     for rel in IMAGES:
         expected = cv2.Canny(cv2.cvtColor(cv2.imread(str(root / rel)), cv2.COLOR_BGR2GRAY), 100, 200)
         made = np.asarray(Image.open(_map(root, "edge", rel)))
@@ -101,8 +92,8 @@ def test_canny_maps_equal_opencv(root):
         assert np.array_equal(made, expected)
 
 
-def test_masks_and_sketches(root):
-    assert _cli("data", "prepare", "-d", root, "--controls", "mask,sketch") == 0
+def test_masks_and_sketches(root, cli_code):
+    assert cli_code("data", "prepare", "-d", root, "--controls", "mask,sketch") == 0
     for rel in IMAGES:
         size = Image.open(root / rel).size
         mask = np.asarray(Image.open(_map(root, "mask", rel)))
@@ -112,6 +103,6 @@ def test_masks_and_sketches(root):
         assert sketch.shape == size[::-1] and (sketch == 255).mean() > 0.5 and (sketch < 255).any()
 
 
-def test_unknown_control_is_refused(root, capsys):
-    assert _cli("data", "prepare", "-d", root, "--controls", "edge,normals") == 2
+def test_unknown_control_is_refused(root, capsys, cli_code):
+    assert cli_code("data", "prepare", "-d", root, "--controls", "edge,normals") == 2
     assert "unknown control 'normals'" in capsys.readouterr().err

@@ -12,15 +12,6 @@ def _files(root):
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
-def _cli(*args) -> int:
-    from ibench.cli import main
-
-    try:
-        main([str(a) for a in args])
-    except SystemExit as exc:
-        return exc.code or 0
-    return 0
-
 
 @pytest.fixture(scope="module")
 def synthetic_root(tmp_path_factory):
@@ -114,19 +105,19 @@ def test_depth_maps_ship_and_a_tiny_depth_model_can_replace_them(synthetic_root,
     assert built and all(i.instruction.references[0].images[0].startswith("derived/depth/") for i in built)
 
 
-def test_validate_against_synthetic(cache, capsys):
-    assert _cli("validate", "--data-dir", "synthetic") == 0
+def test_validate_against_synthetic(cache, capsys, cli_code):
+    assert cli_code("validate", "--data-dir", "synthetic") == 0
     out = capsys.readouterr()
     assert out.out.count("ok ") >= 12 and "error" not in out.err
 
 
-def test_synth_command_and_refusal(tmp_path, capsys):
-    assert _cli("data", "synth", "--out", tmp_path / "s") == 0
+def test_synth_command_and_refusal(tmp_path, capsys, cli_code):
+    assert cli_code("data", "synth", "--out", tmp_path / "s") == 0
     assert str(tmp_path / "s") in capsys.readouterr().out
     assert (tmp_path / "s" / "dreambench" / "prompts_and_classes.txt").is_file()
     other = tmp_path / "mine"
     other.mkdir()
     (other / "notes.txt").write_text("keep me")
-    assert _cli("data", "synth", "--out", other, "--force") == 2
+    assert cli_code("data", "synth", "--out", other, "--force") == 2
     assert "not a synthetic data root" in capsys.readouterr().err
     assert (other / "notes.txt").read_text() == "keep me"
