@@ -1,4 +1,4 @@
-"""Studies, assignments, ratings with history, and 16 raters saving at once on one SQLite file."""
+"""Studies, assignments, ratings with history, and 16 raters saving at once (SQLite file and PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ from sqlalchemy import func, select
 from ibench.errors import IbenchError
 
 human_runs, study = human_fixtures.human_runs, human_fixtures.study  # pytest fixtures
+from postgres_server import postgres_server, postgres_url  # noqa: E402,F401  (pytest fixtures)
 
 
 def test_study_items_and_assignments(study):
@@ -100,8 +101,9 @@ def test_rate_change_skip_flag_keep_history(study):
     assert ratings.count_ratings(engine) == (3, 4)
 
 
-def test_sixteen_raters_at_once_lose_and_duplicate_nothing(human_runs, tmp_path):
-    db = tmp_path / "busy.db"
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_sixteen_raters_at_once_lose_and_duplicate_nothing(human_runs, tmp_path, backend, request):
+    db = tmp_path / "busy.db" if backend == "sqlite" else request.getfixturevalue("postgres_url")
     tokens = make_study(db, human_runs, raters=16, k=16, name="busy")  # everyone rates every item
     engines = [new_engine(str(db)) for _ in range(16)]  # one connection pool per rater: real contention
     idents = [ratings.sign_in(engines[0], t) for t in tokens.raters.values()]
