@@ -1,7 +1,8 @@
 """Control fidelity: re-extract the control signal from the output with the same detector that made
 the map (``ibench.controls``) and compare, at the map's resolution.
 
-- edge: OpenCV Canny (ControlNet thresholds); precision/recall with a 2 px tolerance; value = F1.
+- edge: OpenCV Canny (ControlNet thresholds); precision/recall with a 2 px (Euclidean, distance
+  transform) tolerance; value = F1.
 - mask: GrabCut foreground of the output; value = ½(share of mask pixels called foreground +
   share of non-mask pixels called background), so 0.5 is chance whatever the mask's size.
 - depth: the same transformers depth model; both maps normalised to [0, 1]; the output's map is
@@ -23,24 +24,32 @@ from ibench import controls
 EDGE_TOLERANCE = 2  # pixels, at the control map's resolution
 
 
-def _dilate(mask: np.ndarray, radius: int) -> np.ndarray:
+def _near(mask: np.ndarray, tolerance: int) -> np.ndarray:
+    """Pixels within Euclidean distance ``tolerance`` of a True pixel of ``mask`` (isotropic, exact)."""
     import cv2
 
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
-    return cv2.dilate(mask.astype(np.uint8), kernel) > 0
+    dist = cv2.distanceTransform((~mask).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    return dist <= tolerance + 1e-6
+
+
+def edge_prf(pred: np.ndarray, target: np.ndarray, tolerance: int = EDGE_TOLERANCE) -> tuple[float, float, float]:
+    """(precision, recall, F1) of boolean edge maps: a predicted edge pixel is correct when a target edge
+    lies within ``tolerance`` px, a target edge pixel is found when a predicted one does."""
+    if not target.any() and not pred.any():
+        return 1.0, 1.0, 1.0
+    if not target.any() or not pred.any():
+        return float(not pred.any()), float(not target.any()), 0.0
+    precision = float((pred & _near(target, tolerance)).sum() / pred.sum())
+    recall = float((target & _near(pred, tolerance)).sum() / target.sum())
+    f1 = 0.0 if precision + recall == 0 else 2 * precision * recall / (precision + recall)
+    return precision, recall, f1
 
 
 def edge_f1(output: Image.Image, edge_map: Image.Image, tolerance: int = EDGE_TOLERANCE) -> float:
     """F1 of the output's Canny edges against the edge map, matching within ``tolerance`` px."""
     target = np.asarray(edge_map.convert("L")) > 127
     pred = np.asarray(controls.canny(output.convert("RGB").resize(edge_map.size, Image.BICUBIC))) > 127
-    if not target.any() and not pred.any():
-        return 1.0
-    if not target.any() or not pred.any():
-        return 0.0
-    precision = float((pred & _dilate(target, tolerance)).sum() / pred.sum())
-    recall = float((target & _dilate(pred, tolerance)).sum() / target.sum())
-    return 0.0 if precision + recall == 0 else 2 * precision * recall / (precision + recall)
+    return edge_prf(pred, target, tolerance)[2]
 
 
 def mask_agreement(output: Image.Image, mask: Image.Image) -> float:

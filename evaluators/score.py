@@ -12,6 +12,7 @@ from typing import Optional
 import numpy as np
 
 from ibench import __version__
+from ibench.catalog import Catalog
 from ibench.errors import IbenchError
 from ibench.instances import Instance
 from ibench.paths import DataRoot, cache_dir
@@ -76,6 +77,27 @@ class _Hasher:
         return self.memo[path]
 
 
+class _SubjectPhotos:
+    """DreamBench's protocol: a subject reference is compared with every real photo of its subject in the
+    data root (the catalog's ``dreambench/<subject>/``), not only the views the model was shown."""
+
+    def __init__(self, root: DataRoot):
+        self.root, self.by_image = root, None
+
+    def __call__(self, views: list[str]) -> list[str]:
+        if self.by_image is None:
+            try:
+                subjects = Catalog(self.root).subjects
+            except IbenchError:  # a root without DreamBench's layout: the given views are all we know
+                subjects = []
+            self.by_image = {im: list(s.images) for s in subjects for im in s.images}
+        return self.by_image.get(views[0], views) if views else views
+
+
+def _conditions(m: Similarity, inst: Instance, photos: _SubjectPhotos) -> list[tuple[str, list[str]]]:
+    return [(c, photos(refs) if m.kind == "subject" else refs) for c, refs in m.conditions(inst)]
+
+
 def _similarity_rows(metrics: list[Similarity], ok: list[Generation], instances: dict[str, Instance],
                      root: DataRoot, extractors: dict[str, Extractor], caches: dict[str, fcache.FeatureCache],
                      hasher: _Hasher, run: Path, batch_size: int, num_workers: int, progress: bool) -> dict[str, list]:
@@ -83,11 +105,12 @@ def _similarity_rows(metrics: list[Similarity], ok: list[Generation], instances:
 
     needs: dict[str, dict[str, Path]] = {}
     texts: dict[str, str] = {}
+    photos = _SubjectPhotos(root)
     for m in metrics:
         wanted = needs.setdefault(m.extractor, {})
         for g in ok:
             wanted[g.sha256] = run / g.image
-            for _, refs in m.conditions(instances[g.instance_id]):
+            for _, refs in _conditions(m, instances[g.instance_id], photos):
                 if m.kind == "text":
                     texts.update({text_key(t): t for t in refs})
                 else:
@@ -109,7 +132,7 @@ def _similarity_rows(metrics: list[Similarity], ok: list[Generation], instances:
             inst = instances[g.instance_id]
             for m in metrics:
                 v = gen[m.extractor][g.sha256].astype(np.float32)
-                for cond, refs in m.conditions(inst):
+                for cond, refs in _conditions(m, inst, photos):
                     keys = [text_key(t) for t in refs] if m.kind == "text" else [hasher(root.resolve(r)) for r in refs]
                     refs_m = ref_feats[m.name]
                     if m.kind != "text":  # a reference that is also a generated image: read it
@@ -211,6 +234,12 @@ def score_run(run_dir: str | Path, metrics: "list[str] | str | None" = None, dev
             raise IbenchError(f"task {ident.get('task')!r} of {store.path} is not registered: pass --metrics")
         metrics = list(spec.metrics) + list(spec.set_metrics)
     chosen: list[Metric] = parse_metrics(metrics)
+    notes = []
+    if spec is not None and ident.get("spec_hash") and spec.spec_hash() != ident["spec_hash"]:
+        notes.append(f"task {spec.name!r} changed since this run was generated (spec_hash {ident['spec_hash']} -> "
+                     f"{spec.spec_hash()}, version {ident.get('task_version')} -> {spec.version}): the run's own "
+                     f"instances were scored, with the current spec's defaults (metrics, FID/KID reference pools); "
+                     f"regenerate the run to evaluate the current task")
     cfg = resolve_config(config)
     if isinstance(data_root, DataRoot):
         root = data_root
@@ -243,6 +272,7 @@ def score_run(run_dir: str | Path, metrics: "list[str] | str | None" = None, dev
     for name, rec in set_out.items():
         write_set(store.scores_dir, name, rec)
     results = _results(manifest, spec, chosen, rows, set_out, skipped, gens, ok, len(instances), extractors)
+    results["notes"] = notes
     write_json_atomic(store.path / RESULTS, results)
     return results
 

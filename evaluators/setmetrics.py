@@ -62,6 +62,8 @@ def set_metric(name: str, gen: np.ndarray, ref: np.ndarray) -> tuple[Optional[fl
                                   f"prefer KID, or use more images")
         return value, True, ""
     value = kid(gen, ref)
+    if not math.isfinite(value):
+        return None, False, "KID is not finite (degenerate features)"
     if min(n, m) < KID_STABLE_N:
         return value, False, (f"unstable: KID is unbiased but its variance is high below {KID_STABLE_N} images "
                               f"per set (generated {n}, reference {m})")

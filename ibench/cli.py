@@ -39,12 +39,16 @@ def model_options(args: Optional[list[str]], config: Optional[Path]) -> dict:
     if config is not None:
         from .taskspec import load_yaml
 
-        options.update(load_yaml(config))
+        options.update(load_yaml(config, what="a model config", empty_ok=True))
     for arg in args or []:
         key, sep, value = arg.partition("=")
+        key = key.strip()
         if not sep or not key:
             raise IbenchError(f"--model-arg {arg!r}: expected KEY=VALUE")
-        options[key.strip()] = yaml.safe_load(value)
+        try:
+            options[key] = yaml.safe_load(value)
+        except yaml.YAMLError as exc:
+            raise IbenchError(f"--model-arg {arg!r}: the value is not valid YAML ({one_line(exc)})") from None
     return options
 
 
@@ -54,8 +58,37 @@ def load_model(name: str, args: Optional[list[str]] = None, config: Optional[Pat
     options = model_options(args, config)
     try:
         return get_model(name, **options)
-    except TypeError as exc:
-        raise IbenchError(f"model {name!r}: bad setting ({exc})") from None
+    except IbenchError:
+        raise
+    except (TypeError, ValueError) as exc:
+        raise IbenchError(f"model {name!r}: bad setting ({type(exc).__name__}: {exc})") from None
+    except Exception as exc:  # a user adapter (module:Class) failing to start is one line too
+        if ":" not in name:
+            raise
+        raise IbenchError(f"model {name!r} failed to start: {type(exc).__name__}: {exc}") from None
+
+
+def _precheck_capabilities(model: str, spec, given) -> None:
+    """Refuse a task whose references a built-in model can never use, before its weights load.
+
+    (Built-ins only: their class capabilities are the most an instance can have; a user adapter may
+    widen its own in ``__init__``. The runner checks every model again on the built instances.)
+    """
+    from .models import BUILTIN, load_class
+
+    if model not in BUILTIN:
+        return
+    cls = load_class(BUILTIN[model])
+    needed = ({r.capability for i in given for r in i.instruction.references} if given is not None else
+              {f"control:{r.control}" if r.kind == "control" else r.kind for r in spec.references})
+    if cls.needs_references and given is None and not spec.references:
+        from .runner import refuse_text_only
+
+        raise refuse_text_only(model, spec.name)
+    lacking = sorted(needed - cls.capabilities)
+    if lacking:
+        raise IbenchError(f"model {model!r} cannot use the {', '.join(lacking)} references that task {spec.name!r} "
+                          f"needs (it supports: {', '.join(sorted(cls.capabilities)) or 'text only'})")
 
 
 def _generate(task: str, model: str, model_arg, model_config, data_dir, limit, samples, seed, out, batch_size,
@@ -68,6 +101,7 @@ def _generate(task: str, model: str, model_arg, model_config, data_dir, limit, s
     spec = get_task(task)
     root = resolve_data_root(data_dir)
     given = load_instances(instances_file, spec, root) if instances_file else None
+    _precheck_capabilities(model, spec, given)  # before loading weights (minutes for a real model)
     adapter = load_model(model, model_arg, model_config)
     store, counts = generate(spec, adapter, root, out, limit=limit, samples=samples, seed=seed,
                              batch_size=batch_size, instances=given)
@@ -129,7 +163,10 @@ def instances(task: str = TaskOpt, data_dir: Optional[str] = DataOpt, limit: Opt
     if out is None:
         typer.echo(lines, nl=False)
     else:
-        out.write_text(lines)
+        try:
+            out.write_text(lines)
+        except OSError as exc:
+            raise IbenchError(f"--out {out}: cannot write ({exc.strerror or exc})") from None
         typer.echo(f"wrote {len(built)} instances to {out}")
 
 
@@ -188,6 +225,8 @@ def main(argv: Optional[list[str]] = None) -> None:
     """Entry point: user errors print one line and exit 2; nothing else is swallowed."""
     try:
         code = app(args=argv, standalone_mode=False)  # click returns Exit codes in this mode
+        if code == 130:  # typer turns Ctrl-C into Exit(130)
+            typer.echo("interrupted; rerun the same command to resume", err=True)
         if isinstance(code, int) and code:
             sys.exit(code)
     except IbenchError as exc:
@@ -198,15 +237,33 @@ def main(argv: Optional[list[str]] = None) -> None:
         sys.exit(130)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except Exception as exc:  # click usage errors
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
+    except Exception as exc:  # click usage errors (click's own classes, or typer's vendored copy)
+        usage, abort = _click_classes()
+        if isinstance(exc, usage):
+            if type(exc).__name__ == "NoArgsIsHelpError":  # `ibench` / `ibench list` alone: show the help
+                exc.show()
+            else:
+                ctx = getattr(exc, "ctx", None)
+                hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+                typer.echo(f"error: {one_line(exc.format_message())}{hint}", err=True)
             sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Abort):
+        if isinstance(exc, abort):
             sys.exit(1)
         raise
+
+
+def _click_classes() -> tuple[tuple[type, ...], tuple[type, ...]]:
+    """ClickException and Abort classes: typer >= 0.20 vendors click as ``typer._click``."""
+    usage: list[type] = []
+    abort: list[type] = []
+    for name in ("click.exceptions", "typer._click.exceptions", "typer.exceptions"):
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        usage += [c for c in (getattr(module, "ClickException", None),) if isinstance(c, type)]
+        abort += [c for c in (getattr(module, "Abort", None),) if isinstance(c, type)]
+    return tuple(usage), tuple(abort)
 
 
 if __name__ == "__main__":

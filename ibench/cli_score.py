@@ -23,7 +23,9 @@ def summary(results: dict) -> list[str]:
     for name, s in results["set_metrics"].items():
         value = "n/a" if s["value"] is None else f"{s['value']:.4f}"
         flag = "" if s["stable"] else "  (unstable: see scores/%s.json)" % name
-        lines.append(f"  {name:14s} ↓ {value}  (n={s['n']} vs {s['n_reference']} reference){flag}")
+        arrow = "↑" if s.get("higher_is_better") else "↓"
+        lines.append(f"  {name:14s} {arrow} {value}  (n={s['n']} vs {s['n_reference']} reference){flag}")
+    lines.extend(f"  note: {n}" for n in results.get("notes", []))
     return lines
 
 

@@ -76,6 +76,8 @@ def compare_runs(a: Sequence[str | Path], b: Sequence[str | Path], seed: int = 0
 
 def compare_markdown(df: pd.DataFrame) -> str:
     """The comparison as markdown, one section per task."""
+    if df.empty:  # e.g. every generation of one side failed: say so rather than print nothing
+        return "No metric has scores in both A and B (did every generation of one side fail?)."
     out = []
     for task, g in df.groupby("task", sort=True):
         first = g.iloc[0]

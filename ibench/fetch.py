@@ -215,6 +215,8 @@ def fetch(root: str | Path, manifest: str | Path | None = None, only: str | None
 
     root = Path(root).expanduser()
     base_url = base_url or os.environ.get(MIRROR_ENV) or None
+    if base_url and urllib.parse.urlsplit(base_url).scheme not in ("http", "https", "file"):
+        raise IbenchError(f"--base-url {base_url!r} (or ${MIRROR_ENV}): expected an http://, https:// or file:// URL")
     sources = select(read_manifest(manifest), only)
     report = FetchReport()
     todo = []

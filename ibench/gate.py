@@ -34,6 +34,9 @@ EXIT_PASS, EXIT_REGRESSION = 0, 1  # user errors exit 2 (ibench.cli.main)
 def make_baseline(run: RunInfo, per_instance: Optional[pd.DataFrame] = None) -> dict:
     """A baseline of a scored run: identity, per metric mean + CI + per-instance means, set metrics."""
     per_instance = instance_values(scores(run)) if per_instance is None else per_instance
+    if per_instance.empty:
+        raise IbenchError(f"run {run.path} has no per-instance scores (did every generation fail?): "
+                          f"nothing to make a baseline of")
     dirs = directions(run, per_instance["metric"].unique())
     metrics = {}
     for name, group in per_instance.groupby("metric", sort=True):
@@ -236,6 +239,10 @@ def _set_checks(run: RunInfo, base_sets: dict, per: dict[str, Tolerance]) -> lis
         worse = -delta if hib else delta
         if name not in per:
             status, msg, tol = "not-gated", "set metric: gated only with --tolerance NAME=...", ""
+        elif math.isnan(delta):  # no value on one side (e.g. too few images): nothing shows it did not regress
+            status, tol = "missing", str(per[name])
+            msg = f"no value in the {'run' if math.isnan(c) else 'baseline'}: " \
+                  f"{current[name].get('note') or base.get('note') or 'not computed'}"
         else:
             allowed, tol = per[name].absolute(b), str(per[name])
             status = "regression" if worse > allowed else "pass"
@@ -246,5 +253,5 @@ def _set_checks(run: RunInfo, base_sets: dict, per: dict[str, Tolerance]) -> lis
 
 
 def _finite(d: dict) -> dict:
-    """NaN -> None, so the JSON is strict."""
-    return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in d.items()}
+    """NaN and ±inf -> None, so the JSON is strict."""
+    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in d.items()}

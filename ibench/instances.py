@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import re
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -160,6 +161,11 @@ def build_instances(spec: TaskSpec, root: DataRoot, seed: int = 0, count: int | 
     return out
 
 
+#: Keys of a line of an --instances file: the Instance fields (as ``ibench instances`` exports them).
+LINE_KEYS = frozenset({"instruction", "id", "meta", "checklist", "task", "task_version", "family"})
+SAFE_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$")
+
+
 def load_instances(path, spec: TaskSpec, root: DataRoot) -> list[Instance]:
     """Instances from a JSONL file (bring your own instructions): each line is an ``Instance`` or
     ``{"instruction": {...}, "id"?: ..., "meta"?: {...}}``; errors name the file and line."""
@@ -180,24 +186,34 @@ def load_instances(path, spec: TaskSpec, root: DataRoot) -> list[Instance]:
         where = f"{path}:{n}"
         try:
             row = json.loads(line)
-            instruction = Instruction.model_validate(row.get("instruction"))
         except json.JSONDecodeError as exc:
             raise IbenchError(f"{where}: invalid JSON ({exc.msg})") from None
+        if not isinstance(row, dict) or "instruction" not in row:
+            raise IbenchError(f"{where}: each line must be a JSON object with an 'instruction'")
+        unknown = sorted(set(row) - LINE_KEYS)
+        if unknown:
+            raise IbenchError(f"{where}: unknown key {unknown[0]!r} (known: {', '.join(sorted(LINE_KEYS))})")
+        try:
+            instruction = Instruction.model_validate(row["instruction"])
         except ValidationError as exc:
             raise IbenchError(f"{where}: instruction {describe(exc)}") from None
-        except AttributeError:
-            raise IbenchError(f"{where}: each line must be a JSON object with an 'instruction'") from None
         try:
             instruction.check_files(root)
         except IbenchError as exc:
             raise IbenchError(f"{where}: {exc}") from None
         iid = str(row.get("id") or instance_id(spec.name, instruction))
+        if not SAFE_ID.match(iid):  # ids name folders (images/<id>/, the folder model's <dir>/<id>/)
+            raise IbenchError(f"{where}: key 'id': {iid!r} must be letters, digits, '.', '_' or '-' "
+                              f"(it names a folder), at most 128 characters")
         if iid in seen:
             raise IbenchError(f"{where}: duplicate instance id {iid!r}")
         seen.add(iid)
-        out.append(Instance(id=iid, task=spec.name, task_version=spec.version, family=spec.family,
-                            instruction=instruction, checklist=row.get("checklist") or checklist(spec, instruction),
-                            meta=row.get("meta") or {}))
+        try:
+            out.append(Instance(id=iid, task=spec.name, task_version=spec.version, family=spec.family,
+                                instruction=instruction, checklist=row.get("checklist") or checklist(spec, instruction),
+                                meta=row.get("meta") or {}))
+        except ValidationError as exc:
+            raise IbenchError(f"{where}: {describe(exc)}") from None
     if not out:
         raise IbenchError(f"{path}: no instances")
     return out

@@ -80,14 +80,14 @@ def build_report(paths: Sequence[str | Path], study_db: Optional[str | Path] = N
 
 # -- results.json -------------------------------------------------------------------------------------
 def _clean(value):
-    """JSON-safe: NaN -> None, numpy scalars -> Python."""
+    """JSON-safe: NaN and ±inf -> None, numpy scalars -> Python."""
     if isinstance(value, dict):
         return {str(k): _clean(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_clean(v) for v in value]
     if hasattr(value, "item") and not isinstance(value, (str, bytes)):
         value = value.item()
-    if isinstance(value, float) and math.isnan(value):
+    if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
 

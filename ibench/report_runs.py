@@ -99,11 +99,17 @@ def label_runs(runs: list[RunInfo]) -> list[RunInfo]:
 
 
 def scores(run: RunInfo) -> pd.DataFrame:
-    """Per-instance score rows of a run (the evaluators' loader); a run never scored is a user error."""
+    """Per-instance score rows of a run (the evaluators' loader); a run never scored is a user error.
+
+    A scored run can have no rows (every generation failed): that is a result (nothing to show, every
+    baseline metric missing), not a user error, so it gives an empty table."""
     from .evaluators.results import load_scores
 
     df = load_scores(run.path)
     if df is None or len(df) == 0:
+        if (run.path / "results.json").is_file():
+            return pd.DataFrame({c: pd.Series(dtype="float64" if c == "value" else "int64" if c == "sample"
+                                              else "object") for c in SCORE_COLUMNS})
         raise IbenchError(f"run {run.path} has no scores: run `ibench score {run.path}` first")
     return df[SCORE_COLUMNS]
 

@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
+from PIL import Image
 from tqdm.auto import tqdm
 
 from . import __version__
@@ -44,8 +45,11 @@ def data_fingerprint(root: DataRoot) -> str:
 
 def identity(spec: TaskSpec, model: ModelAdapter, seed: int, root: DataRoot) -> dict:
     """Only what changes the outputs: not batch size, device, worker count, limit or samples."""
+    name = model.name
+    if name == ModelAdapter.name:  # a user adapter that kept the default name: its class tells runs apart
+        name = f"{type(model).__module__}.{type(model).__qualname__}"
     return {"task": spec.name, "task_version": spec.version, "spec_hash": spec.spec_hash(),
-            "model": model.name, "model_settings": model.settings(), "seed": seed,
+            "model": name, "model_settings": model.settings(), "seed": seed,
             "data": data_fingerprint(root)}
 
 
@@ -74,7 +78,14 @@ def environment() -> dict:
             "git_commit": _git_commit(), "argv": sys.argv}
 
 
+def refuse_text_only(model: str, task: str) -> IbenchError:
+    return IbenchError(f"model {model!r} returns a reference image, and task {task!r} has instances without "
+                       f"references (text only): it has nothing to return; use it on tasks with references")
+
+
 def check_capabilities(model: ModelAdapter, instances: list[Instance], task: str) -> None:
+    if model.needs_references and any(not i.instruction.references for i in instances):
+        raise refuse_text_only(model.name, task)
     lacking = sorted(set().union(*(model.missing(i) for i in instances))) if instances else []
     if lacking:
         raise IbenchError(f"model {model.name!r} cannot use the {', '.join(lacking)} references that task {task!r} "
@@ -104,11 +115,14 @@ def plan(spec: TaskSpec, model: ModelAdapter, root: DataRoot, out: Path, limit: 
         instances = instances[:limit] if limit else instances
     check_capabilities(model, instances, spec.name)
     store = RunStore(Path(out) / run_id(ident))
-    store.create({"run_id": store.path.name, "identity": ident, "family": spec.family,
-                  "created": datetime.now(timezone.utc).isoformat(),
-                  "data_root": str(root.root), "derived_dir": str(root.derived_dir),
-                  "environment": environment()})
-    store.add_instances(instances)
+    try:
+        store.create({"run_id": store.path.name, "identity": ident, "family": spec.family,
+                      "created": datetime.now(timezone.utc).isoformat(),
+                      "data_root": str(root.root), "derived_dir": str(root.derived_dir),
+                      "environment": environment()})
+        store.add_instances(instances)
+    except OSError as exc:
+        raise IbenchError(f"--out {out}: cannot write the run directory {store.path} ({exc.strerror or exc})") from None
     done = {g.key for g in store.generations() if g.ok}
     todo = [(inst, k) for inst in instances for k in range(samples) if (inst.id, k) not in done]
     return Plan(store, instances, todo, seed, samples)
@@ -125,20 +139,28 @@ def execute(p: Plan, model: ModelAdapter, root: DataRoot, batch_size: int = 1, s
         requests = [Request(inst, k, sample_seed(p.seed, inst.id, k), root) for inst, k in chunk]
         t0 = time.perf_counter()
         try:
-            images = model.generate(requests)
+            images = list(model.generate(requests))
             if len(images) != len(requests):
                 raise RuntimeError(f"model returned {len(images)} images for {len(requests)} requests")
+            if not all(isinstance(im, Image.Image) for im in images):
+                bad = next(type(im).__name__ for im in images if not isinstance(im, Image.Image))
+                raise TypeError(f"model returned a {bad}, not a PIL image")
             error = None
         except Exception as exc:  # noqa: BLE001 - a model failure is data, recorded per sample
             images, error = [None] * len(requests), f"{type(exc).__name__}: {exc}"
         seconds = (time.perf_counter() - t0) / len(requests)
         records = []
-        for req, image in zip(requests, images):
-            rec = Generation(instance_id=req.instance.id, sample=req.sample, seed=req.seed, seconds=seconds, error=error)
-            if image is not None:
-                rec.image, rec.sha256 = p.store.save_image(image, req.instance.id, req.sample)
-            records.append(rec)
-        p.store.append_generations(records, shard=shard)
+        try:
+            for req, image in zip(requests, images):
+                rec = Generation(instance_id=req.instance.id, sample=req.sample, seed=req.seed, seconds=seconds,
+                                 error=error)
+                if image is not None:
+                    rec.image, rec.sha256 = p.store.save_image(image, req.instance.id, req.sample)
+                records.append(rec)
+            p.store.append_generations(records, shard=shard)
+        except OSError as exc:  # disk full, read-only: stop; every record already written stays
+            raise IbenchError(f"{p.store.path}: cannot write ({exc.strerror or exc}); the {counts['generated']} "
+                              f"samples made so far are kept: rerun the same command to resume") from None
         counts["failed" if error else "generated"] += len(records)
         bar.update(len(records))
     bar.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import string
 from pathlib import Path
 from typing import Literal, Optional
 
@@ -15,6 +16,7 @@ from .instruction import MARKER, MARKER_NAME, Control, Kind
 
 PromptSource = Literal["subject", "scene", "content"]
 Pool = Literal["styledrop", "classic", "content", "subject", "same_subject"]
+CAPTION_FIELDS = frozenset({"cls", "caption", "control"})  # what a reference caption may use (instances._ref)
 
 
 class ReferenceSpec(BaseModel):
@@ -31,6 +33,15 @@ class ReferenceSpec(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> "ReferenceSpec":
+        if self.caption is not None:
+            try:
+                fields = {f for _, f, _, _ in string.Formatter().parse(self.caption) if f is not None}
+            except ValueError as exc:
+                raise ValueError(f"{self.marker}: caption {self.caption!r}: {exc}") from None
+            bad = sorted(fields - CAPTION_FIELDS)
+            if bad:
+                raise ValueError(f"{self.marker}: caption {self.caption!r}: unknown field {{{bad[0]}}} "
+                                 f"(use {', '.join('{' + f + '}' for f in sorted(CAPTION_FIELDS))})")
         if not MARKER_NAME.match(self.marker):
             raise ValueError(f"marker {self.marker!r} must look like 'ref#1'")
         if (self.kind == "control") != (self.control is not None):
@@ -105,7 +116,8 @@ def _mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) 
 _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
 
 
-def load_yaml(path: Path) -> dict:
+def load_yaml(path: Path, what: str = "a task file", empty_ok: bool = False) -> dict:
+    """A YAML mapping (duplicate keys rejected); errors name the file. ``empty_ok``: an empty file is {}."""
     try:
         data = yaml.load(path.read_text(), Loader=_StrictLoader)  # noqa: S506 (safe loader subclass)
     except yaml.constructor.ConstructorError as exc:
@@ -114,8 +126,13 @@ def load_yaml(path: Path) -> dict:
         raise IbenchError(f"{path}: invalid YAML: {one_line(exc)}") from None
     except OSError as exc:
         raise IbenchError(f"{path}: cannot read: {exc.strerror}") from None
+    if data is None and empty_ok:
+        return {}
     if not isinstance(data, dict):
-        raise IbenchError(f"{path}: a task file must be a mapping of keys")
+        raise IbenchError(f"{path}: {what} must be a mapping of keys, not {type(data).__name__}")
+    bad = [k for k in data if not isinstance(k, str)]
+    if bad:
+        raise IbenchError(f"{path}: key {bad[0]!r} is not a string (quote it)")
     return data
 
 
@@ -137,4 +154,23 @@ def load_task(path: str | Path) -> TaskSpec:
         raise IbenchError(f"{path}: {describe(exc)}") from None
     if spec.name != path.stem:
         raise IbenchError(f"{path}: key 'name': {spec.name!r} must match the file name {path.stem!r}")
+    _check_metrics(path, spec)
     return spec
+
+
+def _check_metrics(path: Path, spec: TaskSpec) -> None:
+    """Metric names must be registered (a typo would silently score nothing), each in the right list."""
+    try:
+        from ibench.evaluators.metrics import METRICS
+    except ImportError:  # pragma: no cover - evaluators not installed
+        return
+    for key, names, level in (("metrics", spec.metrics, "image"), ("set_metrics", spec.set_metrics, "set")):
+        for i, name in enumerate(names):
+            metric = METRICS.get(name)
+            known = sorted(n for n, m in METRICS.items() if (m.level == "set") == (level == "set"))
+            if metric is not None and (metric.level == "set") != (level == "set"):
+                other = "set_metrics" if metric.level == "set" else "metrics"
+                raise IbenchError(f"{path}: key '{key}.{i}': {name!r} belongs under '{other}'")
+            if metric is None:
+                raise IbenchError(f"{path}: key '{key}.{i}': unknown {key.replace('_', ' ')[:-1]} {name!r} "
+                                  f"(known: {', '.join(known)})")

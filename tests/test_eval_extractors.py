@@ -152,3 +152,31 @@ def test_metric_registry_did_you_mean():
     assert not get_metric("fid").higher_is_better and get_metric("dino").higher_is_better
     with pytest.raises(IbenchError, match="did you mean 'clip_t'"):
         get_metric("clip_tt")
+
+
+def test_edge_f1_maths_on_a_hand_made_example():
+    """Target: a 10-px vertical line. Prediction: 5 px of it shifted 2 px right (matched), 5 px shifted 3 px
+    (unmatched) and 2 stray pixels at (1, 2) and (2, 1) from a target pixel (both 2.24 px away: unmatched
+    either way round, the tolerance is a Euclidean disc). P = 5/12, R = 5/10 (the shifted part's rows)."""
+    from ibench.evaluators.control import edge_prf
+
+    target = np.zeros((20, 20), bool)
+    target[5:15, 8] = True
+    pred = np.zeros_like(target)
+    pred[5:10, 10] = True  # 2 px away: within tolerance
+    pred[10:15, 11] = True  # 3 px away: not
+    pred[3, 9] = pred[4, 10] = True  # (dy, dx) = (2, 1) and (1, 2) from (5, 8): 2.24 px, both out
+    p, r, f1 = edge_prf(pred, target, tolerance=2)
+    assert (p, r) == pytest.approx((5 / 12, 5 / 10))
+    assert f1 == pytest.approx(2 * p * r / (p + r))
+    assert edge_prf(pred.T, target.T, tolerance=2) == pytest.approx((p, r, f1))  # isotropic
+    assert edge_prf(target, target, 0) == (1.0, 1.0, 1.0)
+    assert edge_prf(np.zeros_like(target), target)[2] == 0.0
+
+
+def test_depth_error_is_scale_and_shift_invariant_but_not_inversion_invariant():
+    from ibench.evaluators.control import depth_error
+
+    t = np.linspace(0, 1, 64).reshape(8, 8)
+    assert depth_error(0.5 * t + 0.2, t) == pytest.approx(0.0, abs=1e-9)
+    assert depth_error(1 - t, t) == pytest.approx(np.abs(t - t.mean()).mean())  # flipped: best is a constant

@@ -70,6 +70,18 @@ def test_fid_and_kid_equal_cleanfid_on_the_same_features():
     assert kid(a, b, seed=7) == value and kid(a, b, seed=8) != value  # seeded: reproducible
 
 
+def test_set_metrics_are_none_rather_than_nan_so_json_stays_strict():
+    from ibench.evaluators.setmetrics import set_metric
+
+    rng = np.random.default_rng(0)
+    gen, ref = rng.normal(size=(5, 4)), rng.normal(size=(6, 4))
+    gen[0, 0] = np.nan  # a degenerate feature: clean-fid's KID would be NaN, written as a bare NaN token
+    for name in ("fid", "kid"):
+        value, stable, note = set_metric(name, gen, ref)
+        assert value is None and stable is False and note
+    assert set_metric("kid", gen[1:2], ref)[0] is None  # n = 1
+
+
 def test_features_and_fid_match_cleanfid_compute_fid(images, inception, tmp_path):
     """ibench's streaming feature path vs clean-fid's own folder pipeline with the same extractor."""
     from cleanfid.fid import compute_fid, get_files_features

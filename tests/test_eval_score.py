@@ -146,21 +146,55 @@ def test_clip_t_and_dino_equal_a_direct_computation(env):
             img = model.encode_image(preprocess(image)[None])
             txt = model.encode_text(tokenizer([inst.instruction.target_prompt]))
             clip_t = torch.nn.functional.cosine_similarity(img, txt).item()
-            refs = [Image.open(root.resolve(p)).convert("RGB") for p in inst.instruction.of_kind("subject")[0].images]
+            views = inst.instruction.of_kind("subject")[0].images
+            folder = root.resolve(views[0]).parent  # DreamBench: every real photo of the subject, not just the views
+            photos = sorted(p for p in folder.iterdir() if p.suffix.lower() in {".jpg", ".jpeg", ".png", ".webp"})
+            assert len(photos) > len(views)
+            refs = [Image.open(p).convert("RGB") for p in photos]
             feats = dino(pixel_values=torch.stack([dino_tf(im) for im in [image, *refs]])).last_hidden_state[:, 0]
             dino_v = torch.nn.functional.cosine_similarity(feats[:1], feats[1:]).mean().item()
         assert df["clip_t", g.instance_id, g.sample] == pytest.approx(clip_t, abs=1e-5)
         assert df["dino", g.instance_id, g.sample] == pytest.approx(dino_v, abs=1e-5)
 
 
+def _strict(text: str) -> dict:
+    def refuse(token):
+        raise AssertionError(f"{token} in JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
 def test_multi_subject_scores_each_subject(env):
+    from ibench.evaluators.results import load_scores
     from ibench.evaluators.score import score_run
 
-    results = score_run(env["runs"]["multi_subject"], metrics="dino,clip_i", config=env["config"],
-                        data_root=env["root"], num_workers=0)
+    run = env["runs"]["multi_subject"]
+    results = score_run(run, metrics="dino,clip_i", config=env["config"], data_root=env["root"], num_workers=0)
     for name in ("dino", "clip_i"):
         assert set(results["metrics"][name]["conditions"]) == {"subject:ref#1", "subject:ref#2"}
         assert results["metrics"][name]["n_rows"] == 2
+        assert results["metrics"][name]["n"] == 1 and results["metrics"][name]["ci_low"] is None  # n=1: no CI
+    assert _strict((run / "results.json").read_text())["notes"] == []
+    # scoring again is idempotent: same rows, no duplicates
+    before = load_scores(run)
+    score_run(run, metrics="dino,clip_i", config=env["config"], data_root=env["root"], num_workers=0)
+    assert load_scores(run).equals(before) and len(before) == 4
+
+
+def test_rescoring_after_the_task_yaml_changed_says_so(env, tmp_path):
+    import shutil
+
+    from ibench.evaluators.score import score_run
+
+    run = tmp_path / env["runs"]["multi_subject"].name
+    shutil.copytree(env["runs"]["multi_subject"], run)
+    manifest = json.loads((run / "manifest.json").read_text())
+    manifest["identity"]["spec_hash"] = "0123456789abcdef"  # as if tasks/multi_subject.yaml had been edited
+    (run / "manifest.json").write_text(json.dumps(manifest))
+    results = score_run(run, metrics="clip_t", config=env["config"], data_root=env["root"], num_workers=0)
+    assert len(results["notes"]) == 1 and "changed since this run was generated" in results["notes"][0]
+    assert "0123456789abcdef" in results["notes"][0]
+    _validate(results)
 
 
 def test_mask_and_depth_controls_and_missing_depth_model(env):

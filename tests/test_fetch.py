@@ -220,3 +220,10 @@ def test_packaged_manifest_is_the_pinned_list(shared_data):
     assert all(s.url.startswith("https://raw.githubusercontent.com/") and len(s.sha256) == 64 for s in sources)
     pinned = (shared_data / "ORIGINALS.tsv").read_text().splitlines()
     assert [line.split("\t")[0] for line in pinned[1:]] == [s.path for s in sources]
+
+
+def test_bad_base_url_is_one_line(fixture, tmp_path, capsys, cli_code):
+    _, manifest, _ = fixture
+    code = cli_code("data", "fetch", "-d", tmp_path / "root", "--manifest", manifest(), "--base-url", "notaurl")
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and "--base-url 'notaurl'" in err and "Traceback" not in err

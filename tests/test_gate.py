@@ -202,6 +202,41 @@ def test_missing_metric_and_set_metric_gating(tiny_run, baseline_file, tmp_path,
     assert code == 1 and "REGRESSION" in next(line for line in out.splitlines() if line.startswith("| fid"))
 
 
+def test_a_run_where_every_generation_failed_regresses_rather_than_erroring(report_inputs, tiny_run,
+                                                                             baseline_file, tmp_path, capsys):
+    """Scored, but no image: `check` fails (exit 1, every metric MISSING, a gated FID without a value too),
+    `report` and `compare` still work, `baseline` refuses; was exit 2 "run `ibench score` first"."""
+    from ibench.runstore import GENERATIONS
+
+    failed = tmp_path / tiny_run.name
+    shutil.copytree(tiny_run, failed)
+    shutil.rmtree(failed / "scores")
+    gens = [json.loads(line) for line in (failed / GENERATIONS).read_text().splitlines()]
+    (failed / GENERATIONS).write_text("".join(json.dumps({"instance_id": g["instance_id"], "sample": g["sample"],
+                                                          "seed": g["seed"], "error": "RuntimeError: boom"}) + "\n"
+                                              for g in gens))
+    score(failed, report_inputs.extractors, report_inputs.data, tmp_path)
+    results = json.loads((failed / "results.json").read_text())
+    results["set_metrics"] = {"fid": {"metric": "fid", "value": None, "n": 0, "higher_is_better": False,
+                                      "note": "needs at least 2 images"}}
+    (failed / "results.json").write_text(json.dumps(results))
+    base = json.loads(baseline_file.read_text())
+    base["set_metrics"] = {"fid": {"value": 10.0, "n": 6, "higher_is_better": False}}
+    (tmp_path / "b.json").write_text(json.dumps(base))
+    code, out, err = cli_main(["check", failed, "--baseline", tmp_path / "b.json", "--tolerance", "fid=5"], capsys)
+    assert code == 1, err
+    rows = [line for line in out.splitlines() if line.startswith("| ") and "MISSING" in line]
+    assert len(rows) == len(base["metrics"]) + 1 and any(r.startswith("| fid") for r in rows)
+    code, _, err = cli_main(["baseline", failed, "--out", tmp_path / "none.json"], capsys)
+    assert code == 2 and "every generation fail" in err
+    code, out, _ = cli_main(["compare", failed, tiny_run], capsys)
+    assert code == 0 and "No metric has scores in both" in out
+    code, _, err = cli_main(["report", failed, "--out", tmp_path / "rep", "--grid", "0"], capsys)
+    assert code == 0, err
+    doc = json.loads((tmp_path / "rep" / "results.json").read_text())
+    assert doc["metrics"] == [] and doc["runs"][0]["n_images"] == 0
+
+
 def test_user_errors_exit_2(tiny_run, baseline_file, tmp_path, capsys):
     bad = tmp_path / "bad.json"
     cases = [

@@ -42,3 +42,15 @@ def test_refuses_tasks_with_references(sd_path, shared_data, tmp_path):
 def test_offline_missing_model_is_named():
     with pytest.raises(IbenchError, match="'ibench-test/missing-t2i' is not in the Hugging Face cache"):
         get_model("text2img", model="ibench-test/missing-t2i")
+
+
+@pytest.mark.parametrize("settings,message", [
+    ({"steps": "abc"}, "setting 'steps' must be a whole number >= 1, not 'abc'"),
+    ({"size": 0}, "setting 'size' must be a whole number >= 1"),
+    ({"steps": True}, "setting 'steps' must be a whole number >= 1"),
+    ({"guidance": "high"}, "setting 'guidance' must be a number"),
+    ({"call_args": "x"}, "setting 'call_args' must be a mapping"),
+])
+def test_wrong_types_are_one_line_before_loading(settings, message):
+    with pytest.raises(IbenchError, match=message.replace("(", r"\(")):
+        get_model("text2img", **settings)

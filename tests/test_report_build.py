@@ -168,3 +168,12 @@ def test_models_are_labelled_by_the_settings_that_tell_them_apart(tmp_path):
                        run("e5-aaaaaa", "sd", task="u"), run("f6-bbbbbb", "sd", task="u")])
     assert [r.label for r in runs] == ["tiny(strength=0.9)", "tiny(strength=0.5)", "references", "tiny",
                                        "sd@aaaaaa", "sd@bbbbbb"]
+
+
+def test_json_cleaning_turns_every_non_finite_number_into_null():
+    from ibench.gate import _finite
+    from ibench.report import _clean
+
+    doc = _clean({"a": float("inf"), "b": [np.float64("nan"), np.float32(-np.inf), 1.5], "c": {"d": np.int64(2)}})
+    assert json.loads(json.dumps(doc, allow_nan=False)) == {"a": None, "b": [None, None, 1.5], "c": {"d": 2}}
+    assert _finite({"x": float("inf"), "y": float("nan"), "z": 0.5}) == {"x": None, "y": None, "z": 0.5}

@@ -113,7 +113,7 @@ def test_folder_and_references_models(data_root, tmp_path):
     store, counts = generate(spec, get_model("folder", dir=str(folder)), data_root, tmp_path / "f", limit=2, samples=2,
                              batch_size=4, progress=False)
     assert counts["generated"] == 3 and counts["failed"] == 1
-    assert store.manifest()["identity"]["model_settings"] == {"label": "closed-model"}
+    assert store.manifest()["identity"]["model_settings"] == {"label": "closed-model", "dir": str(folder.resolve())}
     by_key = {g.key: g for g in store.generations()}
     assert all(by_key[g.key].sha256 == g.sha256 for g in gens[:-1])
 
@@ -140,3 +140,69 @@ def test_sigkill_mid_run_then_resume(shared_data, tmp_path):
     result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     check_complete(store, 4, 3)
+
+
+USER_ADAPTERS = """
+from PIL import Image
+from ibench.models.base import ModelAdapter, ALL_CAPABILITIES
+class Grey(ModelAdapter):
+    capabilities = ALL_CAPABILITIES
+    def generate(self, batch): return [Image.new("RGB", (8, 8), (99, 99, 99)) for _ in batch]
+class Black(ModelAdapter):
+    capabilities = ALL_CAPABILITIES
+    def generate(self, batch): return (Image.new("RGB", (8, 8)) for _ in batch)
+class Strings(ModelAdapter):
+    name = "strings"
+    capabilities = ALL_CAPABILITIES
+    def generate(self, batch): return ["not an image"] * len(batch)
+"""
+
+
+def test_run_identity_and_bad_outputs(data_root, tmp_path, monkeypatch):
+    (tmp_path / "user_adapters_r.py").write_text(USER_ADAPTERS)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    spec = get_task("subject_gen")
+    # two user adapters that keep the default name must not share (and "resume") one run
+    grey, _ = generate(spec, get_model("user_adapters_r:Grey"), data_root, tmp_path / "r", limit=1, samples=1,
+                       progress=False)
+    black, counts = generate(spec, get_model("user_adapters_r:Black"), data_root, tmp_path / "r", limit=1, samples=1,
+                             progress=False)
+    assert grey.path != black.path and counts["generated"] == 1
+    # a model returning non-images: recorded failures, not a crash
+    store, counts = generate(spec, get_model("user_adapters_r:Strings"), data_root, tmp_path / "r", limit=2,
+                             samples=1, batch_size=2, progress=False)
+    assert counts["failed"] == 2 and all("not a PIL image" in g.error for g in store.generations())
+    # two `folder` imports of different models whose folders share a name: two runs
+    stores = []
+    for model in ("a", "b"):
+        folder = tmp_path / model / "out"
+        for g in grey.generations():
+            (folder / g.instance_id).mkdir(parents=True)
+            (folder / g.instance_id / "0.png").write_bytes((grey.path / g.image).read_bytes())
+        stores.append(generate(spec, get_model("folder", dir=str(folder)), data_root, tmp_path / "f", limit=1,
+                               samples=1, progress=False)[0])
+    assert stores[0].path != stores[1].path
+
+
+def test_write_failure_mid_run_keeps_records(data_root, tmp_path, monkeypatch):
+    from ibench.errors import IbenchError
+
+    spec = get_task("style_subject")
+    real = RunStore.save_image
+    calls = []
+
+    def save_image(self, image, instance_id, sample):
+        calls.append(1)
+        if len(calls) > 2:
+            raise OSError(28, "No space left on device")
+        return real(self, image, instance_id, sample)
+
+    monkeypatch.setattr(RunStore, "save_image", save_image)
+    with pytest.raises(IbenchError, match="No space left on device.*2 samples made so far are kept"):
+        generate(spec, get_model("tests.adapters:Flaky", fail_suffixes=""), data_root, tmp_path, limit=4, samples=1,
+                 progress=False)
+    monkeypatch.setattr(RunStore, "save_image", real)
+    store, counts = generate(spec, get_model("tests.adapters:Flaky", fail_suffixes=""), data_root, tmp_path, limit=4,
+                             samples=1, progress=False)
+    assert counts["skipped"] == 2 and counts["generated"] == 2
+    check_complete(store, 4, 1)

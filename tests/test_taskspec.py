@@ -73,3 +73,18 @@ def test_user_task_dirs(tmp_path, monkeypatch):
     write(tmp_path, "my_style", BASE.replace("name: style_gen", "name: my_style"))
     monkeypatch.setenv("IBENCH_TASKS_PATH", str(tmp_path))
     assert get_task("my_style").name == "my_style"
+
+
+@pytest.mark.parametrize("old,new,message", [
+    ("metrics: [clip_t, style_clip, style_gram]", "metrics: [clip_t, nometric]",
+     r"key 'metrics.1': unknown metric 'nometric' \(known: .*clip_t"),
+    ("metrics: [clip_t, style_clip, style_gram]", "metrics: [clip_t, fid]", r"key 'metrics.1': 'fid' belongs under 'set_metrics'"),
+    ("set_metrics: [fid, kid]", "set_metrics: [fid, kdi]", r"key 'set_metrics.1': unknown set metric 'kdi'"),
+    ("pools: [styledrop, classic]\n", "pools: [styledrop, classic]\n    caption: 'the {nope}'\n",
+     r"caption 'the \{nope\}': unknown field \{nope\}"),
+    ("pools: [styledrop, classic]\n", "pools: [styledrop, classic]\n    caption: 'the {0}'\n", r"unknown field \{0\}"),
+])
+def test_metric_names_and_caption_fields_are_checked(tmp_path, old, new, message):
+    assert old in BASE
+    with pytest.raises(IbenchError, match=r"style_gen.yaml: .*" + message):
+        load_task(write(tmp_path, "style_gen", BASE.replace(old, new)))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import inspect
 from typing import Any
 
 from ..errors import IbenchError
@@ -26,8 +27,12 @@ def load_class(target: str) -> type[ModelAdapter]:
     except ImportError as exc:
         raise IbenchError(f"cannot import model module {module_name!r}: {exc}") from None
     cls = getattr(module, attr, None)
+    if not attr or cls is None:
+        raise IbenchError(f"model {target!r}: module {module_name!r} has no class {attr!r} (expected module:Class)")
     if not (isinstance(cls, type) and issubclass(cls, ModelAdapter)):
         raise IbenchError(f"{target!r} is not a ModelAdapter subclass (ibench.models.base.ModelAdapter)")
+    if inspect.isabstract(cls):
+        raise IbenchError(f"{target!r} does not implement {', '.join(sorted(cls.__abstractmethods__))}()")
     return cls
 
 

@@ -8,11 +8,37 @@ from typing import Any, ClassVar
 
 from PIL import Image
 
+from ..errors import IbenchError
 from ..instances import Instance
 from ..paths import DataRoot
 
 ALL_CAPABILITIES = frozenset({"subject", "style", "content", "control:edge", "control:depth", "control:mask",
                               "control:sketch"})
+
+
+def check_settings(model: str, given: dict[str, Any], defaults: dict[str, Any],
+                   extra: frozenset[str] = frozenset()) -> None:
+    """One-line errors for settings a model cannot use: unknown keys, and values of the wrong type.
+
+    ``defaults`` gives each known key's default; its type is what a value must have: an int default
+    (steps, size) wants a whole number >= 1, a float default a number, a dict default a mapping.
+    ``extra`` are keys accepted without a check (runtime keys such as ``device``).
+    """
+    unknown = sorted(set(given) - set(defaults) - set(extra))
+    if unknown:
+        raise IbenchError(f"model {model!r}: unknown setting {unknown[0]!r} (known: {', '.join(sorted(defaults))})")
+    for key, value in given.items():
+        default = defaults.get(key)
+        if value is None or isinstance(default, bool) or default is None:
+            continue
+        if isinstance(default, int):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise IbenchError(f"model {model!r}: setting {key!r} must be a whole number >= 1, not {value!r}")
+        elif isinstance(default, float) and not isinstance(value, dict):  # scales may also be per-layer dicts
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise IbenchError(f"model {model!r}: setting {key!r} must be a number, not {value!r}")
+        elif isinstance(default, dict) and not isinstance(value, dict):
+            raise IbenchError(f"model {model!r}: setting {key!r} must be a mapping (KEY: VALUE), not {value!r}")
 
 
 @dataclass
@@ -47,6 +73,7 @@ class ModelAdapter(ABC):
     capabilities: ClassVar[frozenset[str]] = frozenset()
     runtime_keys: ClassVar[frozenset[str]] = frozenset({"device", "batch_size", "offload", "compile"})
     max_batch: ClassVar[int | None] = None  # cap on requests per generate call (None: any)
+    needs_references: ClassVar[bool] = False  # True: refuses text-only instances (the `references` oracle)
 
     def __init__(self, **options: Any):
         self.options = dict(options)

@@ -11,7 +11,7 @@ from pathlib import Path
 from PIL import Image
 
 from ..errors import IbenchError
-from .base import ALL_CAPABILITIES, ModelAdapter, Request
+from .base import ALL_CAPABILITIES, ModelAdapter, Request, check_settings
 
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp")
 
@@ -22,17 +22,23 @@ class FolderModel(ModelAdapter):
     max_batch = 1  # one file per call, so a missing file fails one sample only
 
     def __init__(self, dir: str | None = None, label: str | None = None, **options):
+        check_settings(self.name, options, {"dir": "", "label": ""}, extra=self.runtime_keys)
         if not dir:
             raise IbenchError("model 'folder' needs its folder: --model-arg dir=PATH")
-        folder = Path(dir).expanduser().resolve()
+        folder = Path(str(dir)).expanduser().resolve()
         if not folder.is_dir():
-            raise IbenchError(f"model 'folder': {folder} is not a folder")
-        # the label (e.g. the closed model's name) identifies the run; the path does not change outputs
+            what = "is a file, not a folder" if folder.exists() else "does not exist"
+            raise IbenchError(f"model 'folder': dir {folder} {what} (expected <dir>/<instance_id>/<sample>.png)")
+        # an explicit label (the closed model's name) identifies the run and the folder may move; without
+        # one, the folder's path does too: two models' `.../out` folders must not share (and resume) one run
         super().__init__(dir=str(folder), label=label or folder.name, **options)
         self.folder = folder
+        self.labelled = bool(label)
 
     def settings(self) -> dict:
-        return {"label": self.options["label"]}
+        if self.labelled:
+            return {"label": self.options["label"]}
+        return {"label": self.options["label"], "dir": self.options["dir"]}
 
     def find(self, instance_id: str, sample: int) -> Path:
         for ext in EXTENSIONS:

@@ -18,10 +18,10 @@ DTYPES = {"fp16": torch.float16, "float16": torch.float16, "bf16": torch.bfloat1
 
 
 def merge_settings(name: str, defaults: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
-    """Defaults overridden by ``given``; an unknown key is a one-line user error naming the known ones."""
-    unknown = sorted(set(given) - set(defaults))
-    if unknown:
-        raise IbenchError(f"model {name!r}: unknown setting {unknown[0]!r} (known: {', '.join(sorted(defaults))})")
+    """Defaults overridden by ``given``; an unknown key or a value of the wrong type is a one-line user error."""
+    from .base import check_settings
+
+    check_settings(name, given, defaults)
     return {**defaults, **given}
 
 

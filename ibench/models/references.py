@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PIL import Image
 
-from .base import ALL_CAPABILITIES, ModelAdapter, Request
+from .base import ALL_CAPABILITIES, ModelAdapter, Request, check_settings
 
 ORDER = ("subject", "content", "style", "control")
 
@@ -13,13 +13,15 @@ class ReferencesModel(ModelAdapter):
     """Returns, for sample k, the k-th image (cycling) of the instruction's first reference by ORDER.
 
     For subject tasks this is a real photo of the subject, as in DreamBench's real-images row; for
-    text-only tasks (no references) it has nothing to return and the sample is recorded as failed.
+    text-only tasks (no references) it has nothing to return, so the runner refuses them up front.
     """
 
     name = "references"
     capabilities = ALL_CAPABILITIES
+    needs_references = True
 
     def __init__(self, size: int = 512, **options):
+        check_settings(self.name, {"size": size, **options}, {"size": 512}, extra=self.runtime_keys)
         super().__init__(size=int(size), **options)
 
     def generate(self, batch: list[Request]) -> list[Image.Image]:

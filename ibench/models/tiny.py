@@ -13,8 +13,9 @@ import numpy as np
 import torch
 from PIL import Image
 
+from ..errors import IbenchError
 from ..paths import cache_dir
-from .base import ALL_CAPABILITIES, ModelAdapter, Request
+from .base import ALL_CAPABILITIES, ModelAdapter, Request, check_settings
 from .tinysd import save_tiny_sd
 
 
@@ -31,6 +32,10 @@ class TinyModel(ModelAdapter):
     capabilities = ALL_CAPABILITIES
 
     def __init__(self, size: int = 64, steps: int = 2, strength: float = 0.9, path: str | None = None, **options):
+        check_settings(self.name, {"size": size, "steps": steps, "strength": strength, **options},
+                       {"size": 64, "steps": 2, "strength": 0.9}, extra=self.runtime_keys)
+        if not 0.0 < float(strength) <= 1.0:
+            raise IbenchError(f"model 'tiny': setting 'strength' must be in (0, 1], not {strength!r}")
         super().__init__(size=int(size), steps=int(steps), strength=float(strength), **options)
         from diffusers import StableDiffusionImg2ImgPipeline
         from diffusers.utils import logging as dlogging
