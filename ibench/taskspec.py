@@ -54,6 +54,9 @@ class ReferenceSpec(BaseModel):
         return self
 
 
+GENERATION_FIELDS = {"name", "version", "templates", "references", "prompts"}
+
+
 class TaskSpec(BaseModel):
     """A task: instruction templates, how instances are drawn, metrics and the human checklist."""
 
@@ -92,8 +95,12 @@ class TaskSpec(BaseModel):
         return self
 
     def spec_hash(self) -> str:
-        """Hash of everything that defines the task's instances and scoring."""
-        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        """Hash of what defines the instances and so the outputs (part of the run id).
+
+        Metrics, checklist, description and default counts are left out: editing them neither
+        changes an image nor should make a run start over.
+        """
+        blob = json.dumps(self.model_dump(mode="json", include=GENERATION_FIELDS), sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 

@@ -206,3 +206,26 @@ def test_write_failure_mid_run_keeps_records(data_root, tmp_path, monkeypatch):
                              samples=1, progress=False)
     assert counts["skipped"] == 2 and counts["generated"] == 2
     check_complete(store, 4, 1)
+
+
+def test_editing_metrics_or_checklist_keeps_the_run(data_root, tmp_path, monkeypatch):
+    """The run id covers what changes outputs: templates do, metrics and the checklist do not."""
+    from ibench.registry import task_files
+
+    spec = get_task("style_subject")
+    store, _ = generate(spec, get_model("tiny"), data_root, tmp_path, limit=1, samples=1, progress=False)
+    folder = tmp_path / "tasks"
+    folder.mkdir()
+    text = task_files()["style_subject"].read_text()
+    edited = text.replace("metrics: [clip_t, dino, clip_i, style_clip, style_gram]", "metrics: [clip_t]")
+    edited = edited.replace("The image shows {prompt}", "The picture shows {prompt}")
+    assert edited != text
+    (folder / "style_subject.yaml").write_text(edited)
+    same, counts = generate(get_task(str(folder / "style_subject.yaml")), get_model("tiny"), data_root, tmp_path,
+                            limit=1, samples=1, progress=False)
+    assert same.path == store.path and counts["skipped"] == 1
+    (folder / "style_subject.yaml").write_text(text.replace("Render [ref#1] in the style of [ref#2]: {prompt}",
+                                                            "Draw [ref#1] in the style of [ref#2]: {prompt}"))
+    other, _ = generate(get_task(str(folder / "style_subject.yaml")), get_model("tiny"), data_root, tmp_path,
+                        limit=1, samples=1, progress=False)
+    assert other.path != store.path
