@@ -102,19 +102,22 @@ class ClipBackend:
         self.tokenizer = open_clip.get_tokenizer(self.name)
 
 
-class ClipImage(Extractor):
-    """L2-normalised CLIP image embeddings (open_clip's own eval transform)."""
-
-    name = "clip"
+class _ClipPart(Extractor):
+    """An extractor on the shared backend: same id, loads the backend."""
 
     def __init__(self, backend: ClipBackend):
         super().__init__(backend.device)
         self.backend = backend
         self.id = backend.id
-        self.preprocessing = "open_clip-val"
 
     def _load(self) -> None:
         self.backend.load()
+
+
+class ClipImage(_ClipPart):
+    """L2-normalised CLIP image embeddings (open_clip's own eval transform)."""
+
+    name, preprocessing = "clip", "open_clip-val"
 
     @property
     def transform(self):
@@ -124,19 +127,10 @@ class ClipImage(Extractor):
         return l2_normalize(self.backend.model.encode_image(batch.to(self.device)))
 
 
-class ClipText(Extractor):
+class ClipText(_ClipPart):
     """L2-normalised CLIP text embeddings; cache keys are the SHA-256 of the text."""
 
-    name, kind = "clip_text", "text"
-
-    def __init__(self, backend: ClipBackend):
-        super().__init__(backend.device)
-        self.backend = backend
-        self.id = backend.id
-        self.preprocessing = "open_clip-tokenizer"
-
-    def _load(self) -> None:
-        self.backend.load()
+    name, kind, preprocessing = "clip_text", "text", "open_clip-tokenizer"
 
     def _forward(self, texts: list[str]) -> np.ndarray:
         tokens = self.backend.tokenizer(texts).to(self.device)

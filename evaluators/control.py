@@ -110,16 +110,13 @@ class DepthModel:
 
     def errors(self, pairs: list[tuple[Image.Image, np.ndarray]]) -> list[float]:
         if self.pipe is None:
-            from transformers import pipeline
-
             from .extractor import quiet_transformers
 
             quiet_transformers()
-            self.pipe = pipeline("depth-estimation", model=self.source, device=self.device)
+            self.pipe = controls.depth_estimator(self.source, self.device)
         out = []
         for (image, target), result in zip(pairs, self.pipe([p[0] for p in pairs])):
-            d = np.asarray(result["predicted_depth"], dtype=np.float32).squeeze()
-            d = (d - d.min()) / max(float(d.max() - d.min()), 1e-8)  # as controls.depth normalises
+            d = controls.relative_depth(result)  # as the map was made
             d = np.asarray(Image.fromarray(d, mode="F").resize(target.shape[::-1], Image.BILINEAR))
             out.append(depth_error(d, target))
         return out

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Optional
 
@@ -31,9 +32,9 @@ class ReferenceSet:
     name: str  # e.g. "dreambench+styledrop+classic"
     files: tuple[Path, ...]
 
-    @property
+    @cached_property
     def key(self) -> str:
-        """Identity of the set on disk: pool names, relative paths and sizes (cheap: no hashing)."""
+        """Identity of the set on disk: pool names, relative paths and sizes (no hashing; one stat per file, once)."""
         h = hashlib.sha256(self.name.encode())
         for p in self.files:
             h.update(f"{p}:{p.stat().st_size}\n".encode())

@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
 from typing import Any, Iterable
 
 import pandas as pd
 
 from ibench.errors import IbenchError
-from ibench.runstore import read_jsonl, write_json_atomic
+from ibench.runstore import read_jsonl, write_json_atomic, write_jsonl_atomic
 from ibench.stats import mean_ci
 
 SCHEMA = "ibench.results/1"
@@ -51,14 +50,7 @@ def summarize(rows: list[dict]) -> tuple[dict, dict]:
 def write_rows(scores_dir: Path, metric: str, rows: list[dict]) -> None:
     """Replace ``scores/<metric>.jsonl`` atomically (a re-score rewrites the whole file)."""
     scores_dir.mkdir(parents=True, exist_ok=True)
-    path = scores_dir / f"{metric}.jsonl"
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        for r in rows:
-            f.write(json.dumps(r, sort_keys=True) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    write_jsonl_atomic(scores_dir / f"{metric}.jsonl", rows)
 
 
 def write_set(scores_dir: Path, metric: str, record: dict) -> None:

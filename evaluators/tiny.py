@@ -116,9 +116,6 @@ def save_tiny_extractors(folder: Path) -> dict:
             "depth": {"model": save_tiny_depth(folder / "depth")}}
 
 
-TINY_PRESET = "tiny"
-
-
 def tiny_preset() -> dict:
     """The ``tiny`` extractor config: the tiny extractors saved once in the cache dir, then reused."""
     from ibench.paths import cache_dir

@@ -25,10 +25,10 @@ from .store import (
     Item,
     Rater,
     Rating,
-    RatingHistory,
     Study,
     find_study,
     get_engine,
+    history_row,
     token_hash,
     utcnow,
     write,
@@ -190,9 +190,7 @@ def _import(s: Session, study_name: Optional[str], create_name: str, frame: pd.D
         r.version, r.updated = r.version + 1, now
         changed.append(r)
     s.flush()
-    s.add_all([RatingHistory(rating_id=r.id, rater_id=r.rater_id, item_id=r.item_id, version=r.version,
-                             status=r.status, conditions=r.conditions, sc=r.sc, pq=r.pq, reason=r.reason, at=now)
-               for r in changed])
+    s.add_all([history_row(r, now) for r in changed])
     return study.name, len(changed), unchanged
 
 
@@ -224,5 +222,5 @@ def import_uploads(db, files: Iterable[tuple[str, bytes]], study: str,
 def frame_for_export(ratings: pd.DataFrame) -> pd.DataFrame:
     """Rated rows of a ratings frame in the long ImagenHub shape."""
     rated = ratings[ratings["status"] == "rated"]
-    return rated[["task", "model", "uid", "rater", "SC", "PQ"]]
+    return rated[LONG_COLUMNS]
 

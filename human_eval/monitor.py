@@ -6,7 +6,7 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
-from .store import Assignment, Item, Rater, Rating, reading
+from .store import STATUSES, Assignment, Item, Rater, Rating, reading
 
 PROGRESS_COLUMNS = ["rater", "assigned", "rated", "skipped", "flagged", "open", "last_activity"]
 
@@ -28,8 +28,8 @@ def progress_table(engine: Engine, study_id: int) -> pd.DataFrame:
     rows = []
     for rid, name in raters:
         row = {"rater": name, "assigned": assigned.get(rid, 0),
-               **{st: counts.get((rid, st), 0) for st in ("rated", "skipped", "flagged")}}
-        row["open"] = row["assigned"] - row["rated"] - row["skipped"] - row["flagged"]
+               **{st: counts.get((rid, st), 0) for st in STATUSES}}
+        row["open"] = row["assigned"] - sum(row[st] for st in STATUSES)
         row["last_activity"] = last.get(rid)
         rows.append(row)
     return pd.DataFrame(rows, columns=PROGRESS_COLUMNS)

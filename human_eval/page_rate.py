@@ -181,10 +181,10 @@ def render(engine: Engine) -> None:
     if pos is not None and not 0 <= pos < len(slots):
         pos = None
     if pos is None:
-        if ratings.first_open(slots) is None:
+        pos = ratings.first_open(slots)
+        if pos is None:
             st.success(f"All {len(slots)} items are done. Thank you! You can still go back and change a rating.")
         else:
-            pos = ratings.first_open(slots)
             _go(pos)
     _navigation(slots, pos)
     if pos is None:

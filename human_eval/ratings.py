@@ -17,12 +17,14 @@ from ibench.errors import IbenchError
 
 from .rubric import LEVELS, sc_from_conditions
 from .store import (
+    STATUSES,
     Assignment,
     Item,
     Rater,
     Rating,
     RatingHistory,
     Study,
+    history_row,
     reading,
     token_hash,
     utcnow,
@@ -162,8 +164,7 @@ def _save(s: Session, rater_id: int, assignment_id: int, status: str, conditions
     r.status, r.conditions, r.sc, r.pq, r.reason = status, conditions, sc, pq, reason
     r.version, r.updated = r.version + 1, now
     s.flush()  # the unique assignment_id makes a concurrent duplicate fail here (then retried)
-    s.add(RatingHistory(rating_id=r.id, rater_id=rater_id, item_id=a.item_id, version=r.version, status=status,
-                        conditions=conditions, sc=sc, pq=pq, reason=reason, at=now))
+    s.add(history_row(r, now))
     return r.version
 
 
@@ -202,7 +203,7 @@ def history(engine: Engine, rater_id: int, assignment_id: int) -> list[OwnRating
 def progress(engine: Engine, rater_id: int) -> dict[str, int]:
     """Counts for one rater: total, rated, skipped, flagged, open."""
     slots = queue(engine, rater_id)
-    out = {"total": len(slots), **{st: sum(x.status == st for x in slots) for st in ("rated", "skipped", "flagged")}}
+    out = {"total": len(slots), **{st: sum(x.status == st for x in slots) for st in STATUSES}}
     out["open"] = sum(x.status is None for x in slots)
     return out
 

@@ -7,7 +7,6 @@ Source: ImagenHub, docs/Guidelines/humaneval.md (Ku et al., 2023), used by Instr
 
 from __future__ import annotations
 
-import math
 from typing import Sequence
 
 LEVELS = (0.0, 0.5, 1.0)
@@ -44,11 +43,6 @@ def sc_from_conditions(values: Sequence[float]) -> float:
     if not values:
         raise ValueError("no condition values")
     return float(min(values))
-
-
-def overall(sc: float, pq: float) -> float:
-    """O = sqrt(SC * PQ), per sample."""
-    return math.sqrt(float(sc) * float(pq))
 
 
 def guide_markdown() -> str:

@@ -147,6 +147,13 @@ class RatingHistory(Base):
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+def history_row(rating: Rating, at: datetime) -> RatingHistory:
+    """The history record of a rating's current version (appended on every save)."""
+    return RatingHistory(rating_id=rating.id, rater_id=rating.rater_id, item_id=rating.item_id, version=rating.version,
+                         status=rating.status, conditions=rating.conditions, sc=rating.sc, pq=rating.pq,
+                         reason=rating.reason, at=at)
+
+
 # -- engines ----------------------------------------------------------------------------------
 _ENGINES: dict[str, Engine] = {}
 _LOCK = threading.Lock()
@@ -216,14 +223,6 @@ def get_engine(db: str | Path | Engine | None = None) -> Engine:
         if url not in _ENGINES:
             _ENGINES[url] = new_engine(url)
         return _ENGINES[url]
-
-
-def dispose_engines() -> None:
-    """Close every cached engine (tests; a server shutting down)."""
-    with _LOCK:
-        for engine in _ENGINES.values():
-            engine.dispose()
-        _ENGINES.clear()
 
 
 @contextmanager

@@ -33,7 +33,7 @@ def _by_task(runs: list[RunInfo], side: str) -> dict[str, RunInfo]:
 
 
 def delta_row(values_a: pd.Series, values_b: pd.Series, seed: int = 0) -> dict:
-    """B − A for one metric; inputs are indexed by instance id."""
+    """B − A for one metric (also what `ibench check` gates on); inputs are indexed by instance id."""
     matched = values_a.index.intersection(values_b.index)
     if len(matched) >= MIN_PAIRS:
         a, b = values_a[matched], values_b[matched]
@@ -42,7 +42,7 @@ def delta_row(values_a: pd.Series, values_b: pd.Series, seed: int = 0) -> dict:
         a, b = values_a, values_b
         est, pairing = unpaired_delta_ci(a.to_numpy(), b.to_numpy(), seed=seed), "unpaired"
     return {"mean_a": float(a.mean()), "mean_b": float(b.mean()), "delta": est.mean, "ci_low": est.ci_low,
-            "ci_high": est.ci_high, "n": est.n, "pairing": pairing}
+            "ci_high": est.ci_high, "n": est.n, "pairing": pairing, "matched": len(matched)}
 
 
 def verdict(delta: float, low: float, high: float, higher_is_better: bool) -> str:

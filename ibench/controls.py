@@ -80,6 +80,12 @@ def depth_estimator(model: str | None = None, device: str = "cpu"):
         raise download_error(model, "depth model", exc) from None
 
 
+def relative_depth(result: dict) -> np.ndarray:
+    """A depth-estimation pipeline result as a float32 map scaled to [0, 1] (near = 1, as the model predicts)."""
+    d = np.asarray(result["predicted_depth"], dtype=np.float32).squeeze()
+    return (d - d.min()) / max(float(d.max() - d.min()), 1e-8)
+
+
 def depth(images: list[Image.Image], model: str | None = None, device: str = "cpu", pipe=None) -> list[Image.Image]:
     """Relative depth maps (near = bright, as the model predicts), each the size of its image."""
     pipe = pipe or depth_estimator(model, device)
@@ -88,8 +94,7 @@ def depth(images: list[Image.Image], model: str | None = None, device: str = "cp
         results = [results]
     out = []
     for image, result in zip(images, results):
-        d = np.asarray(result["predicted_depth"], dtype=np.float32).squeeze()
-        d = (d - d.min()) / max(float(d.max() - d.min()), 1e-8)
+        d = relative_depth(result)
         made = Image.fromarray((d * 255).round().astype(np.uint8))
         out.append(made if made.size == image.size else made.resize(image.size, Image.BICUBIC))
     return out

@@ -16,11 +16,10 @@ shard. With one process nothing here touches ``torch.distributed``.
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any, Callable, TypeVar
 
-from .runstore import GENERATIONS, RunStore
+from .runstore import GENERATIONS, RunStore, write_jsonl_atomic
 
 T = TypeVar("T")
 
@@ -109,14 +108,7 @@ def merge_shards(store: RunStore) -> int:
     if not shards:
         return 0
     records = store.generations()
-    target = store.path / GENERATIONS
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        for rec in records:
-            f.write(json.dumps(rec.model_dump(mode="json"), sort_keys=True) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, target)
+    write_jsonl_atomic(store.path / GENERATIONS, [rec.model_dump(mode="json") for rec in records])
     for path in shards:
         path.unlink(missing_ok=True)
     return len(shards)

@@ -20,13 +20,13 @@ from typing import Iterable, Optional
 import pandas as pd
 
 from . import __version__
+from .compare import delta_row
 from .errors import IbenchError
 from .report_runs import RunInfo, directions, instance_values, scores, set_metrics
-from .stats import mean_ci, paired_delta_ci, unpaired_delta_ci
+from .stats import mean_ci
 
 BASELINE_SCHEMA = "ibench.baseline/1"
 DEFAULT_TOLERANCE = "1%"
-MIN_PAIRS = 2
 EXIT_PASS, EXIT_REGRESSION = 0, 1  # user errors exit 2 (ibench.cli.main)
 
 
@@ -160,18 +160,12 @@ def compare_metric(name: str, base: dict, current: pd.Series, tol: Tolerance, se
     """Check one per-instance metric: ``current`` is indexed by instance id."""
     hib = bool(base["higher_is_better"])
     ref = pd.Series(base["per_instance"], dtype=float)
-    matched = ref.index.intersection(current.index)
-    if len(matched) >= MIN_PAIRS:
-        est, pairing = paired_delta_ci(ref[matched].to_numpy(), current[matched].to_numpy(), seed=seed), "paired"
-        base_mean, cur_mean = float(ref[matched].mean()), float(current[matched].mean())
-    else:
-        est, pairing = unpaired_delta_ci(ref.to_numpy(), current.to_numpy(), seed=seed), "unpaired"
-        base_mean, cur_mean = float(ref.mean()), float(current.mean())
+    d = delta_row(ref, current, seed=seed)  # paired over matched instances when enough match, as `ibench compare`
     allowed = tol.absolute(float(base["mean"]))
     sign = 1.0 if hib else -1.0
-    worse = -sign * est.mean  # > 0: the run is worse than the baseline
-    bounds = sorted((-sign * est.ci_low, -sign * est.ci_high))  # the CI of "worse", low to high
-    if math.isnan(est.mean):
+    worse = -sign * d["delta"]  # > 0: the run is worse than the baseline
+    bounds = sorted((-sign * d["ci_low"], -sign * d["ci_high"]))  # the CI of "worse", low to high
+    if math.isnan(d["delta"]):
         status, msg = "missing", "no values to compare"
     elif worse > allowed and bounds[0] > 0:
         status, msg = "regression", f"worse by {worse:.4g} > tolerance {allowed:.4g}, CI excludes 0"
@@ -182,9 +176,9 @@ def compare_metric(name: str, base: dict, current: pd.Series, tol: Tolerance, se
         status, msg = "improved", f"better by {-worse:.4g}"
     else:
         status, msg = "pass", ""
-    if pairing == "paired" and len(matched) < len(ref):
-        msg = (msg + "; " if msg else "") + f"{len(matched)} of {len(ref)} baseline instances matched"
-    return MetricCheck(name, hib, base_mean, cur_mean, est.mean, est.ci_low, est.ci_high, est.n, pairing,
+    if d["pairing"] == "paired" and d["matched"] < len(ref):
+        msg = (msg + "; " if msg else "") + f"{d['matched']} of {len(ref)} baseline instances matched"
+    return MetricCheck(name, hib, d["mean_a"], d["mean_b"], d["delta"], d["ci_low"], d["ci_high"], d["n"], d["pairing"],
                        str(tol), status, msg)
 
 
@@ -214,9 +208,11 @@ def check_run(run: RunInfo, baseline: dict, tolerances: Iterable[str] = (), seed
                                       "the run has no scores for this metric"))
             continue
         checks.append(compare_metric(name, base, cur, per.get(name, default), seed=seed))
-    for name in sorted(set(per_instance["metric"]) - set(baseline.get("metrics") or {})):
+    new = sorted(set(per_instance["metric"]) - set(baseline.get("metrics") or {}))
+    dirs = directions(run, new)
+    for name in new:
         vals = per_instance[per_instance["metric"] == name]["value"]
-        checks.append(MetricCheck(name, directions(run, [name])[name], math.nan, float(vals.mean()), math.nan,
+        checks.append(MetricCheck(name, dirs[name], math.nan, float(vals.mean()), math.nan,
                                   math.nan, math.nan, int(vals.size), "none", "", "new", "not in the baseline"))
     checks.extend(_set_checks(run, baseline.get("set_metrics") or {}, per))
     return CheckResult(run.identity_record(), base_run, checks, notes)

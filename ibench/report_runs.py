@@ -16,9 +16,9 @@ from typing import Iterable, Optional
 import pandas as pd
 
 from .errors import IbenchError
+from .evaluators.results import COLUMNS as SCORE_COLUMNS
+from .evaluators.results import load_results, load_scores
 from .runstore import RunStore
-
-SCORE_COLUMNS = ["instance_id", "sample", "metric", "condition", "value"]
 
 
 @dataclass
@@ -103,10 +103,8 @@ def scores(run: RunInfo) -> pd.DataFrame:
 
     A scored run can have no rows (every generation failed): that is a result (nothing to show, every
     baseline metric missing), not a user error, so it gives an empty table."""
-    from .evaluators.results import load_scores
-
     df = load_scores(run.path)
-    if df is None or len(df) == 0:
+    if len(df) == 0:
         if (run.path / "results.json").is_file():
             return pd.DataFrame({c: pd.Series(dtype="float64" if c == "value" else "int64" if c == "sample"
                                               else "object") for c in SCORE_COLUMNS})
@@ -116,8 +114,6 @@ def scores(run: RunInfo) -> pd.DataFrame:
 
 def results(run: RunInfo) -> dict:
     """The run's ``results.json`` (the evaluators' aggregates), or {} when it has none."""
-    from .evaluators.results import load_results
-
     if not (run.path / "results.json").is_file():
         return {}
     return load_results(run.path) or {}

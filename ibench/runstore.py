@@ -55,6 +55,17 @@ def write_json_atomic(path: Path, data: Any) -> None:
     os.replace(tmp, path)
 
 
+def write_jsonl_atomic(path: Path, rows: Iterable[dict]) -> None:
+    """Replace a JSONL file whole: written to a temp file, fsync'd, then renamed over it."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        for row in rows:
+            f.write(json.dumps(row, sort_keys=True, allow_nan=False) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
 def read_jsonl(path: Path) -> Iterator[dict]:
     """Lines of a JSONL file; a torn last line (a killed writer) is ignored."""
     if not path.is_file():

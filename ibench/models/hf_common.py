@@ -107,9 +107,8 @@ def generators(seeds: list[int]) -> list[torch.Generator]:
     return [torch.Generator("cpu").manual_seed(int(s)) for s in seeds]
 
 
-def free(*objects: Any) -> None:
-    """Drop references and release cached GPU memory."""
-    del objects
+def free() -> None:
+    """Release cached GPU memory (after the caller dropped its references)."""
     gc.collect()
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
