@@ -101,8 +101,11 @@ def _conditions(m: Similarity, inst: Instance, photos: _SubjectPhotos) -> list[t
 def _similarity_rows(metrics: list[Similarity], ok: list[Generation], instances: dict[str, Instance],
                      root: DataRoot, extractors: dict[str, Extractor], caches: dict[str, fcache.FeatureCache],
                      hasher: _Hasher, run: Path, batch_size: int, num_workers: int, progress: bool) -> dict[str, list]:
+    from functools import lru_cache
+
     from .clip import text_key
 
+    resolve = lru_cache(maxsize=None)(root.resolve)  # each reference path is met once per generation
     needs: dict[str, dict[str, Path]] = {}
     texts: dict[str, str] = {}
     photos = _SubjectPhotos(root)
@@ -114,7 +117,7 @@ def _similarity_rows(metrics: list[Similarity], ok: list[Generation], instances:
                 if m.kind == "text":
                     texts.update({text_key(t): t for t in refs})
                 else:
-                    wanted.update({hasher(root.resolve(r)): root.resolve(r) for r in refs})
+                    wanted.update({hasher(resolve(r)): resolve(r) for r in refs})
     ensure_image_features(needs, extractors, caches, batch_size, num_workers, progress)
     if texts:
         ensure_text_features(texts, extractors["clip_text"], caches["clip_text"])
@@ -133,7 +136,7 @@ def _similarity_rows(metrics: list[Similarity], ok: list[Generation], instances:
             for m in metrics:
                 v = gen[m.extractor][g.sha256].astype(np.float32)
                 for cond, refs in _conditions(m, inst, photos):
-                    keys = [text_key(t) for t in refs] if m.kind == "text" else [hasher(root.resolve(r)) for r in refs]
+                    keys = [text_key(t) for t in refs] if m.kind == "text" else [hasher(resolve(r)) for r in refs]
                     refs_m = ref_feats[m.name]
                     if m.kind != "text":  # a reference that is also a generated image: read it
                         refs_m.update(caches[m.extractor].get(k for k in keys if k not in refs_m))
