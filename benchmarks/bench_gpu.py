@@ -94,13 +94,14 @@ def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from bench_runner import Recorder, interleaved
 
-    from ibench.instances import build_instances
+    from ibench.data import build_instances
     from ibench.models import get_model
     from ibench.models.base import Request
-    from ibench.paths import resolve_data_root
-    from ibench.registry import get_task
-    from ibench.runner import generate, sample_seed
-    from ibench.taskspec import load_yaml
+    from ibench.data import resolve_data_root
+    from ibench.core.registry import get_task
+    from ibench.run import GenerateOptions, generate
+    from ibench.run.runner import sample_seed
+    from ibench.core.yamlio import load_yaml
 
     t0 = time.perf_counter()
     cfg = load_yaml(args.config) if args.config else build_sd15_shaped(args.weights_dir)
@@ -139,8 +140,8 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="ibench-gpu-"))
 
     def runner():
-        generate(spec, model, root, tmp / f"runs{next(runs)}", limit=args.instances, samples=args.samples,
-                 batch_size=args.batch_size, progress=False)
+        generate(spec, model, root, GenerateOptions(out=tmp / f"runs{next(runs)}", limit=args.instances, samples=args.samples,
+                 batch_size=args.batch_size, progress=False))
         torch.cuda.synchronize()
 
     torch.cuda.reset_peak_memory_stats()

@@ -29,12 +29,13 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 import torch  # noqa: E402
 
-from ibench.instances import build_instances  # noqa: E402
+from ibench.data import build_instances  # noqa: E402
 from ibench.models import get_model  # noqa: E402
 from ibench.models.base import Request  # noqa: E402
-from ibench.paths import DataRoot  # noqa: E402
-from ibench.registry import get_task  # noqa: E402
-from ibench.runner import generate, sample_seed  # noqa: E402
+from ibench.core.paths import DataRoot  # noqa: E402
+from ibench.core.registry import get_task  # noqa: E402
+from ibench.run import GenerateOptions, generate
+from ibench.run.runner import sample_seed  # noqa: E402
 
 
 def make_model(name: str, weights: Path, size: int, steps: int):
@@ -127,8 +128,8 @@ def main() -> None:
     runs = iter(range(10_000))
 
     def runner_loop():
-        generate(spec, model, root, tmp / f"runs{next(runs)}", limit=args.instances, samples=args.samples,
-                 batch_size=args.batch_size, progress=False)
+        generate(spec, model, root, GenerateOptions(out=tmp / f"runs{next(runs)}", limit=args.instances, samples=args.samples,
+                 batch_size=args.batch_size, progress=False))
 
     t = interleaved({"bare": bare_loop, "adapter": adapter_loop, "runner": runner_loop}, args.repeats)
     t_bare, t_adapter, t_runner = t["bare"], t["adapter"], t["runner"]

@@ -40,10 +40,10 @@ def make_run(out: Path, n_images: int, seed: int = 0) -> Path:
     """A subject_gen run whose outputs are augmented real photos (JPEG, 320 px)."""
     from PIL import Image
 
-    from ibench.instances import build_instances
-    from ibench.paths import DataRoot
-    from ibench.registry import get_task
-    from ibench.runstore import Generation, RunStore, sha256_file
+    from ibench.data import build_instances
+    from ibench.core.paths import DataRoot
+    from ibench.core.registry import get_task
+    from ibench.core.rundir import Generation, RunStore, sha256_file
 
     root, spec, samples = DataRoot(DATA, derived_dir=out / "derived"), get_task("subject_gen"), 4
     instances = build_instances(spec, root, seed=seed, count=math.ceil(n_images / samples))
@@ -125,7 +125,7 @@ def pure_forward(run: Path, extractors: dict, batch_size: int):
     from PIL import Image
 
     from ibench.evaluators.clip import ClipText
-    from ibench.runstore import RunStore
+    from ibench.core.rundir import RunStore
 
     store = RunStore(run)
     instances = {i.id: i for i in store.instances()}
@@ -196,7 +196,7 @@ def main() -> None:
         from ibench.evaluators.inception import Inception
         from ibench.evaluators.score import build_extractors, score_run
         from ibench.evaluators.setmetrics import set_metric
-        from ibench.runstore import RunStore
+        from ibench.core.rundir import RunStore
 
         print(f"# bench_scoring: {n} images, workers={args.workers}, batch={args.batch_size}, "
               f"torch threads={args.threads}, cpus={os.cpu_count()}", flush=True)
@@ -235,7 +235,7 @@ def main() -> None:
             """Features of ``files`` (cold cache), then FID vs the reference features."""
             import numpy as np
 
-            from ibench.runstore import sha256_file
+            from ibench.core.rundir import sha256_file
 
             os.environ["IBENCH_CACHE_DIR"] = str(tmp / cache_name)
             t0 = time.perf_counter()

@@ -15,7 +15,7 @@ from typing import Iterable
 
 import numpy as np
 
-from ibench.paths import cache_dir
+from ibench.core.paths import cache_dir
 
 _CHUNK = 500  # SQLite's bound-parameter limit is generous, but keep statements short
 

@@ -110,6 +110,12 @@ class _ClipPart(Extractor):
         self.backend = backend
         self.id = backend.id
 
+    @classmethod
+    def build(cls, config: ExtractorConfig, device: str, shared: dict) -> "_ClipPart":
+        if "clip_backend" not in shared:
+            shared["clip_backend"] = ClipBackend(config, device)
+        return cls(shared["clip_backend"])
+
     def _load(self) -> None:
         self.backend.load()
 

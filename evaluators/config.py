@@ -63,7 +63,7 @@ def _flatten(data: dict, source: str) -> dict:
 
 
 def load_file(path: str | Path) -> dict:
-    from ibench.taskspec import load_yaml
+    from ibench.core.yamlio import load_yaml
 
     path = Path(path).expanduser()
     if not path.is_file():
@@ -83,7 +83,7 @@ def resolve_config(config: "ExtractorConfig | dict | str | Path | None" = None) 
         values.update(load_file(os.environ["IBENCH_EXTRACTOR_CONFIG"]))
     values.update({k: os.environ[v] for k, v in ENV.items() if os.environ.get(v)})
     if str(config) == "tiny":  # the offline embedded default: tiny random extractors
-        from .tiny import tiny_preset
+        from ibench.evaluators.tiny import tiny_preset
 
         values.update(_flatten(tiny_preset(), "tiny"))
     elif isinstance(config, (str, Path)):

@@ -1,5 +1,5 @@
 """Control fidelity: re-extract the control signal from the output with the same detector that made
-the map (``ibench.controls``) and compare, at the map's resolution.
+the map (``ibench.data.controls``) and compare, at the map's resolution.
 
 - edge: OpenCV Canny (ControlNet thresholds); precision/recall with a 2 px (Euclidean, distance
   transform) tolerance; value = F1.
@@ -13,13 +13,18 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 from PIL import Image
 from torch.utils.data import Dataset
 
-from ibench import controls
+from ibench.core.metrics import MetricDef
+from ibench.data import controls
+from ibench.errors import IbenchError
+
+from .features import loader
+from .kinds import KindOutput, MetricKind, ScoringContext
 
 EDGE_TOLERANCE = 2  # pixels, at the control map's resolution
 
@@ -74,9 +79,22 @@ def depth_error(pred: np.ndarray, target: np.ndarray) -> float:
     return float(np.abs(a @ coef - t).mean())
 
 
+#: Scorers that compare the output with the map directly (run in DataLoader workers), by name.
+PIXEL_SCORERS: dict[str, Callable[[Image.Image, Image.Image], float]] = {"edge_f1": edge_f1,
+                                                                         "mask_agreement": mask_agreement}
+#: Scorers of (output's relative depth, target depth), both in [0, 1]: they need the depth model.
+DEPTH_SCORERS: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {"depth_mae": depth_error}
+DEFAULT_SCORER = {"edge": "edge_f1", "mask": "mask_agreement", "depth": "depth_mae"}
+
+
+def scorer_of(metric: MetricDef) -> str:
+    """The scorer a control metric uses: ``params.scorer``, else its control type's default."""
+    return str(metric.params.get("scorer") or DEFAULT_SCORER.get(metric.control or "", ""))
+
+
 class ControlDataset(Dataset):
-    """Items ``(key, output path, map path, control)``; edge and mask are scored in the worker,
-    depth items return the decoded pair for the depth model in the main process."""
+    """Items ``(key, output path, map path, scorer)``; pixel scorers run in the worker, depth items
+    return the decoded pair for the depth model in the main process."""
 
     def __init__(self, items: list[tuple[object, Path, Path, str]]):
         self.items = items
@@ -85,16 +103,14 @@ class ControlDataset(Dataset):
         return len(self.items)
 
     def __getitem__(self, i: int):
-        key, out_path, map_path, control = self.items[i]
+        key, out_path, map_path, scorer = self.items[i]
         try:
             with Image.open(out_path) as o, Image.open(map_path) as m:
                 out, cmap = o.convert("RGB"), m.convert("L")
         except (OSError, SyntaxError, ValueError) as exc:
             return key, None, None, f"{type(exc).__name__}: {exc}"
-        if control == "edge":
-            return key, edge_f1(out, cmap), None, None
-        if control == "mask":
-            return key, mask_agreement(out, cmap), None, None
+        if scorer in PIXEL_SCORERS:
+            return key, PIXEL_SCORERS[scorer](out, cmap), None, None
         return key, None, (out, np.asarray(cmap, dtype=np.float32) / 255.0), None
 
 
@@ -108,9 +124,10 @@ class DepthModel:
         self.source = resolve_weights(self.name, what="depth model", flag="depth.model")
         self.device, self.pipe = device, None
 
-    def errors(self, pairs: list[tuple[Image.Image, np.ndarray]]) -> list[float]:
+    def errors(self, pairs: list[tuple[Image.Image, np.ndarray]],
+               error: Callable[[np.ndarray, np.ndarray], float] = depth_error) -> list[float]:
         if self.pipe is None:
-            from .extractor import quiet_transformers
+            from ibench.evaluators.extractor import quiet_transformers
 
             quiet_transformers()
             self.pipe = controls.depth_estimator(self.source, self.device)
@@ -118,5 +135,51 @@ class DepthModel:
         for (image, target), result in zip(pairs, self.pipe([p[0] for p in pairs])):
             d = controls.relative_depth(result)  # as the map was made
             d = np.asarray(Image.fromarray(d, mode="F").resize(target.shape[::-1], Image.BILINEAR))
-            out.append(depth_error(d, target))
+            out.append(error(d, target))
         return out
+
+
+class ControlKind(MetricKind):
+    """Metric kind ``control``: re-extract the control signal from the output and compare it with the map."""
+
+    def check(self, metric: MetricDef) -> None:
+        scorer = scorer_of(metric)
+        if metric.control is None or (scorer not in PIXEL_SCORERS and scorer not in DEPTH_SCORERS):
+            raise IbenchError(f"metric {metric.name!r}: kind 'control' needs target control:<type> and a scorer "
+                              f"(known: {', '.join(sorted({**PIXEL_SCORERS, **DEPTH_SCORERS}))})")
+
+    def score(self, ctx: ScoringContext, metrics: list[MetricDef]) -> KindOutput:
+        out = KindOutput(rows={m.name: [] for m in metrics})
+        items, depth, scorers = [], None, {}
+        for m in metrics:
+            scorers[m.name] = scorer_of(m)
+            if scorers[m.name] in DEPTH_SCORERS and depth is None:
+                try:
+                    depth = DepthModel(ctx.config.depth_model, ctx.device)
+                except IbenchError as exc:
+                    out.skipped[m.name] = f"skipped: no depth model ({exc})"
+                    continue
+            for g in ctx.ok:
+                for cond, (rel,) in m.conditions(ctx.instances[g.instance_id]):
+                    items.append(((m.name, g.instance_id, g.sample, cond), ctx.store.path / g.image,
+                                  ctx.root.resolve(rel), scorers[m.name]))
+        for batch in loader(ControlDataset(items), ctx.batch_size, ctx.num_workers, collate_fn=list):
+            pending: dict[str, list] = {}
+            for key, value, pair, error in batch:
+                if error:
+                    raise IbenchError(f"cannot score {key[0]} for {key[1]} sample {key[2]}: {error}")
+                if pair is not None:
+                    pending.setdefault(scorers[key[0]], []).append((key, pair))
+                else:
+                    _append(out.rows, key, value)
+            for scorer, group in pending.items():
+                if depth is not None:
+                    values = depth.errors([p for _, p in group], DEPTH_SCORERS[scorer])
+                    for (key, _), value in zip(group, values):
+                        _append(out.rows, key, value)
+        return out
+
+
+def _append(rows: dict[str, list], key: tuple, value: float) -> None:
+    name, iid, sample, cond = key
+    rows[name].append({"instance_id": iid, "sample": sample, "metric": name, "condition": cond, "value": float(value)})

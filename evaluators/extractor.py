@@ -42,7 +42,12 @@ def quiet_transformers() -> None:
 
 
 class Extractor:
-    """Base class: subclasses set ``name``, ``id``, ``preprocessing`` and implement ``_load``/``_forward``."""
+    """Base class: subclasses set ``name``, ``id``, ``preprocessing`` and implement ``_load``/``_forward``.
+
+    The extractor table (``ibench.evaluators.registry.EXTRACTORS``) builds one through ``build``, which
+    gets the extractor config, the device and a dict shared by the extractors of one scoring run (so
+    the CLIP image and text extractors share one model).
+    """
 
     name: str = ""
     kind: str = "image"  # or "text"
@@ -52,6 +57,11 @@ class Extractor:
     def __init__(self, device: str = "cpu"):
         self.device = device
         self._loaded = False
+
+    @classmethod
+    def build(cls, config, device: str, shared: dict) -> "Extractor":
+        """An extractor for ``config`` (an ``ExtractorConfig``) on ``device``; cheap: weights are located, not loaded."""
+        return cls(config, device)
 
     def load(self) -> "Extractor":
         if not self._loaded:

@@ -18,7 +18,7 @@ import torch
 from PIL import Image
 
 from ibench.errors import IbenchError
-from ibench.paths import cache_dir
+from ibench.core.paths import cache_dir
 from ibench.weights import offline
 
 from .config import ExtractorConfig

@@ -17,10 +17,10 @@ from functools import cached_property
 from pathlib import Path
 from typing import Optional
 
-from ibench.catalog import Catalog
-from ibench.instances import Instance
-from ibench.paths import DataRoot
-from ibench.taskspec import TaskSpec
+from ibench.data.catalog import Catalog
+from ibench.core.instance import Instance
+from ibench.core.paths import DataRoot
+from ibench.core.taskspec import TaskSpec
 
 KIND_POOLS = {"subject": ["dreambench"], "style": ["styledrop", "classic"], "content": ["content"],
               "control": ["content", "dreambench"]}

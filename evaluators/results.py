@@ -11,29 +11,24 @@
 
 from __future__ import annotations
 
-import json
-import math
 from pathlib import Path
 from typing import Any, Iterable
 
 import pandas as pd
 
+from ibench.core.jsonio import json_safe, read_json, read_jsonl, write_json_atomic, write_jsonl_atomic
+from ibench.core.rundir import RunLayout
 from ibench.errors import IbenchError
-from ibench.runstore import read_jsonl, write_json_atomic, write_jsonl_atomic
 from ibench.stats import mean_ci
 
 SCHEMA = "ibench.results/1"
-RESULTS = "results.json"
+RESULTS = RunLayout.RESULTS
 COLUMNS = ["instance_id", "sample", "metric", "condition", "value"]
-
-
-def _num(x: float) -> float | None:
-    return None if x is None or not math.isfinite(x) else float(x)
 
 
 def estimate(values: Iterable[float]) -> dict:
     e = mean_ci(list(values))
-    return {"mean": _num(e.mean), "ci_low": _num(e.ci_low), "ci_high": _num(e.ci_high), "n": e.n}
+    return json_safe({"mean": e.mean, "ci_low": e.ci_low, "ci_high": e.ci_high, "n": e.n})
 
 
 def summarize(rows: list[dict]) -> tuple[dict, dict]:
@@ -60,7 +55,7 @@ def write_set(scores_dir: Path, metric: str, record: dict) -> None:
 
 def load_scores(run_dir: str | Path) -> pd.DataFrame:
     """All per-instance score rows of a run (columns instance_id, sample, metric, condition, value)."""
-    scores = Path(run_dir) / "scores"
+    scores = Path(run_dir) / RunLayout.SCORES
     rows: list[dict] = []
     for path in sorted(scores.glob("*.jsonl")):
         rows.extend(read_jsonl(path))
@@ -73,10 +68,8 @@ def load_results(run_dir: str | Path) -> dict:
     path = Path(run_dir) / RESULTS
     if not path.is_file():
         raise IbenchError(f"{path} not found: score the run first (`ibench score {run_dir}`)")
-    try:
-        data: dict[str, Any] = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise IbenchError(f"{path}: invalid JSON ({exc.msg}, line {exc.lineno})") from None
-    if data.get("schema") != SCHEMA:
-        raise IbenchError(f"{path}: schema {data.get('schema')!r} is not {SCHEMA!r}; re-score the run")
+    data: Any = read_json(path, "results")
+    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+        found = data.get("schema") if isinstance(data, dict) else type(data).__name__
+        raise IbenchError(f"{path}: schema {found!r} is not {SCHEMA!r}; re-score the run")
     return data

@@ -18,6 +18,7 @@ from typing import Optional
 import numpy as np
 
 KID_SUBSETS, KID_MAX_SUBSET, KID_SEED = 100, 1000, 0
+SET_METRICS = ("fid", "kid")
 KID_STABLE_N = 100
 
 

@@ -118,7 +118,7 @@ def save_tiny_extractors(folder: Path) -> dict:
 
 def tiny_preset() -> dict:
     """The ``tiny`` extractor config: the tiny extractors saved once in the cache dir, then reused."""
-    from ibench.paths import cache_dir
+    from ibench.core.paths import cache_dir
 
     folder = cache_dir() / "extractors" / "tiny-v1"
     done = folder / "config.json"

@@ -9,10 +9,10 @@ import argparse
 import sys
 
 import streamlit as st
-from ibench.human_eval import page_admin, page_rate
-from ibench.human_eval.store import get_engine
 
 from ibench.errors import IbenchError, one_line
+from ibench.human_eval import page_admin, page_rate
+from ibench.human_eval.store import get_engine
 
 
 def _db_arg() -> str | None:

@@ -20,7 +20,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from ibench.errors import IbenchError
-from ibench.runstore import RunStore
+from ibench.core.rundir import RunStore
 
 from .store import Assignment, Item, Rater, Study, get_engine, token_hash, utcnow, write
 
@@ -72,14 +72,11 @@ def items_from_runs(runs: Sequence[str | Path]) -> list[dict]:
     for path in runs:
         store = RunStore(path)
         manifest = store.manifest()
-        rid = manifest.get("run_id") or store.path.name
+        rid = manifest.run_id
         if rid in seen:
             raise IbenchError(f"run {rid} is given twice")
         seen.add(rid)
-        ident = manifest.get("identity", {})
-        task, model = ident.get("task"), ident.get("model")
-        if not task or not model:
-            raise IbenchError(f"{store.manifest_path}: identity.task and identity.model are required")
+        task, model = manifest.identity.task, manifest.identity.model
         if model in labels[task]:
             model = f"{model}@{rid[-6:]}"  # same model twice on a task (other settings): keep them apart
         labels[task].add(model)
@@ -94,7 +91,7 @@ def items_from_runs(runs: Sequence[str | Path]) -> list[dict]:
             records.append(dict(task=task, model=model, run_id=rid, instance_id=g.instance_id, sample=g.sample,
                                 uid=f"{g.instance_id}/{g.sample}", image=str(image),
                                 instance=instances[g.instance_id].model_dump(mode="json"),
-                                data_root=manifest.get("data_root"), derived_dir=manifest.get("derived_dir")))
+                                data_root=manifest.data_root, derived_dir=manifest.derived_dir))
     return records
 
 

@@ -9,7 +9,7 @@ from sqlalchemy.engine import Engine
 
 from ibench.errors import IbenchError, one_line
 
-from . import ratings
+from ibench.human_eval import ratings
 from .aggregate import ratings_frame, summarize
 from .export import csv_text
 from .imagenhub import frame_for_export, import_uploads, zip_tsvs

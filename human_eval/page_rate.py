@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 
 from ibench.errors import IbenchError, one_line
 
-from . import ratings
+from ibench.human_eval import ratings
 from .rubric import (
     CONDITION_LEVELS,
     LEVELS,

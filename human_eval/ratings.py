@@ -126,7 +126,7 @@ def _own(s: Session, rater_id: int, assignment_id: int) -> Assignment:
 
 def rater_item(engine: Engine, rater_id: int, assignment_id: int) -> RaterItem:
     """The instruction, reference images, output and the rater's own rating of one assignment."""
-    from ibench.paths import DataRoot
+    from ibench.core.paths import DataRoot
 
     with reading(engine) as s:
         a = _own(s, rater_id, assignment_id)

@@ -1,5 +1,5 @@
 """``python -m ibench``: the same as the ``ibench`` command."""
 
-from .cli import main
+from ibench.cli import main
 
 main()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .errors import IbenchError
+from ibench.errors import IbenchError
 
 
 def offline() -> bool:

@@ -2,7 +2,7 @@
 
 from PIL import Image
 
-from ibench.models.base import ModelAdapter
+from ibench.models.base import AdapterSettings, ModelAdapter
 
 
 class Flaky(ModelAdapter):
@@ -11,8 +11,8 @@ class Flaky(ModelAdapter):
     name = "flaky"
     capabilities = frozenset({"subject", "style", "control:edge"})
 
-    def __init__(self, fail_suffixes: str = "0123", **options):
-        super().__init__(fail_suffixes=fail_suffixes, **options)
+    class Settings(AdapterSettings):
+        fail_suffixes: str = "0123"
 
     def generate(self, batch):
         for req in batch:

@@ -28,7 +28,7 @@ def shared_data() -> Path:
 @pytest.fixture
 def data_root(shared_data, tmp_path):
     """The shared (read-only) data root with a per-test derived dir for control maps."""
-    from ibench.paths import DataRoot
+    from ibench.core.paths import DataRoot
 
     return DataRoot(shared_data, derived_dir=tmp_path / "derived")
 

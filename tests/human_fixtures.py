@@ -24,9 +24,9 @@ def make_runs(shared_data: Path, tmp: Path, models: Sequence[str] = MODELS, limi
               samples: int = 1) -> list[Path]:
     """Real runs of ``models`` on ``style_subject`` (``limit`` instances) under ``tmp/runs``."""
     from ibench.models import get_model
-    from ibench.paths import DataRoot
-    from ibench.registry import get_task
-    from ibench.runner import generate
+    from ibench.core.paths import DataRoot
+    from ibench.core.registry import get_task
+    from ibench.run import GenerateOptions, generate
 
     with pytest.MonkeyPatch.context() as mp:  # keep the tiny model out of the user's cache
         mp.setenv("IBENCH_CACHE_DIR", str(tmp / "cache"))
@@ -34,8 +34,8 @@ def make_runs(shared_data: Path, tmp: Path, models: Sequence[str] = MODELS, limi
         root = DataRoot(shared_data, derived_dir=tmp / "derived")
         out = []
         for name in models:
-            store, _ = generate(get_task(TASK), get_model(name), root, tmp / "runs", limit=limit, samples=samples,
-                                progress=False)
+            store, _ = generate(get_task(TASK), get_model(name), root, GenerateOptions(out=tmp / "runs", limit=limit, samples=samples,
+                                progress=False))
             out.append(store.path)
     return out
 

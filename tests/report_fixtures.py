@@ -33,7 +33,7 @@ class ReportInputs:
 def score(run: Path, extractors: dict, data: Path, tmp: Path, metrics: Sequence[str] = METRICS) -> None:
     """Score a run with the real evaluators and the tiny extractors (isolated cache under ``tmp``)."""
     from ibench.evaluators.score import score_run
-    from ibench.paths import DataRoot
+    from ibench.core.paths import DataRoot
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("IBENCH_CACHE_DIR", str(tmp / "cache"))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ibench.registry import task_files
+from ibench.core.registry import task_files
 
 
 def snapshot(folder: Path) -> dict:

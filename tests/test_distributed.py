@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from ibench.distributed import merge_shards
+from ibench.run.distributed import merge_shards
 from ibench.models import get_model
-from ibench.paths import DataRoot
-from ibench.registry import get_task
-from ibench.runner import generate
-from ibench.runstore import GENERATIONS, RunStore
+from ibench.core.paths import DataRoot
+from ibench.core.registry import get_task
+from ibench.run import GenerateOptions, generate
+from ibench.core.rundir import RunLayout, RunStore
 from tiny_pipelines import tiny_composite_config
 
 torch.set_num_threads(1)
@@ -31,8 +31,8 @@ def tiny_cfg(tmp_path_factory) -> dict:
 
 def _generate(cfg: dict, data: Path, derived: Path, out: Path, model=None) -> RunStore:
     model = model or get_model("sd-composite", **cfg)
-    store, _ = generate(get_task(TASK), model, DataRoot(data, derived_dir=derived), out, limit=LIMIT, samples=SAMPLES,
-                        batch_size=2, progress=False)
+    store, _ = generate(get_task(TASK), model, DataRoot(data, derived_dir=derived), GenerateOptions(out=out, limit=LIMIT, samples=SAMPLES,
+                        batch_size=2, progress=False))
     return store
 
 
@@ -85,8 +85,8 @@ def test_two_processes_make_exactly_the_one_process_records(reference, tiny_cfg,
     (run_dir,) = out.iterdir()
     store = RunStore(run_dir)
     assert _records(store) == reference
-    assert [p.name for p in store.generation_files()] == [GENERATIONS]  # shards merged by rank 0
-    assert len((run_dir / GENERATIONS).read_text().splitlines()) == LIMIT * SAMPLES
+    assert [p.name for p in store.generation_files()] == [RunLayout.GENERATIONS]  # shards merged by rank 0
+    assert len((run_dir / RunLayout.GENERATIONS).read_text().splitlines()) == LIMIT * SAMPLES
 
 
 def test_resume_after_a_process_is_killed(reference, tiny_cfg, shared_data, tmp_path):
@@ -100,17 +100,17 @@ def test_resume_after_a_process_is_killed(reference, tiny_cfg, shared_data, tmp_
     assert any(p.name.startswith("generations.rank") for p in store.generation_files())
     # resume with ONE process: only the missing samples are made, and the result equals a clean run
     model = get_model("sd-composite", **tiny_cfg)
-    store2, counts = generate(get_task(TASK), model, DataRoot(shared_data, derived_dir=tmp_path / "derived"), out,
-                              limit=LIMIT, samples=SAMPLES, batch_size=2, progress=False)
+    store2, counts = generate(get_task(TASK), model, DataRoot(shared_data, derived_dir=tmp_path / "derived"), GenerateOptions(out=out,
+                              limit=LIMIT, samples=SAMPLES, batch_size=2, progress=False))
     assert counts["skipped"] == len(partial) and counts["generated"] == LIMIT * SAMPLES - len(partial)
     assert _records(store2) == reference
-    assert [p.name for p in store2.generation_files()] == [GENERATIONS]
-    text = (run_dir / GENERATIONS).read_text()
-    assert merge_shards(store2) == 0 and (run_dir / GENERATIONS).read_text() == text  # idempotent
+    assert [p.name for p in store2.generation_files()] == [RunLayout.GENERATIONS]
+    text = (run_dir / RunLayout.GENERATIONS).read_text()
+    assert merge_shards(store2) == 0 and (run_dir / RunLayout.GENERATIONS).read_text() == text  # idempotent
 
 
 def test_merge_consolidates_duplicates(tmp_path):
-    from ibench.runstore import Generation
+    from ibench.core.rundir import Generation
 
     store = RunStore(tmp_path)
     ok = Generation(instance_id="a", sample=0, seed=1, image="images/a/0.png", sha256="x")
@@ -118,7 +118,7 @@ def test_merge_consolidates_duplicates(tmp_path):
     store.append_generations([ok], shard="rank0")
     store.append_generations([ok, Generation(instance_id="b", sample=0, seed=2, image="i", sha256="y")], shard="rank1")
     assert merge_shards(store) == 2
-    lines = (tmp_path / GENERATIONS).read_text().splitlines()
+    lines = (tmp_path / RunLayout.GENERATIONS).read_text().splitlines()
     assert len(lines) == 2 and [g.key for g in store.generations()] == [("a", 0), ("b", 0)]
     assert store.generations()[0].ok
-    assert merge_shards(store) == 0 and (tmp_path / GENERATIONS).read_text().splitlines() == lines
+    assert merge_shards(store) == 0 and (tmp_path / RunLayout.GENERATIONS).read_text().splitlines() == lines

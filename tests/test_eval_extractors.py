@@ -95,7 +95,7 @@ def test_tiny_depth_model_scores(tmp_path, photo):
 
 
 def test_control_metrics_of_perfect_and_empty_outputs(photo):
-    from ibench import controls
+    from ibench.data import controls
     from ibench.evaluators.control import edge_f1, mask_agreement
 
     edges = controls.canny(photo)
@@ -144,7 +144,7 @@ def test_config_precedence_and_errors(tmp_path, monkeypatch):
 
 
 def test_metric_registry_did_you_mean():
-    from ibench.evaluators.metrics import METRICS, get_metric, parse_metrics
+    from ibench.core.metrics import METRICS, get_metric, parse_metrics
 
     assert {"clip_t", "dino", "clip_i", "style_clip", "style_gram", "content_clip", "control_edge", "control_mask",
             "control_depth", "fid", "kid"} <= set(METRICS)

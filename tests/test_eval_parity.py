@@ -89,7 +89,7 @@ def test_features_and_fid_match_cleanfid_compute_fid(images, inception, tmp_path
     from ibench.evaluators.cache import FeatureCache
     from ibench.evaluators.features import ensure_image_features
     from ibench.evaluators.setmetrics import set_metric
-    from ibench.runstore import sha256_file
+    from ibench.core.rundir import sha256_file
 
     def fx(batch: torch.Tensor) -> torch.Tensor:
         return torch.from_numpy(inception.forward(batch))

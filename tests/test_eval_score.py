@@ -32,12 +32,12 @@ checklist: ["follows the maps"]
 @pytest.fixture(scope="module")
 def env(tmp_path_factory, shared_data):
     """Tiny extractors, a data root with a private derived dir, and the runs (made once per module)."""
-    from ibench import controls
-    from ibench.catalog import Catalog
+    from ibench.data import controls
+    from ibench.data.catalog import Catalog
     from ibench.models import get_model
-    from ibench.paths import DataRoot
-    from ibench.registry import get_task
-    from ibench.runner import generate
+    from ibench.core.paths import DataRoot
+    from ibench.core.registry import get_task
+    from ibench.run import GenerateOptions, generate
 
     base = tmp_path_factory.mktemp("eval")
     with pytest.MonkeyPatch.context() as mp:
@@ -49,14 +49,14 @@ def env(tmp_path_factory, shared_data):
         root = DataRoot(shared_data, derived_dir=base / "derived")
         runs = {}
         for task, limit, samples in (("style_subject_control", 2, 2), ("multi_subject", 1, 1)):
-            runs[task] = generate(get_task(task), get_model("tiny"), root, base / "runs", limit=limit,
-                                  samples=samples, progress=False)[0].path
+            runs[task] = generate(get_task(task), get_model("tiny"), root, GenerateOptions(out=base / "runs", limit=limit,
+                                  samples=samples, progress=False))[0].path
         controls.prepare(root, ["depth"], [p.image for p in Catalog(root).photos("content")],
                          depth_model=config["depth"]["model"])
         task_file = base / "eval_controls.yaml"
         task_file.write_text(CONTROLS_TASK)
-        runs["eval_controls"] = generate(get_task(str(task_file)), get_model("tiny"), root, base / "runs",
-                                         limit=2, samples=1, progress=False)[0].path
+        runs["eval_controls"] = generate(get_task(str(task_file)), get_model("tiny"), root, GenerateOptions(out=base / "runs",
+                                         limit=2, samples=1, progress=False))[0].path
     return {"config": config, "file": cfg_file, "root": root, "runs": runs}
 
 
@@ -68,7 +68,7 @@ def _validate(results: dict) -> None:
 
 def test_all_metrics_end_to_end_with_failures_skipped(env):
     from ibench.evaluators.results import load_results, load_scores
-    from ibench.runstore import Generation, RunStore
+    from ibench.core.rundir import Generation, RunStore
 
     store = RunStore(env["runs"]["style_subject_control"])
     first = store.generations()[0]
@@ -127,7 +127,7 @@ def test_clip_t_and_dino_equal_a_direct_computation(env):
 
     from ibench.evaluators.results import load_scores
     from ibench.evaluators.score import score_run
-    from ibench.runstore import RunStore
+    from ibench.core.rundir import RunStore
 
     run, cfg, root = env["runs"]["style_subject_control"], env["config"], env["root"]
     score_run(run, metrics=["clip_t", "dino"], config=cfg, data_root=root, num_workers=0)
@@ -221,8 +221,9 @@ def test_mask_and_depth_controls_and_missing_depth_model(env):
 
 
 def test_cli_score_and_run_stage(env, capsys):
-    from ibench.cli import main, score_stage
-    from ibench.runstore import RunStore
+    from ibench.cli import main
+    from ibench.cli.run import score_stage
+    from ibench.core.rundir import RunStore
 
     run = env["runs"]["multi_subject"]
     main(["score", str(run), "--metrics", "clip_t,dino", "--extractor-config", str(env["file"]), "--workers", "0"])

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from ibench.errors import IbenchError
-from ibench.fetch import fetch, mirror_url, read_manifest
+from ibench.data.fetch import fetch, mirror_url, read_manifest
 
 FILES = ["dreambench/dog/00.jpg", "content/chicago.jpg", "styles/classic/mondrian.jpg"]
 ORIGIN = "https://raw.githubusercontent.com/owner/repo/0123abcd/"

@@ -15,8 +15,8 @@ import pytest
 from report_fixtures import cli_main, raw_scores, report_inputs, score  # noqa: F401 (fixture)
 
 from ibench.errors import IbenchError
-from ibench.gate import CheckResult, MetricCheck, Tolerance, compare_metric, parse_tolerances
-from ibench.gate_output import junit_xml, markdown_summary
+from ibench.report.gate import CheckResult, MetricCheck, Tolerance, compare_metric, parse_tolerances
+from ibench.report.gate_output import junit_xml, markdown_summary
 
 
 def base(values: dict, hib: bool = True) -> dict:
@@ -108,8 +108,8 @@ def tiny_run(report_inputs) -> Path:
 
 @pytest.fixture(scope="module")
 def baseline_file(tiny_run, tmp_path_factory) -> Path:
-    from ibench.gate import make_baseline, write_baseline
-    from ibench.report_runs import open_run
+    from ibench.report.gate import make_baseline, write_baseline
+    from ibench.report.runs import open_run
 
     path = tmp_path_factory.mktemp("baseline") / "tiny.json"
     write_baseline(make_baseline(open_run(tiny_run)), path)
@@ -130,15 +130,15 @@ def test_baseline_validates_and_holds_per_instance_means(tiny_run, baseline_file
 def test_check_passes_on_an_identical_rerun(report_inputs, baseline_file, tmp_path, capsys):
     """Generate the same run again from scratch (another folder) and score it: the check passes."""
     from ibench.models import get_model
-    from ibench.paths import DataRoot
-    from ibench.registry import get_task
-    from ibench.runner import generate
+    from ibench.core.paths import DataRoot
+    from ibench.core.registry import get_task
+    from ibench.run import GenerateOptions, generate
 
     with pytest.MonkeyPatch.context() as mp:  # the session's cache: the tiny model is not rebuilt
         mp.setenv("IBENCH_CACHE_DIR", str(report_inputs.tmp / "cache"))
         store, counts = generate(get_task("style_subject"), get_model("tiny"),
-                                 DataRoot(report_inputs.data, derived_dir=tmp_path / "derived"), tmp_path / "runs",
-                                 limit=3, samples=2, progress=False)
+                                 DataRoot(report_inputs.data, derived_dir=tmp_path / "derived"), GenerateOptions(out=tmp_path / "runs",
+                                 limit=3, samples=2, progress=False))
     rerun = store.path
     assert counts["generated"] == 6 and rerun.name in {r.name for r in report_inputs.runs}  # same identity, new dir
     score(rerun, report_inputs.extractors, report_inputs.data, tmp_path)
@@ -206,7 +206,9 @@ def test_a_run_where_every_generation_failed_regresses_rather_than_erroring(repo
                                                                              baseline_file, tmp_path, capsys):
     """Scored, but no image: `check` fails (exit 1, every metric MISSING, a gated FID without a value too),
     `report` and `compare` still work, `baseline` refuses; was exit 2 "run `ibench score` first"."""
-    from ibench.runstore import GENERATIONS
+    from ibench.core.rundir import RunLayout
+
+    GENERATIONS = RunLayout.GENERATIONS
 
     failed = tmp_path / tiny_run.name
     shutil.copytree(tiny_run, failed)

@@ -75,7 +75,7 @@ def test_serve_launches_the_installed_app(human_runs, tmp_path):
         port = s.getsockname()[1]
     env = {**os.environ, "IBENCH_HUMAN_DB": str(db)}
     with open(log, "w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "ibench.cli", "human", "serve", "--port", str(port),
+        proc = subprocess.Popen([sys.executable, "-m", "ibench", "human", "serve", "--port", str(port),
                                  "--address", "127.0.0.1"], cwd=tmp_path, env=env, stdout=out,
                                 stderr=subprocess.STDOUT, start_new_session=True)
     try:

@@ -2,8 +2,8 @@
 
 import pytest
 
-from ibench.instances import build_instances
-from ibench.registry import all_tasks, get_task
+from ibench.data import build_instances
+from ibench.core.registry import all_tasks, get_task
 
 CHEAP_TASKS = [s.name for s in all_tasks() if not any(r.control == "depth" for r in s.references)]
 
@@ -55,7 +55,7 @@ def test_compositions_are_coherent(data_root):
 
 
 def test_dreambench_prompts_parsed(data_root):
-    from ibench.catalog import Catalog
+    from ibench.data.catalog import Catalog
 
     cat = Catalog(data_root)
     assert len(cat.subjects) == 30 and len(cat.prompts["object"]) == 25 and len(cat.prompts["live"]) == 25
@@ -73,8 +73,8 @@ def test_depth_task_builds_after_prepare_with_a_local_depth_model(data_root, tmp
     with pytest.raises(IbenchError, match="ibench data prepare --controls depth"):
         build_instances(spec, data_root, count=3)
     model = tiny_depth_model(tmp_path / "depth-model")
-    from ibench.catalog import Catalog
-    from ibench.controls import prepare
+    from ibench.data.catalog import Catalog
+    from ibench.data.controls import prepare
 
     cat = Catalog(data_root)
     sources = [p.image for p in cat.photos("content")] + [im for s in cat.subjects for im in s.images]

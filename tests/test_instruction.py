@@ -4,7 +4,7 @@ import pytest
 from pydantic import ValidationError
 
 from ibench.errors import IbenchError
-from ibench.instruction import Instruction, Reference
+from ibench.core.instruction import Instruction, Reference
 
 DOG = ["dreambench/dog/00.jpg", "dreambench/dog/01.jpg"]
 STYLE = ["styles/classic/starry_night.jpg"]
@@ -56,7 +56,7 @@ def test_missing_and_corrupt_images(data_root, tmp_path):
     ins = make("[ref#1]", [Reference(marker="ref#1", kind="subject", images=["dreambench/dog/99.jpg"])])
     with pytest.raises(IbenchError, match="not found"):
         ins.check_files(data_root)
-    from ibench.paths import DataRoot
+    from ibench.core.paths import DataRoot
 
     (tmp_path / "bad.jpg").write_bytes(b"\xff\xd8\xff not really a jpeg")
     root = DataRoot(tmp_path)

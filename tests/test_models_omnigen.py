@@ -7,14 +7,14 @@ import torch
 from PIL import Image
 
 from ibench.errors import IbenchError
-from ibench.instances import Instance
-from ibench.instruction import Instruction, Reference
+from ibench.core.instance import Instance
+from ibench.core.instruction import Instruction, Reference
 from ibench.models import get_model
 from ibench.models.base import Request
 from ibench.models.omnigen import render_prompt
-from ibench.paths import DataRoot
-from ibench.registry import get_task
-from ibench.runner import generate
+from ibench.core.paths import DataRoot
+from ibench.core.registry import get_task
+from ibench.run import GenerateOptions, generate
 from tiny_pipelines import save_tiny_omnigen
 
 torch.set_num_threads(1)
@@ -47,8 +47,8 @@ def test_composite_tasks_generate(task, omnigen_cfg, shared_data, tmp_path):
     calls = []
     call = model.pipe.__call__
     model.pipe = lambda **kw: (calls.append(kw), call(**kw))[1]  # record what OmniGen receives
-    store, counts = generate(get_task(task), model, DataRoot(shared_data, derived_dir=tmp_path / "d"), tmp_path,
-                             limit=1, samples=1, progress=False)
+    store, counts = generate(get_task(task), model, DataRoot(shared_data, derived_dir=tmp_path / "d"), GenerateOptions(out=tmp_path,
+                             limit=1, samples=1, progress=False))
     assert counts["generated"] == 1 and counts["failed"] == 0
     (gen,) = store.generations()
     with Image.open(store.path / gen.image) as im:

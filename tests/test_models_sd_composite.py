@@ -10,13 +10,13 @@ import torch
 from PIL import Image
 
 from ibench.errors import IbenchError
-from ibench.instances import Instance
-from ibench.instruction import Instruction, Reference
+from ibench.core.instance import Instance
+from ibench.core.instruction import Instruction, Reference
 from ibench.models import get_model
 from ibench.models.base import Request
-from ibench.paths import DataRoot
-from ibench.registry import get_task
-from ibench.runner import generate
+from ibench.core.paths import DataRoot
+from ibench.core.registry import get_task
+from ibench.run import GenerateOptions, generate
 from tiny_pipelines import tiny_composite_config
 
 torch.set_num_threads(1)
@@ -31,7 +31,7 @@ def run(task: str, cfg: dict, shared_data, tmp_path, **kw):
     model = get_model("sd-composite", **cfg)  # the registry path a real id takes
     root = DataRoot(shared_data, derived_dir=tmp_path / "derived")
     kw = {"limit": 1, "samples": 1, "progress": False, **kw}
-    return generate(get_task(task), model, root, tmp_path / "runs", **kw)
+    return generate(get_task(task), model, root, GenerateOptions(out=tmp_path / "runs", **kw))
 
 
 @pytest.mark.parametrize("task", ["style_subject", "subject_control", "style_subject_control"])
@@ -41,7 +41,7 @@ def test_composite_tasks_generate(task, tiny_cfg, shared_data, tmp_path):
     (gen,) = store.generations()
     with Image.open(store.path / gen.image) as im:
         assert im.size == (64, 64)
-    settings = store.manifest()["identity"]["model_settings"]
+    settings = store.manifest().identity.model_settings
     assert settings["model"] == tiny_cfg["model"] and settings["steps"] == 2 and settings["subject_scale"] == 0.6
     assert "device" not in settings and "offload" not in settings  # runtime settings stay out of the run id
 
@@ -107,8 +107,8 @@ def test_capabilities_follow_the_config(tiny_cfg, shared_data, tmp_path):
     model = get_model("sd-composite", **{**tiny_cfg, "controlnets": {}, "mask": None})
     assert model.capabilities == {"subject", "style", "content"}
     with pytest.raises(IbenchError, match="control:edge"):
-        generate(get_task("subject_control"), model, DataRoot(shared_data, derived_dir=tmp_path), tmp_path,
-                 limit=1, samples=1, progress=False)
+        generate(get_task("subject_control"), model, DataRoot(shared_data, derived_dir=tmp_path), GenerateOptions(out=tmp_path,
+                 limit=1, samples=1, progress=False))
 
 
 def test_unknown_setting_is_one_line(tiny_cfg):
@@ -132,14 +132,16 @@ def test_offline_missing_weights_name_the_ids(tiny_cfg, capsys, shared_data, tmp
     assert "HF_HUB_OFFLINE" in err and tiny_cfg["controlnets"]["edge"] not in err
 
 
-@pytest.mark.parametrize("name, module", [("sd15-composite", "sd_composite"), ("sdxl-composite", "sd_composite"),
-                                          ("omnigen", "omnigen"), ("text2img-sd15", "text2img")])
-def test_example_configs_use_known_settings(name, module):
-    import importlib
+@pytest.mark.parametrize("name, model", [("sd15-composite", "sd-composite"), ("sdxl-composite", "sd-composite"),
+                                         ("omnigen", "omnigen"), ("text2img-sd15", "text2img")])
+def test_example_configs_use_known_settings(name, model):
     from pathlib import Path
 
-    from ibench.taskspec import load_yaml
+    from ibench.core.yamlio import load_yaml
 
     cfg = load_yaml(Path(__file__).resolve().parents[1] / "configs" / f"{name}.yaml")
-    defaults = importlib.import_module(f"ibench.models.{module}").DEFAULTS
-    assert cfg and set(cfg) <= set(defaults), set(cfg) - set(defaults)
+    from ibench.models import BUILTIN, load_class
+
+    settings = load_class(BUILTIN[model]).Settings
+    assert cfg and set(cfg) <= set(settings.model_fields), set(cfg) - set(settings.model_fields)
+    settings(**cfg)  # every value has the right type

@@ -7,9 +7,9 @@ import torch
 
 from ibench.errors import IbenchError
 from ibench.models import get_model
-from ibench.paths import DataRoot
-from ibench.registry import get_task
-from ibench.runner import generate
+from ibench.core.paths import DataRoot
+from ibench.core.registry import get_task
+from ibench.run import GenerateOptions, generate
 from tiny_pipelines import save_tiny_sd
 
 torch.set_num_threads(1)
@@ -25,18 +25,18 @@ def test_text_only_gets_the_target_prompt(sd_path, shared_data, tmp_path):
     prompts = []
     call = model.pipe.__call__
     model.pipe = lambda **kw: (prompts.extend(kw["prompt"]), call(**kw))[1]
-    store, counts = generate(get_task("txt2img"), model, DataRoot(shared_data, derived_dir=tmp_path / "d"), tmp_path,
-                             limit=2, samples=1, batch_size=2, progress=False)
+    store, counts = generate(get_task("txt2img"), model, DataRoot(shared_data, derived_dir=tmp_path / "d"), GenerateOptions(out=tmp_path,
+                             limit=2, samples=1, batch_size=2, progress=False))
     assert counts["generated"] == 2
     assert prompts == [i.instruction.target_prompt for i in store.instances()]
-    assert store.manifest()["identity"]["model_settings"]["model"] == sd_path
+    assert store.manifest().identity.model_settings["model"] == sd_path
 
 
 def test_refuses_tasks_with_references(sd_path, shared_data, tmp_path):
     model = get_model("text2img", model=sd_path, size=64, steps=2)
     with pytest.raises(IbenchError, match="cannot use the style, subject references"):
-        generate(get_task("style_subject"), model, DataRoot(shared_data, derived_dir=tmp_path), tmp_path, limit=1,
-                 progress=False)
+        generate(get_task("style_subject"), model, DataRoot(shared_data, derived_dir=tmp_path), GenerateOptions(out=tmp_path, limit=1,
+                 progress=False))
 
 
 def test_offline_missing_model_is_named():

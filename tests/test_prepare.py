@@ -54,7 +54,7 @@ def test_depth_maps_are_written_once(root, depth_model, capsys, cli_code):
 
 
 def test_depth_through_the_python_api_matches_the_cli(root, depth_model, cli_code):
-    from ibench.controls import depth
+    from ibench.data.controls import depth
 
     with Image.open(root / IMAGES[0]) as im:
         made = depth([im.convert("RGB")], model=str(depth_model))[0]

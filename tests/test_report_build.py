@@ -158,7 +158,7 @@ def test_cli_report_and_user_errors(report_inputs, tmp_path, capsys):
 
 
 def test_models_are_labelled_by_the_settings_that_tell_them_apart(tmp_path):
-    from ibench.report_runs import RunInfo, label_runs
+    from ibench.report.runs import RunInfo, label_runs
 
     def run(rid, model, task="t", **settings):
         return RunInfo(tmp_path, rid, task, 1, "in_domain", model, settings, 0, "d", "", label=model)
@@ -171,9 +171,8 @@ def test_models_are_labelled_by_the_settings_that_tell_them_apart(tmp_path):
 
 
 def test_json_cleaning_turns_every_non_finite_number_into_null():
-    from ibench.gate import _finite
-    from ibench.report import _clean
+    from ibench.core.jsonio import json_safe
 
-    doc = _clean({"a": float("inf"), "b": [np.float64("nan"), np.float32(-np.inf), 1.5], "c": {"d": np.int64(2)}})
+    doc = json_safe({"a": float("inf"), "b": [np.float64("nan"), np.float32(-np.inf), 1.5], "c": {"d": np.int64(2)}})
     assert json.loads(json.dumps(doc, allow_nan=False)) == {"a": None, "b": [None, None, 1.5], "c": {"d": 2}}
-    assert _finite({"x": float("inf"), "y": float("nan"), "z": 0.5}) == {"x": None, "y": None, "z": 0.5}
+    assert json_safe({"x": float("inf"), "y": float("nan"), "z": 0.5}) == {"x": None, "y": None, "z": 0.5}

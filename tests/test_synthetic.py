@@ -16,8 +16,8 @@ def _files(root):
 @pytest.fixture(scope="module")
 def synthetic_root(tmp_path_factory):
     """A synthetic root as `--data-dir synthetic` makes it (in a module-wide cache dir)."""
-    from ibench.paths import DataRoot
-    from ibench.synthetic import ensure_synthetic
+    from ibench.core.paths import DataRoot
+    from ibench.data.synthetic import ensure_synthetic
 
     return DataRoot(ensure_synthetic(tmp_path_factory.mktemp("cache") / "synthetic-v1"))
 
@@ -29,7 +29,7 @@ def cache(synthetic_root, monkeypatch):
 
 
 def test_deterministic_bytes(tmp_path):
-    from ibench.synthetic import ensure_synthetic
+    from ibench.data.synthetic import ensure_synthetic
 
     a, b = ensure_synthetic(tmp_path / "a"), ensure_synthetic(tmp_path / "b")
     files_a, files_b = _files(a), _files(b)
@@ -41,8 +41,8 @@ def test_deterministic_bytes(tmp_path):
 
 
 def test_layout_matches_the_real_data_root(synthetic_root, shared_data):
-    from ibench.catalog import Catalog
-    from ibench.paths import DataRoot
+    from ibench.data.catalog import Catalog
+    from ibench.core.paths import DataRoot
 
     synth, real = Catalog(synthetic_root), Catalog(DataRoot(shared_data))
     assert synthetic_root.root.name == "synthetic-v1"
@@ -66,8 +66,8 @@ def test_layout_matches_the_real_data_root(synthetic_root, shared_data):
 
 
 def test_every_shipped_task_builds_from_it(synthetic_root):
-    from ibench.instances import build_instances
-    from ibench.registry import all_tasks
+    from ibench.data import build_instances
+    from ibench.core.registry import all_tasks
 
     specs = all_tasks()
     assert len(specs) >= 12
@@ -85,11 +85,11 @@ def test_every_shipped_task_builds_from_it(synthetic_root):
 def test_depth_maps_ship_and_a_tiny_depth_model_can_replace_them(synthetic_root, tmp_path):
     import torch
 
-    from ibench.catalog import Catalog
-    from ibench.controls import derived_path, prepare
-    from ibench.instances import build_instances
-    from ibench.paths import DataRoot
-    from ibench.registry import get_task
+    from ibench.data.catalog import Catalog
+    from ibench.data.controls import derived_path, prepare
+    from ibench.data import build_instances
+    from ibench.core.paths import DataRoot
+    from ibench.core.registry import get_task
 
     catalog = Catalog(synthetic_root)
     sources = [p.image for p in catalog.photos("content")] + [im for s in catalog.subjects for im in s.images]

@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 
 from ibench.errors import IbenchError
-from ibench.registry import all_tasks, get_task, task_files
-from ibench.taskspec import load_task
+from ibench.core.registry import all_tasks, get_task, task_files
+from ibench.core.taskspec import load_task
 
 REQUIRED = {"txt2img", "edge2img", "depth2img", "mask2img", "style_gen", "subject_gen", "style_transfer",
             "style_subject", "multi_subject", "subject_control", "style_control", "style_subject_control"}

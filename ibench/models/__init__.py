@@ -6,8 +6,8 @@ import importlib
 import inspect
 from typing import Any
 
-from ..errors import IbenchError
-from ..registry import unknown
+from ibench.errors import IbenchError
+from ibench.errors import unknown
 from .base import ModelAdapter
 
 BUILTIN = {

@@ -1,4 +1,4 @@
-"""The model adapter protocol: declared capabilities and a batched ``generate``."""
+"""The model adapter protocol: declared capabilities, pydantic settings and a batched ``generate``."""
 
 from __future__ import annotations
 
@@ -8,37 +8,14 @@ from typing import Any, ClassVar
 
 from PIL import Image
 
-from ..errors import IbenchError
-from ..instances import Instance
-from ..paths import DataRoot
+from ibench.core.instance import Instance
+from ibench.core.paths import DataRoot
+from ibench.core.vocabulary import ALL_CAPABILITIES, check_capabilities as _known
+from ibench.errors import IbenchError
 
-ALL_CAPABILITIES = frozenset({"subject", "style", "content", "control:edge", "control:depth", "control:mask",
-                              "control:sketch"})
+from .settings import AdapterSettings, parse_settings
 
-
-def check_settings(model: str, given: dict[str, Any], defaults: dict[str, Any],
-                   extra: frozenset[str] = frozenset()) -> None:
-    """One-line errors for settings a model cannot use: unknown keys, and values of the wrong type.
-
-    ``defaults`` gives each known key's default; its type is what a value must have: an int default
-    (steps, size) wants a whole number >= 1, a float default a number, a dict default a mapping.
-    ``extra`` are keys accepted without a check (runtime keys such as ``device``).
-    """
-    unknown = sorted(set(given) - set(defaults) - set(extra))
-    if unknown:
-        raise IbenchError(f"model {model!r}: unknown setting {unknown[0]!r} (known: {', '.join(sorted(defaults))})")
-    for key, value in given.items():
-        default = defaults.get(key)
-        if value is None or isinstance(default, bool) or default is None:
-            continue
-        if isinstance(default, int):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise IbenchError(f"model {model!r}: setting {key!r} must be a whole number >= 1, not {value!r}")
-        elif isinstance(default, float) and not isinstance(value, dict):  # scales may also be per-layer dicts
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise IbenchError(f"model {model!r}: setting {key!r} must be a number, not {value!r}")
-        elif isinstance(default, dict) and not isinstance(value, dict):
-            raise IbenchError(f"model {model!r}: setting {key!r} must be a mapping (KEY: VALUE), not {value!r}")
+__all__ = ["ALL_CAPABILITIES", "AdapterSettings", "ModelAdapter", "Request", "check_capabilities"]
 
 
 @dataclass
@@ -63,23 +40,33 @@ class Request:
 class ModelAdapter(ABC):
     """Turns multi-modal instructions into images.
 
-    Subclasses set ``name`` and ``capabilities`` (reference kinds they can use, e.g. ``subject``,
-    ``style``, ``control:edge``), accept their settings as keyword arguments and implement
-    ``generate``. ``settings()`` returns what changes the output (it is part of the run id and
-    the manifest); settings that do not (batch size, device, offload) go in ``runtime_keys``.
+    Subclasses set ``name``, ``capabilities`` (reference kinds they can use, e.g. ``subject``,
+    ``style``, ``control:edge``; see ``ibench.core.vocabulary``) and ``Settings`` (a pydantic model
+    of their settings), and implement ``generate``. ``self.config`` is the validated settings object,
+    ``self.options`` the same as a dict; ``settings()`` is what enters the run id and the manifest.
     """
 
     name: ClassVar[str] = "model"
     capabilities: ClassVar[frozenset[str]] = frozenset()
-    runtime_keys: ClassVar[frozenset[str]] = frozenset({"device", "batch_size", "offload", "compile"})
+    Settings: ClassVar[type[AdapterSettings]] = AdapterSettings
     max_batch: ClassVar[int | None] = None  # cap on requests per generate call (None: any)
     needs_references: ClassVar[bool] = False  # True: refuses text-only instances (the `references` oracle)
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        _known(cls.capabilities, f"model adapter {cls.__name__}")
+
     def __init__(self, **options: Any):
-        self.options = dict(options)
+        self.config = parse_settings(self.name, self.Settings, options)
+        self.options: dict[str, Any] = self.config.model_dump()
+
+    @classmethod
+    def check_options(cls, options: dict[str, Any]) -> None:
+        """Validate settings without building the adapter (before any weights load)."""
+        parse_settings(cls.name, cls.Settings, options)
 
     def settings(self) -> dict[str, Any]:
-        return {k: v for k, v in sorted(self.options.items()) if k not in self.runtime_keys}
+        return self.config.identity()
 
     def missing(self, instance: Instance) -> set[str]:
         """Reference capabilities the instance needs that this model lacks."""
@@ -91,3 +78,19 @@ class ModelAdapter(ABC):
 
     def close(self) -> None:
         """Free resources (GPU memory) when the run ends."""
+
+
+def check_capabilities(model: "ModelAdapter | type[ModelAdapter]", needed: set[str], text_only: bool,
+                       task: str) -> None:
+    """Refuse, in one line, a task whose references the model cannot use (never drop them silently).
+
+    Works on a class (before its weights load: the class's capabilities are the most an adapter can
+    have) and on a built adapter (whose settings may have narrowed them).
+    """
+    if model.needs_references and text_only:
+        raise IbenchError(f"model {model.name!r} returns a reference image, and task {task!r} has instances "
+                          f"without references (text only): it has nothing to return; use it on tasks with references")
+    lacking = sorted(set(needed) - set(model.capabilities))
+    if lacking:
+        raise IbenchError(f"model {model.name!r} cannot use the {', '.join(lacking)} references that task {task!r} "
+                          f"needs (it supports: {', '.join(sorted(model.capabilities)) or 'text only'})")

@@ -10,19 +10,31 @@ from pathlib import Path
 
 from PIL import Image
 
-from ..errors import IbenchError
-from .base import ALL_CAPABILITIES, ModelAdapter, Request, check_settings
+from typing import Optional
+
+from ibench.core.vocabulary import ALL_CAPABILITIES
+from ibench.errors import IbenchError
+
+from .base import ModelAdapter, Request
+from .settings import AdapterSettings
 
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp")
+
+
+class FolderSettings(AdapterSettings):
+    dir: Optional[str] = None  # <dir>/<instance_id>/<sample>.png
+    label: Optional[str] = None  # the closed model's name (identifies the run; default: the folder's name)
 
 
 class FolderModel(ModelAdapter):
     name = "folder"
     capabilities = ALL_CAPABILITIES
+    Settings = FolderSettings
     max_batch = 1  # one file per call, so a missing file fails one sample only
 
-    def __init__(self, dir: str | None = None, label: str | None = None, **options):
-        check_settings(self.name, options, {"dir": "", "label": ""}, extra=self.runtime_keys)
+    def __init__(self, **options):
+        super().__init__(**options)  # unknown keys: one line
+        dir, label = self.options["dir"], self.options["label"]
         if not dir:
             raise IbenchError("model 'folder' needs its folder: --model-arg dir=PATH")
         folder = Path(str(dir)).expanduser().resolve()
@@ -31,7 +43,7 @@ class FolderModel(ModelAdapter):
             raise IbenchError(f"model 'folder': dir {folder} {what} (expected <dir>/<instance_id>/<sample>.png)")
         # an explicit label (the closed model's name) identifies the run and the folder may move; without
         # one, the folder's path does too: two models' `.../out` folders must not share (and resume) one run
-        super().__init__(dir=str(folder), label=label or folder.name, **options)
+        self.options.update(dir=str(folder), label=label or folder.name)
         self.folder = folder
         self.labelled = bool(label)
 

@@ -8,21 +8,11 @@ from typing import Any
 
 import torch
 
-from ..errors import IbenchError
-from ..weights import offline, resolve_weights
+from ibench.errors import IbenchError
+from ibench.weights import offline, resolve_weights
 
-#: Settings every diffusers adapter understands; runtime ones do not change outputs.
-COMMON_DEFAULTS: dict[str, Any] = {"device": "auto", "dtype": "auto", "offload": False, "compile": False}
 DTYPES = {"fp16": torch.float16, "float16": torch.float16, "bf16": torch.bfloat16, "bfloat16": torch.bfloat16,
           "fp32": torch.float32, "float32": torch.float32}
-
-
-def merge_settings(name: str, defaults: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
-    """Defaults overridden by ``given``; an unknown key or a value of the wrong type is a one-line user error."""
-    from .base import check_settings
-
-    check_settings(name, given, defaults)
-    return {**defaults, **given}
 
 
 def resolve_all(name: str, wanted: dict[str, tuple[str, list[str] | None]]) -> dict[str, str]:

@@ -13,21 +13,22 @@ from typing import Any
 import torch
 from PIL import Image
 
-from ..instruction import Reference
-from .base import ALL_CAPABILITIES, ModelAdapter, Request
-from .hf_common import (COMMON_DEFAULTS, free, generators, load_failure, merge_settings, pick_device, pick_dtype,
-                        place, quiet, resolve_all, silence_progress)
+from ibench.core.instruction import Reference
+from ibench.core.vocabulary import ALL_CAPABILITIES
 
-DEFAULTS: dict[str, Any] = {
-    "model": "Shitao/OmniGen-v1-diffusers",
-    "steps": 50,
-    "guidance": 2.5,
-    "img_guidance": 1.6,
-    "size": 1024,
-    "max_input_image_size": 1024,
-    "views": 1,
-    **COMMON_DEFAULTS,
-}
+from .base import ModelAdapter, Request
+from .hf_common import free, generators, load_failure, pick_device, pick_dtype, place, quiet, resolve_all, silence_progress
+from .settings import Count, DiffusersSettings, Number
+
+
+class OmniGenSettings(DiffusersSettings):
+    model: str = "Shitao/OmniGen-v1-diffusers"
+    steps: Count = 50
+    guidance: Number = 2.5
+    img_guidance: Number = 1.6
+    size: Count = 1024
+    max_input_image_size: Count = 1024
+    views: Count = 1  # images per reference (subjects have several views)
 
 
 def render_prompt(req: Request, views: int) -> tuple[str, list[Image.Image]]:
@@ -49,9 +50,10 @@ class OmniGenModel(ModelAdapter):
 
     name = "omnigen"
     capabilities = ALL_CAPABILITIES
+    Settings = OmniGenSettings
 
     def __init__(self, **options: Any):
-        super().__init__(**merge_settings(self.name, DEFAULTS, options))
+        super().__init__(**options)
         from diffusers import OmniGenPipeline
 
         silence_progress()

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from PIL import Image
 
-from .base import ALL_CAPABILITIES, ModelAdapter, Request, check_settings
+from ibench.core.vocabulary import ALL_CAPABILITIES
+
+from .base import ModelAdapter, Request
+from .settings import AdapterSettings, Count
 
 ORDER = ("subject", "content", "style", "control")
 
@@ -20,14 +23,13 @@ class ReferencesModel(ModelAdapter):
     capabilities = ALL_CAPABILITIES
     needs_references = True
 
-    def __init__(self, size: int = 512, **options):
-        check_settings(self.name, {"size": size, **options}, {"size": 512}, extra=self.runtime_keys)
-        super().__init__(size=int(size), **options)
+    class Settings(AdapterSettings):
+        size: Count = 512  # longest side of the returned image
 
     def generate(self, batch: list[Request]) -> list[Image.Image]:
         out = []
         for req in batch:
-            refs = sorted(req.instance.instruction.references, key=lambda r: ORDER.index(r.kind))
+            refs = sorted(req.instance.instruction.references, key=lambda r: ORDER.index(r.kind) if r.kind in ORDER else len(ORDER))
             if not refs:
                 raise ValueError(f"instance {req.instance.id} has no reference image to return")
             images = req.images(refs[0].marker)

@@ -20,40 +20,42 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 import torch
 from PIL import Image
+from pydantic import Field
 
-from ..errors import IbenchError
+from ibench.errors import IbenchError
+
 from .base import ModelAdapter, Request
-from .hf_common import (COMMON_DEFAULTS, free, generators, load_failure, merge_settings, pick_device, pick_dtype,
-                        place, quiet, resolve_all, silence_progress)
+from .hf_common import free, generators, load_failure, pick_device, pick_dtype, place, quiet, resolve_all, silence_progress
+from .settings import Count, DiffusersSettings, Number, Scale
 from .tiny import blend
 
 CACHE_SIZE = 16  # instances whose decoded references / image embeddings are kept (samples reuse them)
 
-DEFAULTS: dict[str, Any] = {
-    "model": "stable-diffusion-v1-5/stable-diffusion-v1-5",
-    "variant": None,
-    "ip_adapter": "h94/IP-Adapter",
-    "ip_adapter_subfolder": "models",
-    "ip_adapter_weight": "ip-adapter-plus_sd15.safetensors",
-    "image_encoder_folder": "image_encoder",
-    "subject_scale": 0.6,
-    "style_scale": 1.0,
-    "controlnets": {"edge": "lllyasviel/control_v11p_sd15_canny", "depth": "lllyasviel/control_v11f1p_sd15_depth"},
-    "control_scale": 1.0,
-    "mask": "inpaint",
-    "content_strength": 0.75,
-    "prompt": "target",
-    "negative_prompt": "",
-    "steps": 30,
-    "guidance": 7.5,
-    "size": 512,
-    **COMMON_DEFAULTS,
-}
+
+class SDCompositeSettings(DiffusersSettings):
+    model: str = "stable-diffusion-v1-5/stable-diffusion-v1-5"  # hub id or local folder
+    variant: Optional[str] = None  # "fp16": the half-precision files only
+    ip_adapter: Optional[str] = "h94/IP-Adapter"  # null: no subject/style support
+    ip_adapter_subfolder: str = "models"
+    ip_adapter_weight: str = "ip-adapter-plus_sd15.safetensors"
+    image_encoder_folder: str = "image_encoder"
+    subject_scale: Number = 0.6
+    style_scale: Scale = 1.0
+    controlnets: Optional[dict[str, str]] = Field(default_factory=lambda: {
+        "edge": "lllyasviel/control_v11p_sd15_canny", "depth": "lllyasviel/control_v11f1p_sd15_depth"})
+    control_scale: Scale = 1.0
+    mask: Optional[str] = "inpaint"  # null: no mask support (control:mask tasks are refused)
+    content_strength: Number = 0.75
+    prompt: str = "target"  # target: the plain caption; plain: the instruction with captions for markers
+    negative_prompt: str = ""
+    steps: Count = 30
+    guidance: Number = 7.5
+    size: Count = 512
 
 
 @dataclass(frozen=True)
@@ -100,11 +102,11 @@ class SDCompositeModel(ModelAdapter):
 
     name = "sd-composite"
     capabilities = frozenset({"subject", "style", "content", "control:edge", "control:depth", "control:mask"})
+    Settings = SDCompositeSettings
 
     def __init__(self, **options: Any):
-        settings = merge_settings(self.name, DEFAULTS, options)
-        settings["controlnets"] = dict(settings["controlnets"] or {})
-        super().__init__(**settings)
+        super().__init__(**options)
+        self.options["controlnets"] = dict(self.options["controlnets"] or {})
         o = self.options
         caps = {"content"} | {f"control:{kind}" for kind in o["controlnets"]}
         if o["ip_adapter"]:

@@ -7,25 +7,26 @@ the runner only lets it run text-only tasks (e.g. ``txt2img``). Extra pipeline a
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
 import torch
 from PIL import Image
 
-from .base import ModelAdapter, Request
-from .hf_common import (COMMON_DEFAULTS, free, generators, load_failure, merge_settings, pick_device, pick_dtype,
-                        place, quiet, resolve_all, silence_progress)
+from pydantic import Field
 
-DEFAULTS: dict[str, Any] = {
-    "model": "stable-diffusion-v1-5/stable-diffusion-v1-5",
-    "variant": None,
-    "steps": 30,
-    "guidance": 7.5,
-    "size": 512,
-    "negative_prompt": "",
-    "call_args": {},
-    **COMMON_DEFAULTS,
-}
+from .base import ModelAdapter, Request
+from .hf_common import free, generators, load_failure, pick_device, pick_dtype, place, quiet, resolve_all, silence_progress
+from .settings import Count, DiffusersSettings, Number
+
+
+class Text2ImgSettings(DiffusersSettings):
+    model: str = "stable-diffusion-v1-5/stable-diffusion-v1-5"  # hub id or local folder
+    variant: Optional[str] = None
+    steps: Count = 30
+    guidance: Number = 7.5
+    size: Count = 512
+    negative_prompt: str = ""
+    call_args: dict[str, Any] = Field(default_factory=dict)  # extra pipeline arguments
 
 
 class Text2ImgModel(ModelAdapter):
@@ -33,9 +34,10 @@ class Text2ImgModel(ModelAdapter):
 
     name = "text2img"
     capabilities = frozenset()
+    Settings = Text2ImgSettings
 
     def __init__(self, **options: Any):
-        super().__init__(**merge_settings(self.name, DEFAULTS, options))
+        super().__init__(**options)
         from diffusers import DiffusionPipeline
 
         silence_progress()

@@ -8,14 +8,20 @@ so outputs depend on the references as well as on the text and the seed.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 import torch
 from PIL import Image
 
-from ..errors import IbenchError
-from ..paths import cache_dir
-from .base import ALL_CAPABILITIES, ModelAdapter, Request, check_settings
+from pydantic import Field
+
+from ibench.core.paths import cache_dir
+from ibench.core.vocabulary import ALL_CAPABILITIES
+from ibench.errors import IbenchError, one_line
+
+from .base import ModelAdapter, Request
+from .settings import AdapterSettings, Count, Number
 from .tinysd import save_tiny_sd
 
 
@@ -27,16 +33,22 @@ def blend(images: list[Image.Image], size: int) -> Image.Image:
     return Image.fromarray(np.mean(arrays, axis=0).round().astype(np.uint8))
 
 
+class TinySettings(AdapterSettings):
+    size: Count = 64
+    steps: Count = 2
+    strength: Number = Field(0.9, gt=0.0, le=1.0)
+    path: Optional[str] = None  # a saved tiny pipeline folder (default: built in code into the cache dir)
+
+
 class TinyModel(ModelAdapter):
     name = "tiny"
     capabilities = ALL_CAPABILITIES
+    Settings = TinySettings
 
-    def __init__(self, size: int = 64, steps: int = 2, strength: float = 0.9, path: str | None = None, **options):
-        check_settings(self.name, {"size": size, "steps": steps, "strength": strength, **options},
-                       {"size": 64, "steps": 2, "strength": 0.9}, extra=self.runtime_keys)
-        if not 0.0 < float(strength) <= 1.0:
-            raise IbenchError(f"model 'tiny': setting 'strength' must be in (0, 1], not {strength!r}")
-        super().__init__(size=int(size), steps=int(steps), strength=float(strength), **options)
+    def __init__(self, **options):
+        super().__init__(**options)
+        path = self.options["path"]
+
         from diffusers import StableDiffusionImg2ImgPipeline
         from diffusers.utils import logging as dlogging
         from transformers.utils import logging as tlogging
@@ -45,9 +57,14 @@ class TinyModel(ModelAdapter):
         dlogging.set_verbosity_error()
         tlogging.disable_progress_bar()
         tlogging.set_verbosity_error()  # the byte-level tiny tokenizer truncates long prompts: expected
-        folder = Path(path) if path else save_tiny_sd(cache_dir() / "models" / "tiny-sd")
-        self.pipe = StableDiffusionImg2ImgPipeline.from_pretrained(folder, safety_checker=None,
-                                                                   requires_safety_checker=False)
+        if path and not Path(path).expanduser().is_dir():
+            raise IbenchError(f"model 'tiny': setting 'path': {path} is not a folder (a saved tiny pipeline)")
+        folder = Path(path).expanduser() if path else save_tiny_sd(cache_dir() / "models" / "tiny-sd")
+        try:
+            self.pipe = StableDiffusionImg2ImgPipeline.from_pretrained(folder, safety_checker=None,
+                                                                       requires_safety_checker=False)
+        except (OSError, ValueError) as exc:
+            raise IbenchError(f"model 'tiny': cannot load the pipeline in {folder}: {one_line(exc)[:300]}") from None
         self.pipe.set_progress_bar_config(disable=True)
 
     def generate(self, batch: list[Request]) -> list[Image.Image]:

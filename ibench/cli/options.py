@@ -1,0 +1,65 @@
+"""Options shared by several commands, and loading a model from ``--model`` / ``--model-arg`` / ``--model-config``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+import yaml
+
+from ibench.errors import IbenchError, one_line
+
+TaskOpt = typer.Option(..., "--task", "-t", help="Task name (see `ibench list tasks`) or path to a task YAML.")
+ModelOpt = typer.Option("tiny", "--model", "-m", help="Model name (see `ibench list models`) or module:Class.")
+ModelArgOpt = typer.Option(None, "--model-arg", "-a", help="Model setting KEY=VALUE (repeatable).")
+ModelConfigOpt = typer.Option(None, "--model-config", help="YAML file of model settings (CLI args override).")
+DataOpt = typer.Option(None, "--data-dir", "-d", envvar="IBENCH_DATA_DIR",
+                       help="Data root; `synthetic` for the built-in offline set. Default: the user cache dir.")
+LimitOpt = typer.Option(None, "--limit", "-n", min=1, help="Use the first N instances (default: the task's count).")
+SamplesOpt = typer.Option(None, "--samples", "-k", min=1, help="Samples per instance (default: the task's).")
+SeedOpt = typer.Option(0, "--seed", help="Base seed: instances and per-sample seeds derive from it.")
+OutOpt = typer.Option(Path("runs"), "--out", "-o", help="Folder that holds run directories.")
+BatchOpt = typer.Option(1, "--batch-size", "-b", min=1, help="Requests per model call (does not change outputs).")
+InstancesOpt = typer.Option(None, "--instances", help="JSONL of your own instructions instead of the task's drawn ones.")
+
+
+def model_options(args: Optional[list[str]], config: Optional[Path]) -> dict:
+    options: dict = {}
+    if config is not None:
+        from ibench.core.yamlio import load_yaml
+
+        options.update(load_yaml(config, what="a model config", empty_ok=True))
+    for arg in args or []:
+        key, sep, value = arg.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise IbenchError(f"--model-arg {arg!r}: expected KEY=VALUE")
+        try:
+            options[key] = yaml.safe_load(value)
+        except yaml.YAMLError as exc:
+            raise IbenchError(f"--model-arg {arg!r}: the value is not valid YAML ({one_line(exc)})") from None
+    return options
+
+
+def load_model(name: str, args: Optional[list[str]] = None, config: Optional[Path] = None):
+    from ibench.models import get_model
+
+    options = model_options(args, config)
+    try:
+        return get_model(name, **options)
+    except IbenchError:
+        raise
+    except (TypeError, ValueError) as exc:
+        raise IbenchError(f"model {name!r}: bad setting ({type(exc).__name__}: {exc})") from None
+    except Exception as exc:  # a user adapter (module:Class) failing to start is one line too
+        if ":" not in name:
+            raise
+        raise IbenchError(f"model {name!r} failed to start: {type(exc).__name__}: {exc}") from None
+
+
+def model_class(name: str):
+    """The adapter class of a built-in model (None for ``module:Class``, which may widen its capabilities)."""
+    from ibench.models import BUILTIN, load_class
+
+    return load_class(BUILTIN[name]) if name in BUILTIN else None

@@ -1,0 +1,123 @@
+"""``ibench run``, ``generate``, ``instances`` and ``validate``: tasks to instances to images (and scores)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from ibench.errors import IbenchError, one_line
+
+from .options import (BatchOpt, DataOpt, InstancesOpt, LimitOpt, ModelArgOpt, ModelConfigOpt, ModelOpt, OutOpt,
+                      SamplesOpt, SeedOpt, TaskOpt, load_model, model_class)
+
+
+def _generate(task: str, model: str, model_arg: Optional[list[str]], model_config: Optional[Path],
+              data_dir: Optional[str], options: dict, instances_file: Optional[Path] = None):
+    """Generate for one task and model; ``options`` are the ``GenerateOptions`` fields from the CLI."""
+    from ibench.core.registry import get_task
+    from ibench.data import load_instances, resolve_data_root
+    from ibench.models.base import check_capabilities
+    from ibench.run import GenerateOptions, generate
+    from ibench.run.distributed import is_main_process
+
+    spec = get_task(task)
+    root = resolve_data_root(data_dir)
+    given = load_instances(instances_file, spec, root) if instances_file else None
+    cls = model_class(model)
+    if cls is not None:  # a built-in: refuse before its weights load (minutes for a real model)
+        needed = {c for i in given for c in i.instruction.capabilities} if given is not None else spec.capabilities
+        text_only = any(not i.instruction.references for i in given) if given is not None else not spec.references
+        check_capabilities(cls, needed, text_only, spec.name)
+    adapter = load_model(model, model_arg, model_config)
+    store, counts = generate(spec, adapter, root, GenerateOptions(**options, instances=given))
+    if not is_main_process():  # under torchrun/accelerate: rank 0 reports (and scores) for everyone
+        raise typer.Exit(0)
+    typer.echo(f"{store.path}: {counts['generated']} generated, {counts['failed']} failed, "
+               f"{counts['skipped']} already done")
+    return store, counts
+
+
+def generate(task: str = TaskOpt, model: str = ModelOpt, model_arg: Optional[list[str]] = ModelArgOpt,
+             model_config: Optional[Path] = ModelConfigOpt, data_dir: Optional[str] = DataOpt,
+             limit: Optional[int] = LimitOpt, samples: Optional[int] = SamplesOpt, seed: int = SeedOpt,
+             out: Path = OutOpt, batch_size: int = BatchOpt, instances_file: Optional[Path] = InstancesOpt) -> None:
+    """Build instances and generate images (no scoring). Rerun the same command to resume."""
+    _generate(task, model, model_arg, model_config, data_dir,
+              dict(out=out, limit=limit, samples=samples, seed=seed, batch_size=batch_size), instances_file)
+
+
+def run(task: str = TaskOpt, model: str = ModelOpt, model_arg: Optional[list[str]] = ModelArgOpt,
+        model_config: Optional[Path] = ModelConfigOpt, data_dir: Optional[str] = DataOpt,
+        limit: Optional[int] = LimitOpt, samples: Optional[int] = SamplesOpt, seed: int = SeedOpt,
+        out: Path = OutOpt, batch_size: int = BatchOpt, instances_file: Optional[Path] = InstancesOpt,
+        score: bool = typer.Option(True, "--score/--no-score", help="Score the run after generating."),
+        extractor_config: Optional[str] = typer.Option(
+            None, "--extractor-config", help="Extractor weights for scoring: a YAML file, or `tiny` for the offline "
+                                             "tiny random extractors (see docs/evaluators.md).")) -> None:
+    """Build, generate and score in one go (resumable: rerun the same command)."""
+    store, _ = _generate(task, model, model_arg, model_config, data_dir,
+                         dict(out=out, limit=limit, samples=samples, seed=seed, batch_size=batch_size), instances_file)
+    if score:
+        score_stage(store, extractor_config)
+
+
+def score_stage(store, extractor_config: Optional[str] = None) -> None:
+    """Score a run with its task's metrics and print the summary."""
+    from ibench.evaluators.score import score_run
+
+    from .score import summary
+
+    for line in summary(score_run(store.path, config=extractor_config, progress=True)):
+        typer.echo(line)
+
+
+def instances(task: str = TaskOpt, data_dir: Optional[str] = DataOpt, limit: Optional[int] = LimitOpt,
+              seed: int = SeedOpt,
+              out: Optional[Path] = typer.Option(None, "--out", "-o", help="JSONL file (default: stdout).")) -> None:
+    """Export a task's instances as JSONL (to make images elsewhere for the `folder` model)."""
+    from ibench.core.jsonio import write_text_atomic
+    from ibench.core.registry import get_task
+    from ibench.data import build_instances, resolve_data_root
+
+    built = build_instances(get_task(task), resolve_data_root(data_dir), seed=seed, count=limit)
+    lines = "".join(json.dumps(i.model_dump(mode="json"), sort_keys=True) + "\n" for i in built)
+    if out is None:
+        typer.echo(lines, nl=False)
+        return
+    try:
+        write_text_atomic(out, lines)
+    except OSError as exc:
+        raise IbenchError(f"--out {out}: cannot write ({exc.strerror or exc})") from None
+    typer.echo(f"wrote {len(built)} instances to {out}")
+
+
+def validate(paths: Optional[list[Path]] = typer.Argument(None, help="Task YAML files (default: all registered)."),
+             data_dir: Optional[str] = typer.Option(None, "--data-dir", "-d",
+                                                   help="Also build each task's instances from this data root.")) -> None:
+    """Validate task files (strictly), optionally building their instances."""
+    from ibench.core.registry import task_files
+    from ibench.core.taskspec import load_task
+
+    files = [Path(p) for p in paths] if paths else list(task_files().values())
+    failed = 0
+    for path in files:
+        try:
+            spec = load_task(path)
+            if data_dir:
+                from ibench.data import build_instances, resolve_data_root
+
+                build_instances(spec, resolve_data_root(data_dir))
+            typer.echo(f"ok    {path}")
+        except IbenchError as exc:
+            failed += 1
+            typer.echo(f"error {one_line(exc)}", err=True)
+    if failed:
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    for command in (run, generate, instances, validate):
+        app.command()(command)

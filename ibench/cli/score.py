@@ -1,0 +1,52 @@
+"""``ibench score RUN``: per-condition and set-level scores of a run (see docs/evaluators.md)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+
+def summary(results: dict) -> list[str]:
+    """One line per metric: mean [CI] (or the set value, or why it was skipped)."""
+    lines = []
+    c = results["counts"]
+    lines.append(f"{results['run_id']}: {c['scored']} images scored, {c['failed']} failed generations skipped")
+    for name, m in results["metrics"].items():
+        if m.get("skipped"):
+            lines.append(f"  {name:14s} {m['skipped']}")
+            continue
+        ci = "" if m["ci_low"] is None else f" [{m['ci_low']:.4f}, {m['ci_high']:.4f}]"
+        arrow = "↑" if m["higher_is_better"] else "↓"
+        lines.append(f"  {name:14s} {arrow} {m['mean']:.4f}{ci}  (n={m['n']} instances)")
+    for name, s in results["set_metrics"].items():
+        value = "n/a" if s["value"] is None else f"{s['value']:.4f}"
+        flag = "" if s["stable"] else "  (unstable: see scores/%s.json)" % name
+        arrow = "↑" if s.get("higher_is_better") else "↓"
+        lines.append(f"  {name:14s} {arrow} {value}  (n={s['n']} vs {s['n_reference']} reference){flag}")
+    lines.extend(f"  note: {n}" for n in results.get("notes", []))
+    return lines
+
+
+def score(run: Path = typer.Argument(..., help="Run directory (runs/<run_id>)."),
+          metrics: Optional[str] = typer.Option(None, "--metrics", help="Comma-separated metrics (default: the task's)."),
+          device: str = typer.Option("cpu", "--device", help="torch device for the extractors."),
+          batch_size: int = typer.Option(32, "--batch-size", "-b", min=1, help="Images per forward pass."),
+          workers: int = typer.Option(2, "--workers", "-w", min=0, help="DataLoader workers that decode images."),
+          extractor_config: Optional[str] = typer.Option(
+              None, "--extractor-config",
+              help="YAML file of extractor weights, or `tiny` for the offline tiny random extractors."),
+          data_dir: Optional[Path] = typer.Option(None, "--data-dir", "-d",
+                                                  help="Data root of the references (default: the run's).")) -> None:
+    """Score a run: CLIP-T, DINO, CLIP-I, style, control fidelity, FID/KID; writes scores/ and results.json."""
+    from ibench.evaluators.score import score_run
+
+    results = score_run(run, metrics=metrics, device=device, batch_size=batch_size, num_workers=workers,
+                        config=extractor_config, data_root=data_dir, progress=True)
+    for line in summary(results):
+        typer.echo(line)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(score)

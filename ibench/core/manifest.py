@@ -1,0 +1,68 @@
+"""The run manifest: a run's identity (what its outputs depend on) and where it came from.
+
+``identity`` holds only what changes the outputs; its hash is the run id, so the same command
+resumes the same run and two models never share one. Everything else (creation time, data root,
+package versions) is provenance and never part of the id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ibench.errors import IbenchError
+
+from .yamlio import describe
+
+
+class Identity(BaseModel):
+    """What a run's outputs depend on (see ``run_id``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    task: str
+    task_version: int
+    spec_hash: str
+    model: str
+    model_settings: dict[str, Any] = Field(default_factory=dict)
+    seed: int
+    data: str
+    instances: Optional[str] = None  # hash of a user's own instance list (``--instances``)
+
+    def as_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_none=True)
+
+    def run_id(self) -> str:
+        """``<task>-<model>-<10 hex of the identity hash>``, safe as a folder name."""
+        digest = hashlib.sha256(json.dumps(self.as_dict(), sort_keys=True, default=str).encode()).hexdigest()[:10]
+        return f"{self.task}-{self.model}-{digest}".replace(":", "_").replace("/", "_")
+
+
+class Manifest(BaseModel):
+    """``manifest.json`` of a run directory."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    run_id: str
+    identity: Identity
+    family: str
+    created: str
+    data_root: str
+    derived_dir: Optional[str] = None
+    environment: dict[str, Any] = Field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, data: Any, source: str) -> "Manifest":
+        """Validate a manifest read from ``source``; anything malformed is one line naming the field."""
+        if not isinstance(data, dict):
+            raise IbenchError(f"{source}: a manifest must be a JSON object, not {type(data).__name__}")
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise IbenchError(f"{source}: {describe(exc)}") from None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**self.model_dump(mode="json", exclude={"identity"}), "identity": self.identity.as_dict()}

@@ -1,0 +1,140 @@
+"""Task definitions: one strictly validated YAML file per task."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import string
+from pathlib import Path
+from typing import Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from ibench.errors import IbenchError
+
+from .instruction import MARKER, MARKER_NAME
+from .metrics import METRICS
+from .vocabulary import Control, Family, Kind, capability
+from .yamlio import describe, load_yaml
+
+PromptSource = Literal["subject", "scene", "content"]
+Pool = Literal["styledrop", "classic", "content", "subject", "same_subject"]
+CAPTION_FIELDS = frozenset({"cls", "caption", "control"})  # what a reference caption may use (instances._ref)
+
+
+class ReferenceSpec(BaseModel):
+    """How one reference of an instance is drawn."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    marker: str
+    kind: Kind
+    control: Optional[Control] = None
+    pools: list[Pool] = Field(default_factory=list)
+    views: int = Field(default=3, ge=1, description="images per subject reference")
+    caption: Optional[str] = None
+
+    @model_validator(mode="after")
+    def _check(self) -> "ReferenceSpec":
+        if self.caption is not None:
+            try:
+                fields = {f for _, f, _, _ in string.Formatter().parse(self.caption) if f is not None}
+            except ValueError as exc:
+                raise ValueError(f"{self.marker}: caption {self.caption!r}: {exc}") from None
+            bad = sorted(fields - CAPTION_FIELDS)
+            if bad:
+                raise ValueError(f"{self.marker}: caption {self.caption!r}: unknown field {{{bad[0]}}} "
+                                 f"(use {', '.join('{' + f + '}' for f in sorted(CAPTION_FIELDS))})")
+        if not MARKER_NAME.match(self.marker):
+            raise ValueError(f"marker {self.marker!r} must look like 'ref#1'")
+        if (self.kind == "control") != (self.control is not None):
+            raise ValueError(f"{self.marker}: `control` is required for kind control and only there")
+        allowed = {"subject": set(), "style": {"styledrop", "classic"}, "content": {"content"},
+                   "control": {"content", "subject", "same_subject"}}[self.kind]
+        bad = [p for p in self.pools if p not in allowed]
+        if bad:
+            raise ValueError(f"{self.marker}: pool {bad[0]!r} does not fit kind {self.kind}")
+        return self
+
+
+GENERATION_FIELDS = {"name", "version", "templates", "references", "prompts"}
+
+
+class TaskSpec(BaseModel):
+    """A task: instruction templates, how instances are drawn, metrics and the human checklist."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    family: Family
+    version: int = Field(ge=1)
+    description: str
+    templates: list[str] = Field(min_length=1)
+    references: list[ReferenceSpec] = Field(default_factory=list)
+    prompts: PromptSource = "subject"
+    instances: int = Field(default=50, ge=1)
+    samples: int = Field(default=4, ge=1)
+    metrics: list[str] = Field(default_factory=list)
+    set_metrics: list[str] = Field(default_factory=list)
+    checklist: list[str] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> "TaskSpec":
+        markers = [r.marker for r in self.references]
+        if len(set(markers)) != len(markers):
+            raise ValueError("a reference marker is defined more than once")
+        for i, template in enumerate(self.templates):
+            used = set(MARKER.findall(template))
+            if used != set(markers):
+                missing, extra = set(markers) - used, used - set(markers)
+                what = f"does not use [{sorted(missing)[0]}]" if missing else f"uses undefined [{sorted(extra)[0]}]"
+                raise ValueError(f"templates[{i}] {what}")
+            if "{prompt}" not in template:
+                raise ValueError(f"templates[{i}] has no {{prompt}} placeholder")
+        if self.prompts == "content" and not any(
+            r.kind == "content" or "content" in r.pools for r in self.references
+        ):
+            raise ValueError("prompts: content needs a reference drawn from the content pool")
+        return self
+
+    @property
+    def capabilities(self) -> set[str]:
+        """What a model must support to render this task's instances (``subject``, ``control:edge``, ...)."""
+        return {capability(r.kind, r.control) for r in self.references}
+
+    def spec_hash(self) -> str:
+        """Hash of what defines the instances and so the outputs (part of the run id).
+
+        Metrics, checklist, description and default counts are left out: editing them neither
+        changes an image nor should make a run start over.
+        """
+        blob = json.dumps(self.model_dump(mode="json", include=GENERATION_FIELDS), sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def load_task(path: str | Path) -> TaskSpec:
+    """Load and validate one task YAML; errors name the file and the key."""
+    path = Path(path)
+    data = load_yaml(path)
+    try:
+        spec = TaskSpec.model_validate(data)
+    except ValidationError as exc:
+        raise IbenchError(f"{path}: {describe(exc)}") from None
+    if spec.name != path.stem:
+        raise IbenchError(f"{path}: key 'name': {spec.name!r} must match the file name {path.stem!r}")
+    _check_metrics(path, spec)
+    return spec
+
+
+def _check_metrics(path: Path, spec: TaskSpec) -> None:
+    """Metric names must be registered (a typo would silently score nothing), each in the right list."""
+    for key, names, level in (("metrics", spec.metrics, "image"), ("set_metrics", spec.set_metrics, "set")):
+        for i, name in enumerate(names):
+            metric = METRICS.get(name)
+            known = sorted(n for n, m in METRICS.items() if (m.level == "set") == (level == "set"))
+            if metric is not None and (metric.level == "set") != (level == "set"):
+                other = "set_metrics" if metric.level == "set" else "metrics"
+                raise IbenchError(f"{path}: key '{key}.{i}': {name!r} belongs under '{other}'")
+            if metric is None:
+                raise IbenchError(f"{path}: key '{key}.{i}': unknown {key.replace('_', ' ')[:-1]} {name!r} "
+                                  f"(known: {', '.join(known)})")

@@ -1,0 +1,53 @@
+"""The one vocabulary of reference kinds, control types and model capabilities.
+
+Everything else derives from these tables: the instruction's and task spec's validators, the CLI
+choices (``--controls``), adapter capabilities, metric targets and control-map preparation. A new
+reference kind or control type is one entry here (see docs/extending.md).
+"""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+#: What a reference can be, with what a model does with it.
+REFERENCE_KINDS: dict[str, str] = {
+    "subject": "an object or animal to show (several photos of it)",
+    "style": "an image whose style the output takes",
+    "content": "an image whose content the output keeps (style transfer)",
+    "control": "a spatial map the output follows (its type in `control:`)",
+}
+#: Control map types: how each is made from a photo (``ibench data prepare``).
+CONTROL_TYPES: dict[str, str] = {
+    "edge": "Canny edges",
+    "depth": "relative depth (a depth model)",
+    "mask": "foreground mask (GrabCut)",
+    "sketch": "line drawing (inverted, thresholded edges)",
+}
+#: Control maps cheap enough to derive on demand while building instances (depth needs a model).
+ON_DEMAND_CONTROLS: tuple[str, ...] = ("edge", "mask", "sketch")
+
+#: Task families, in report order, with their titles.
+TASK_FAMILIES: dict[str, str] = {"in_domain": "In-domain", "zero_shot": "Zero-shot"}
+
+Kind = Literal["subject", "style", "content", "control"]
+Control = Literal["edge", "depth", "mask", "sketch"]
+Family = Literal["in_domain", "zero_shot"]
+assert set(get_args(Kind)) == set(REFERENCE_KINDS) and set(get_args(Control)) == set(CONTROL_TYPES)
+assert set(get_args(Family)) == set(TASK_FAMILIES)
+
+
+def capability(kind: str, control: str | None = None) -> str:
+    """What a model must support to use a reference: ``subject`` or ``control:edge``."""
+    return f"control:{control}" if kind == "control" else kind
+
+
+#: Every capability a model can declare.
+ALL_CAPABILITIES: frozenset[str] = frozenset(
+    [capability(k) for k in REFERENCE_KINDS if k != "control"] + [capability("control", c) for c in CONTROL_TYPES])
+
+
+def check_capabilities(declared: frozenset[str] | set[str], who: str) -> None:
+    """Raise ``ValueError`` naming an unknown capability (a typo would silently refuse every task)."""
+    bad = sorted(set(declared) - ALL_CAPABILITIES)
+    if bad:
+        raise ValueError(f"{who}: unknown capability {bad[0]!r} (known: {', '.join(sorted(ALL_CAPABILITIES))})")

@@ -1,0 +1,73 @@
+"""What ``ibench check`` prints and writes: a markdown summary and JUnit XML (one testcase per metric)."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from .gate import CheckResult, MetricCheck
+from .format import fmt, fmt_delta, md_table
+
+STATUS_MARK = {"pass": "ok", "within-ci": "ok (within CI)", "improved": "improved", "regression": "**REGRESSION**",
+               "missing": "**MISSING**", "new": "new", "not-gated": "not gated"}
+
+
+def markdown_summary(result: CheckResult) -> str:
+    """The check as markdown: verdict line, one row per metric, then notes."""
+    run, base = result.run, result.baseline_run
+    failed = result.failed
+    verdict = (f"**FAIL**: {len(failed)} metric(s) regressed or missing: {', '.join(c.metric for c in failed)}"
+               if failed else f"**PASS**: no metric regressed ({len(result.checks)} checked)")
+    rows = [[c.metric, "↑" if c.higher_is_better else "↓", fmt(c.baseline, 4), fmt(c.current, 4),
+             fmt_delta(c.delta, c.ci_low, c.ci_high, 4), c.tolerance or "—", _pairing(c), STATUS_MARK[c.status]]
+            for c in result.checks]
+    lines = [f"## ibench check: `{run['run_id']}` vs baseline `{base.get('run_id', '?')}`", "", verdict, "",
+             md_table(["metric", "better", "baseline", "run", "Δ run − baseline [95% CI]", "tolerance", "pairing",
+                       "status"], rows, ["l", "c", "r", "r", "r", "r", "l", "l"])]
+    details = [f"- `{c.metric}`: {c.message}" for c in result.checks if c.message]
+    if details:
+        lines += ["", *details]
+    if result.notes:
+        lines += ["", "Run identity differs from the baseline:", *[f"- {n}" for n in result.notes]]
+    lines += ["", "A metric regresses when it is worse than the baseline by more than its tolerance and the 95% "
+                  "bootstrap CI of the difference excludes zero."]
+    return "\n".join(lines) + "\n"
+
+
+def _pairing(c: MetricCheck) -> str:
+    if c.pairing in ("paired", "unpaired"):
+        return f"{c.pairing} (n={c.n})"
+    return c.pairing
+
+
+def junit_xml(result: CheckResult) -> str:
+    """JUnit XML: a testsuite per run, a testcase per metric; regressions and missing metrics fail."""
+    run = result.run
+    suites = ET.Element("testsuites", name="ibench check")
+    suite = ET.SubElement(suites, "testsuite", name=f"ibench.check.{run['task']}", tests=str(len(result.checks)),
+                          failures=str(len(result.failed)), errors="0",
+                          skipped=str(sum(c.status in ("new", "not-gated") for c in result.checks)), time="0")
+    props = ET.SubElement(suite, "properties")
+    for key, value in (("run_id", run["run_id"]), ("baseline_run_id", result.baseline_run.get("run_id", "")),
+                       ("model", run.get("label", run.get("model", "")))):
+        ET.SubElement(props, "property", name=key, value=str(value))
+    for c in result.checks:
+        case = ET.SubElement(suite, "testcase", classname=f"ibench.{run['task']}.{run.get('model', '')}",
+                             name=c.metric, time="0")
+        text = (f"baseline {fmt(c.baseline, 4)}, run {fmt(c.current, 4)}, delta "
+                f"{fmt_delta(c.delta, c.ci_low, c.ci_high, 4)}, tolerance {c.tolerance or '-'}, {c.pairing}")
+        if c.failed:
+            failure = ET.SubElement(case, "failure", message=f"{c.metric}: {c.status}: {c.message}",
+                                    type=c.status)
+            failure.text = text
+        elif c.status in ("new", "not-gated"):
+            ET.SubElement(case, "skipped", message=c.message)
+        else:
+            ET.SubElement(case, "system-out").text = text + (f"; {c.message}" if c.message else "")
+    ET.indent(suites)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
+
+
+def write_junit(result: CheckResult, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(junit_xml(result))

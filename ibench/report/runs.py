@@ -1,0 +1,163 @@
+"""Runs as the reports see them: identity from the manifest and scores reduced to instances and items.
+
+The unit of every bootstrap in reports, baselines and comparisons is the *instance*: a metric's
+value for an instance is the mean over its samples and conditions (samples of one instance are
+not independent draws of the benchmark), and CIs resample instances: the same definition as the
+evaluators' ``results.json`` (``ibench.evaluators.results.summarize``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Optional
+
+import pandas as pd
+
+from ibench.errors import IbenchError
+from ibench.evaluators.results import COLUMNS as SCORE_COLUMNS
+from ibench.evaluators.results import load_results, load_scores
+from ibench.core.rundir import RunLayout, RunStore
+
+
+@dataclass
+class RunInfo:
+    """One scored run: who made it (identity) and where it lives."""
+
+    path: Path
+    run_id: str
+    task: str
+    task_version: int
+    family: str
+    model: str
+    model_settings: dict
+    seed: int
+    data: str
+    data_root: str
+    derived_dir: Optional[str] = None
+    identity: dict = field(repr=False, default_factory=dict)
+    label: str = ""  # how tables name the model: set by ``label_runs`` (the model name when unambiguous)
+
+    def identity_record(self) -> dict:
+        return {"run_id": self.run_id, "task": self.task, "task_version": self.task_version,
+                "family": self.family, "model": self.model, "model_settings": self.model_settings,
+                "label": self.label, "seed": self.seed, "data": self.data,
+                "spec_hash": self.identity.get("spec_hash")}
+
+
+def open_run(path: str | Path) -> RunInfo:
+    """Read a run directory's manifest; a missing or foreign directory is a user error."""
+    path = Path(path)
+    if not path.is_dir():
+        raise IbenchError(f"run {path} does not exist")
+    manifest = RunStore(path).manifest()
+    ident = manifest.identity
+    return RunInfo(path=path, run_id=manifest.run_id, task=ident.task, task_version=ident.task_version,
+                   family=manifest.family, model=ident.model, model_settings=dict(ident.model_settings),
+                   seed=ident.seed, data=ident.data, data_root=manifest.data_root, derived_dir=manifest.derived_dir,
+                   identity=ident.as_dict(), label=ident.model)
+
+
+def discover_runs(paths: Iterable[str | Path]) -> list[RunInfo]:
+    """Run directories named directly, or every run directly inside a named folder (e.g. ``runs/``)."""
+    runs: list[RunInfo] = []
+    for p in map(Path, paths):
+        if (p / RunLayout.MANIFEST).is_file() or not p.is_dir():
+            runs.append(open_run(p))
+            continue
+        found = sorted(c for c in p.iterdir() if (c / RunLayout.MANIFEST).is_file())
+        if not found:
+            raise IbenchError(f"{p} is neither a run nor a folder of runs (no manifest.json)")
+        runs.extend(open_run(c) for c in found)
+    seen: dict[str, Path] = {}
+    for r in runs:
+        if r.run_id in seen and seen[r.run_id].resolve() != r.path.resolve():
+            raise IbenchError(f"run id {r.run_id} appears twice ({seen[r.run_id]} and {r.path})")
+        seen[r.run_id] = r.path
+    return label_runs(list({r.run_id: r for r in runs}.values()))
+
+
+def label_runs(runs: list[RunInfo]) -> list[RunInfo]:
+    """Name each run's model by its adapter name, adding only the settings that tell same-named runs
+    of a task apart (``tiny(strength=0.5)``), or the run id's tail when the settings are the same."""
+    for r in runs:
+        same = [o for o in runs if o.task == r.task and o.model == r.model]
+        if len(same) == 1:
+            r.label = r.model
+            continue
+        keys = sorted({k for o in same for k in o.model_settings})
+        differ = [k for k in keys if len({repr(o.model_settings.get(k)) for o in same}) > 1]
+        r.label = (f"{r.model}({', '.join(f'{k}={r.model_settings.get(k)}' for k in differ)})" if differ
+                   else f"{r.model}@{r.run_id[-6:]}")
+    return runs
+
+
+def scores(run: RunInfo) -> pd.DataFrame:
+    """Per-instance score rows of a run (the evaluators' loader); a run never scored is a user error.
+
+    A scored run can have no rows (every generation failed): that is a result (nothing to show, every
+    baseline metric missing), not a user error, so it gives an empty table."""
+    df = load_scores(run.path)
+    if len(df) == 0:
+        if (run.path / RunLayout.RESULTS).is_file():
+            return pd.DataFrame({c: pd.Series(dtype="float64" if c == "value" else "int64" if c == "sample"
+                                              else "object") for c in SCORE_COLUMNS})
+        raise IbenchError(f"run {run.path} has no scores: run `ibench score {run.path}` first")
+    return df[SCORE_COLUMNS]
+
+
+def results(run: RunInfo) -> dict:
+    """The run's ``results.json`` (the evaluators' aggregates), or {} when it has none."""
+    if not (run.path / RunLayout.RESULTS).is_file():
+        return {}
+    return load_results(run.path) or {}
+
+
+def item_values(df: pd.DataFrame) -> pd.DataFrame:
+    """Per (instance, sample, metric): the mean over conditions. NaN values are ignored."""
+    out = df.groupby(["instance_id", "sample", "metric"], as_index=False, sort=True)["value"].mean()
+    return out.dropna(subset=["value"])
+
+
+def instance_values(df: pd.DataFrame) -> pd.DataFrame:
+    """Per (instance, metric): the mean over all its rows (samples x conditions), as results.json does."""
+    out = df.dropna(subset=["value"]).groupby(["instance_id", "metric"], as_index=False, sort=True)["value"].mean()
+    return out
+
+
+def directions(run: RunInfo, metrics: Iterable[str]) -> dict[str, bool]:
+    """``higher_is_better`` per metric: from results.json, else from the metric registry."""
+    res = results(run).get("metrics", {})
+    out: dict[str, bool] = {}
+    for m in metrics:
+        if isinstance(res.get(m), dict) and "higher_is_better" in res[m]:
+            out[m] = bool(res[m]["higher_is_better"])
+        else:
+            out[m] = metric_direction(m)
+    return out
+
+
+def metric_direction(name: str) -> bool:
+    """``higher_is_better`` of a registered metric (an unknown metric is a user error)."""
+    from ibench.core.metrics import get_metric
+
+    return bool(get_metric(name).higher_is_better)
+
+
+def set_metrics(run: RunInfo) -> list[dict]:
+    """Set-level metrics (FID, KID) of a run's results.json: metric, value, n, higher_is_better, stable, note."""
+    rows = []
+    for name, rec in sorted((results(run).get("set_metrics") or {}).items()):
+        rec = rec if isinstance(rec, dict) else {"value": rec}
+        hib = rec["higher_is_better"] if "higher_is_better" in rec else metric_direction(name)
+        rows.append({"metric": name, "value": _num(rec.get("value")), "n": int(rec.get("n") or 0),
+                     "higher_is_better": bool(hib), "stable": rec.get("stable"), "note": rec.get("note")})
+    return rows
+
+
+def _num(v) -> float:
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return math.nan

@@ -1,0 +1,63 @@
+"""Write a built report: ``results.json``, ``report.md``, ``index.html`` and ``tables/``, each atomically."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+import pandas as pd
+
+from ibench.core.jsonio import dumps, json_safe, replace_atomic, write_text_atomic
+
+from .format import records
+from .model import REPORT_SCHEMA, Report
+from .tables import table4_long
+
+
+# -- results.json -------------------------------------------------------------------------------------
+def results_document(report: Report) -> dict:
+    """The report as JSON (schema ``ibench.report/1``)."""
+    human = None
+    if report.human is not None:
+        human = {"study": report.study, "table4_measures": {"SC": "SC_mean", "PQ": "PQ_mean", "O": "O_of_means"},
+                 "summary": records(report.human), "table4": records(table4_long(report.table4)),
+                 "agreement": records(report.agreement)}
+    return json_safe({"schema": REPORT_SCHEMA, "title": report.title, "created": report.created,
+                   "ibench_version": report.version,
+                   "method": {"confidence": report.confidence, "resamples": report.resamples, "unit": "instance",
+                              "interval": "percentile bootstrap"},
+                   "runs": report.runs, "metrics": records(report.metrics), "set_metrics": records(report.set_metrics),
+                   "human": human, "correlations": records(report.correlations)})
+
+
+# -- writing --------------------------------------------------------------------------------------------
+def tables(report: Report) -> dict[str, pd.DataFrame]:
+    """The tables written as CSV and parquet (empty ones are skipped)."""
+    out = {"runs": pd.DataFrame(report.runs), "metrics": report.metrics, "set_metrics": report.set_metrics,
+           "items": report.items}
+    if report.human is not None:
+        out.update({"human": report.human, "table4": table4_long(report.table4), "agreement": report.agreement,
+                    "correlations": report.correlations})
+    return {k: v for k, v in out.items() if v is not None and not v.empty}
+
+
+def write_report(report: Report, out: Path) -> dict[str, Path]:
+    """Write every file of the report under ``out``; returns name -> path."""
+    from .render import render_html, render_markdown
+
+    out = Path(out)
+    (out / "tables").mkdir(parents=True, exist_ok=True)
+    written = {}
+    for name, df in tables(report).items():
+        flat = df.copy()
+        for col in flat.columns:
+            if flat[col].map(lambda v: isinstance(v, (dict, list))).any():
+                flat[col] = flat[col].map(lambda v: json.dumps(v, sort_keys=True))
+        replace_atomic(out / "tables" / f"{name}.csv", lambda tmp: flat.to_csv(tmp, index=False))
+        replace_atomic(out / "tables" / f"{name}.parquet", lambda tmp: flat.to_parquet(tmp, index=False))
+        written[f"{name}.csv"] = out / "tables" / f"{name}.csv"
+    files = {"results.json": dumps(results_document(report)), "report.md": render_markdown(report),
+             "index.html": render_html(report)}
+    for name, text in files.items():
+        write_text_atomic(out / name, text)
+        written[name] = out / name
+    return written
