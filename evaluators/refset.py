@@ -21,9 +21,9 @@ from ibench.data.catalog import Catalog
 from ibench.core.instance import Instance
 from ibench.core.paths import DataRoot
 from ibench.core.taskspec import TaskSpec
+from ibench.core.vocabulary import REFERENCE_KINDS
 
-KIND_POOLS = {"subject": ["dreambench"], "style": ["styledrop", "classic"], "content": ["content"],
-              "control": ["content", "dreambench"]}
+KIND_POOLS = {kind: list(info.real_images) for kind, info in REFERENCE_KINDS.items()}
 POOL_MAP = {"subject": "dreambench", "same_subject": "dreambench"}
 
 

@@ -14,11 +14,10 @@ from ibench.errors import IbenchError
 
 from .instruction import MARKER, MARKER_NAME
 from .metrics import METRICS
-from .vocabulary import Control, Family, Kind, capability
+from .vocabulary import REFERENCE_KINDS, Control, Family, Kind, Pool, capability
 from .yamlio import describe, load_yaml
 
 PromptSource = Literal["subject", "scene", "content"]
-Pool = Literal["styledrop", "classic", "content", "subject", "same_subject"]
 CAPTION_FIELDS = frozenset({"cls", "caption", "control"})  # what a reference caption may use (instances._ref)
 
 
@@ -49,8 +48,7 @@ class ReferenceSpec(BaseModel):
             raise ValueError(f"marker {self.marker!r} must look like 'ref#1'")
         if (self.kind == "control") != (self.control is not None):
             raise ValueError(f"{self.marker}: `control` is required for kind control and only there")
-        allowed = {"subject": set(), "style": {"styledrop", "classic"}, "content": {"content"},
-                   "control": {"content", "subject", "same_subject"}}[self.kind]
+        allowed = REFERENCE_KINDS[self.kind].pools
         bad = [p for p in self.pools if p not in allowed]
         if bad:
             raise ValueError(f"{self.marker}: pool {bad[0]!r} does not fit kind {self.kind}")

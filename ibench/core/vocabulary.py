@@ -7,14 +7,42 @@ reference kind or control type is one entry here (see docs/extending.md).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal, get_args
 
-#: What a reference can be, with what a model does with it.
-REFERENCE_KINDS: dict[str, str] = {
-    "subject": "an object or animal to show (several photos of it)",
-    "style": "an image whose style the output takes",
-    "content": "an image whose content the output keeps (style transfer)",
-    "control": "a spatial map the output follows (its type in `control:`)",
+#: Where references are drawn from in a data root (``pools:`` of a task's reference).
+POOLS: dict[str, str] = {
+    "subject": "DreamBench subjects (dreambench/<subject>/)",
+    "same_subject": "a held-out photo of the instance's first subject (control maps of it)",
+    "styledrop": "the StyleDrop style images (styles/styledrop/)",
+    "classic": "public-domain paintings (styles/classic/)",
+    "content": "content photos (content/)",
+}
+
+
+@dataclass(frozen=True)
+class KindInfo:
+    """One reference kind: what it is, where it may be drawn from, its default caption."""
+
+    description: str
+    pools: tuple[str, ...]  # pools a reference of this kind may name
+    default_pools: tuple[str, ...]  # drawn from when the task names none
+    caption: str  # default caption template ({cls}, {caption}, {control})
+    real_images: tuple[str, ...]  # data sets of real images it draws from (dreambench, styledrop, ...)
+
+
+#: What a reference can be. A new kind is one entry here (and a ``Kind`` literal below).
+REFERENCE_KINDS: dict[str, KindInfo] = {
+    "subject": KindInfo("an object or animal to show (several photos of it)", (), (), "the {cls}", ("dreambench",)),
+    "style": KindInfo("an image whose style the output takes", ("styledrop", "classic"), ("styledrop", "classic"),
+                      "the style of {caption}", ("styledrop", "classic")),
+    "content": KindInfo("an image whose content the output keeps (style transfer)", ("content",), ("content",),
+                        "{caption}", ("content",)),
+    "control": KindInfo("a spatial map the output follows (its type in `control:`)",
+                        ("content", "subject", "same_subject"), ("content",), "the {control} map",
+                        ("content", "dreambench")),
+    "source": KindInfo("the image to edit: the output keeps what the instruction does not change",
+                       ("content", "subject"), ("content",), "{caption}", ("content", "dreambench")),
 }
 #: Control map types: how each is made from a photo (``ibench data prepare``).
 CONTROL_TYPES: dict[str, str] = {
@@ -29,10 +57,12 @@ ON_DEMAND_CONTROLS: tuple[str, ...] = ("edge", "mask", "sketch")
 #: Task families, in report order, with their titles.
 TASK_FAMILIES: dict[str, str] = {"in_domain": "In-domain", "zero_shot": "Zero-shot"}
 
-Kind = Literal["subject", "style", "content", "control"]
+Kind = Literal["subject", "style", "content", "control", "source"]
+Pool = Literal["subject", "same_subject", "styledrop", "classic", "content"]
 Control = Literal["edge", "depth", "mask", "sketch"]
 Family = Literal["in_domain", "zero_shot"]
 assert set(get_args(Kind)) == set(REFERENCE_KINDS) and set(get_args(Control)) == set(CONTROL_TYPES)
+assert set(get_args(Pool)) == set(POOLS)
 assert set(get_args(Family)) == set(TASK_FAMILIES)
 
 

@@ -13,15 +13,12 @@ from ibench.core.instance import SAFE_ID, Instance, instance_id, render_checklis
 from ibench.core.instruction import Instruction, Reference
 from ibench.core.paths import DataRoot
 from ibench.core.taskspec import ReferenceSpec, TaskSpec
+from ibench.core.vocabulary import REFERENCE_KINDS
 from ibench.core.yamlio import describe
 from ibench.errors import IbenchError
 
 from .catalog import Catalog, Photo, Subject
 from .controls import ensure_control
-
-DEFAULT_CAPTIONS = {"subject": "the {cls}", "style": "the style of {caption}", "content": "{caption}",
-                    "control": "the {control} map"}
-
 
 class _Cycle:
     """Draws items in a shuffled order, reshuffling after each pass: balanced coverage."""
@@ -48,8 +45,7 @@ class _Drawer:
         self.cycles: dict[str, _Cycle] = {}
 
     def pool(self, ref: ReferenceSpec) -> _Cycle:
-        pools = [p for p in ref.pools if p != "same_subject"] or {
-            "style": ["styledrop", "classic"], "content": ["content"], "control": ["content"]}.get(ref.kind, [])
+        pools = [p for p in ref.pools if p != "same_subject"] or list(REFERENCE_KINDS[ref.kind].default_pools)
         key = ",".join(pools)
         if key not in self.cycles:
             items: list = []
@@ -99,7 +95,7 @@ class _Drawer:
         fields.setdefault("cls", "subject")
         fields.setdefault("caption", "")
         fields["control"] = rs.control or ""
-        caption = (rs.caption or DEFAULT_CAPTIONS[rs.kind]).format(**fields)
+        caption = (rs.caption or REFERENCE_KINDS[rs.kind].caption).format(**fields)
         return Reference(marker=rs.marker, kind=rs.kind, control=rs.control, caption=caption, images=images)
 
     def _prompt(self, subjects: list[Subject], photo: Photo | None, meta: dict) -> str:
