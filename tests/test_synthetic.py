@@ -96,10 +96,13 @@ def test_depth_maps_ship_and_a_tiny_depth_model_can_replace_them(synthetic_root,
     for rel in sources:  # the drawn maps: one per source, its size, near (subject) brighter than far
         with Image.open(synthetic_root.resolve(rel)) as src, Image.open(synthetic_root.resolve(derived_path("depth", rel))) as d:
             assert d.size == src.size and d.mode == "L" and d.getextrema()[1] > d.getextrema()[0]
-    # with the derived dir elsewhere, `prepare` makes the depth maps with a (tiny) depth model
+    # on a copy without the drawn maps, `prepare` makes the depth maps with a (tiny) depth model
+    import shutil
+
     torch.set_num_threads(1)
     model = tiny_depth_model(tmp_path / "tiny-depth")
-    elsewhere = DataRoot(synthetic_root.root, derived_dir=tmp_path / "derived")
+    shutil.copytree(synthetic_root.root, tmp_path / "root", ignore=shutil.ignore_patterns("derived"))
+    elsewhere = DataRoot(tmp_path / "root", derived_dir=tmp_path / "derived")
     assert prepare(elsewhere, ["depth"], sources, depth_model=str(model)) == len(sources)
     built = build_instances(get_task("depth2img"), elsewhere)
     assert built and all(i.instruction.references[0].images[0].startswith("derived/depth/") for i in built)

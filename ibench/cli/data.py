@@ -54,12 +54,14 @@ def prepare(data_dir: Optional[str] = typer.Option(None, "--data-dir", "-d", env
                                                       help="Depth model: hub id or local folder (default Intel/dpt-hybrid-midas)."),
             device: str = typer.Option("cpu", "--device", help="Device for the depth model.")) -> None:
     """Derive control maps (Canny edges, GrabCut masks, sketches, depth) for content and DreamBench photos."""
+    from ibench.core.paths import DataRoot
     from ibench.data.catalog import Catalog
     from ibench.data.controls import prepare as derive
-    from ibench.errors import IbenchError
     from ibench.data.roots import resolve_data_root
+    from ibench.errors import IbenchError
 
-    root = resolve_data_root(data_dir)
+    found = resolve_data_root(data_dir)
+    root = DataRoot(found.root, derived_dir=found.prepared_dir)  # the one command that writes maps into a root
     wanted = [c.strip() for c in controls.split(",") if c.strip()]
     bad = [c for c in wanted if c not in CONTROL_TYPES]
     if bad:

@@ -36,23 +36,22 @@ def default_data_dir() -> Path:
 class DataRoot:
     """A data root: relative reference paths resolve inside it and may never leave it.
 
-    Paths under ``derived/`` (control maps made by ``ibench data prepare``) resolve inside
-    ``derived_dir``, which defaults to ``<root>/derived`` when the root is writable and to a
-    folder in the cache dir otherwise (a read-only root such as a shared data mount).
+    Paths under ``derived/`` are control maps. They are read from ``<root>/derived`` when ``ibench data
+    prepare`` made them there, else from ``derived_dir``, where maps made on demand are written:
+    by default a folder of the cache dir keyed by the root, so no command but ``data fetch`` and
+    ``data prepare`` ever writes into a data root (which may be a shared, read-only mount).
     """
 
     def __init__(self, root: str | Path, derived_dir: str | Path | None = None):
         self.root = Path(root).expanduser().resolve()
+        self.prepared_dir = self.root / DERIVED_PREFIX
         if derived_dir is None:
             derived_dir = os.environ.get("IBENCH_DERIVED_DIR")
         if derived_dir is None:
-            if os.access(self.root, os.W_OK):
-                derived_dir = self.root / DERIVED_PREFIX
-            else:
-                import hashlib
+            import hashlib
 
-                key = hashlib.sha256(str(self.root).encode()).hexdigest()[:12]
-                derived_dir = cache_dir() / "derived" / key
+            key = hashlib.sha256(str(self.root).encode()).hexdigest()[:12]
+            derived_dir = cache_dir() / "derived" / key
         self.derived_dir = Path(derived_dir).expanduser().resolve()
 
     def __repr__(self) -> str:
@@ -61,11 +60,20 @@ class DataRoot:
     def resolve(self, rel: str) -> Path:
         """Absolute path of a reference path; raises if it is absolute or escapes the root."""
         pure = PurePosixPath(rel)
-        if pure.is_absolute() or rel.startswith("~") or "\\" in rel:
+        if pure.is_absolute() or rel.startswith("~") or "\\" in rel or "\x00" in rel:
             raise IbenchError(f"reference path {rel!r} must be relative to the data root")
         parts = pure.parts
-        base, rest = (self.derived_dir, parts[1:]) if parts[:1] == (DERIVED_PREFIX,) else (self.root, parts)
-        path = (base.joinpath(*rest)).resolve()
+        if parts[:1] != (DERIVED_PREFIX,):
+            return self._inside(self.root, parts, rel)
+        if self.prepared_dir != self.derived_dir:
+            prepared = self._inside(self.prepared_dir, parts[1:], rel)
+            if prepared.is_file():
+                return prepared
+        return self._inside(self.derived_dir, parts[1:], rel)
+
+    @staticmethod
+    def _inside(base: Path, parts: tuple[str, ...], rel: str) -> Path:
+        path = base.joinpath(*parts).resolve()
         if path != base and base not in path.parents:
             raise IbenchError(f"reference path {rel!r} escapes the data root {base}")
         return path
