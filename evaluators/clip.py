@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from ibench.errors import IbenchError
-from ibench.weights import offline, resolve_weights
+from ibench.weights import Missing, MissingWeights, hub_unavailable, locate
 
 from .config import ExtractorConfig
 from .extractor import Extractor, file_identity, l2_normalize, quiet_transformers
@@ -55,7 +55,7 @@ class ClipBackend:
         name, pretrained = config.clip_model, config.clip_pretrained or None
         what = f"CLIP weights '{name}'" + (f" / '{pretrained}'" if pretrained else "")
         if name.startswith("hf-hub:"):
-            name = "local-dir:" + resolve_weights(name[len("hf-hub:"):], "CLIP model", "clip.model")
+            name = "local-dir:" + locate(name[len("hf-hub:"):], "CLIP model", "clip.model", download=True)
         elif Path(name).expanduser().is_dir():
             name = f"local-dir:{Path(name).expanduser()}"
         if name.startswith("local-dir:"):
@@ -72,11 +72,10 @@ class ClipBackend:
                 raise IbenchError(f"{what}: open_clip has no tag '{pretrained}' for this model "
                                   f"(known: {', '.join(open_clip.list_pretrained_tags_by_model(name)) or 'none'})")
             local = _cached_tag_file(name, pretrained)
-            if local is None and offline():
+            reason = hub_unavailable() if local is None else None
+            if reason:
                 repo = (open_clip.get_pretrained_cfg(name, pretrained).get("hf_hub") or "").strip("/")
-                raise IbenchError(f"{what} are not in the Hugging Face cache and HF_HUB_OFFLINE is set: on a machine "
-                                  f"with internet run `hf download {repo}`, or set clip.pretrained to a local "
-                                  f"checkpoint (--extractor-config / IBENCH_CLIP_PRETRAINED)")
+                raise MissingWeights([Missing(what, "/".join(repo.split("/")[:2]) or None, "clip.pretrained")], reason)
             weights = f"{pretrained}" if local is None else f"{pretrained}:{file_identity(local)}"
             pretrained = local or pretrained
         self.name, self.pretrained, self.what = name, pretrained, what

@@ -19,6 +19,7 @@ import numpy as np
 from PIL import Image
 from torch.utils.data import Dataset
 
+from ibench.core.images import ImageFileError, open_image
 from ibench.core.metrics import MetricDef
 from ibench.data import controls
 from ibench.errors import IbenchError
@@ -105,10 +106,9 @@ class ControlDataset(Dataset):
     def __getitem__(self, i: int):
         key, out_path, map_path, scorer = self.items[i]
         try:
-            with Image.open(out_path) as o, Image.open(map_path) as m:
-                out, cmap = o.convert("RGB"), m.convert("L")
-        except (OSError, SyntaxError, ValueError) as exc:
-            return key, None, None, f"{type(exc).__name__}: {exc}"
+            out, cmap = open_image(out_path), open_image(map_path, "L", what="control map")
+        except ImageFileError as exc:
+            return key, None, None, str(exc)
         if scorer in PIXEL_SCORERS:
             return key, PIXEL_SCORERS[scorer](out, cmap), None, None
         return key, None, (out, np.asarray(cmap, dtype=np.float32) / 255.0), None

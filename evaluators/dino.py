@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ibench.weights import resolve_weights
+from ibench.weights import locate
 
 from .config import ExtractorConfig
 from .extractor import Extractor, file_identity, l2_normalize, quiet_transformers
@@ -33,7 +33,7 @@ class Dino(Extractor):
 
     def __init__(self, config: ExtractorConfig, device: str = "cpu"):
         super().__init__(device)
-        self.source = resolve_weights(config.dino_model, "DINO model", "dino.model")
+        self.source = locate(config.dino_model, "DINO model", "dino.model", download=True)
         self.id = f"transformers:{config.dino_model}:{file_identity(self.source)}"
         self.preprocessing = "dino-eval-resize256-crop224-bicubic"
         self._transform = self.model = None

@@ -8,25 +8,14 @@ from the cache, so a warm re-score never builds a network.
 
 from __future__ import annotations
 
-import hashlib
 import logging
-from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import torch
 from PIL import Image
 
-
-def file_identity(path: str | Path) -> str:
-    """Identity of a local weights file or folder: path, sizes and modification times."""
-    path = Path(path).expanduser().resolve()
-    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-    h = hashlib.sha256(str(path).encode())
-    for p in files:
-        st = p.stat()
-        h.update(f"{p.name}:{st.st_size}:{st.st_mtime_ns}\n".encode())
-    return f"{path.name}@{h.hexdigest()[:16]}"
+from ibench.weights import file_identity  # noqa: F401 - re-exported: the weights identity of a local file
 
 
 def quiet_transformers() -> None:

@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Callable, Mapping
 
 import torch
-from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
+from ibench.core.images import ImageFileError, open_image
 from ibench.errors import IbenchError
 
 from .cache import FeatureCache
@@ -32,10 +32,9 @@ class DecodeDataset(Dataset):
     def __getitem__(self, i: int):
         sha, path, names = self.items[i]
         try:
-            with Image.open(path) as im:
-                rgb = im.convert("RGB")
-        except (OSError, SyntaxError, ValueError) as exc:
-            return sha, {}, f"{path}: {type(exc).__name__}: {exc}"
+            rgb = open_image(path)
+        except ImageFileError as exc:
+            return sha, {}, str(exc)
         return sha, {n: self.transforms[n](rgb) for n in names}, None
 
 
@@ -88,7 +87,7 @@ def ensure_image_features(needs: Mapping[str, Mapping[str, Path]], extractors: M
     bar = tqdm(total=len(items), desc="features", unit="img", disable=not progress, dynamic_ncols=True)
     for groups, errors, n in loader(dataset, batch_size, num_workers, collate_by_extractor):
         if errors:
-            raise IbenchError(f"image does not decode: {errors[0]}")
+            raise IbenchError(errors[0])
         for name, (shas, batch) in groups.items():
             caches[name].put(shas, extractors[name].forward(batch))
         bar.update(n)

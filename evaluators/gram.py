@@ -14,7 +14,7 @@ import math
 import numpy as np
 import torch
 
-from ibench.weights import resolve_weights
+from ibench.weights import locate
 
 from .config import ExtractorConfig
 from .extractor import Extractor, file_identity, quiet_transformers
@@ -41,7 +41,7 @@ class Gram(Extractor):
 
     def __init__(self, config: ExtractorConfig, device: str = "cpu"):
         super().__init__(device)
-        self.source = resolve_weights(config.style_model, "style CNN (timm)", "style.model")
+        self.source = locate(config.style_model, "style CNN (timm)", "style.model", download=True)
         self.layers = config.style_layers
         self.id = f"timm:{config.style_model}:{file_identity(self.source)}:layers{self.layers}"
         self.preprocessing = f"resize{SIZE}-crop{SIZE}-bicubic"

@@ -9,7 +9,10 @@ each channel as float32 to 299x299, no re-quantisation); the network is loaded b
 
 from __future__ import annotations
 
+import os
 import platform
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Optional
 
@@ -19,7 +22,7 @@ from PIL import Image
 
 from ibench.errors import IbenchError
 from ibench.core.paths import cache_dir
-from ibench.weights import offline
+from ibench.weights import Missing, MissingWeights, hub_unavailable
 
 from .config import ExtractorConfig
 from .extractor import Extractor, file_identity
@@ -66,16 +69,20 @@ def find_inception(config: ExtractorConfig) -> Path:
             return folder / INCEPTION_FILE
     how = (f"download {inception_url} where there is internet and point inception.weights (or "
            f"IBENCH_INCEPTION_WEIGHTS) at it, or put it in {ours}")
-    if offline():
-        raise IbenchError(f"FID Inception weights ({INCEPTION_FILE}) are not on this machine and HF_HUB_OFFLINE is set: {how}")
+    reason = hub_unavailable()
+    if reason:
+        raise MissingWeights([Missing(f"FID Inception weights ({INCEPTION_FILE})", how=how)], reason)
     from cleanfid.downloads_helper import check_download_inception
 
     ours.mkdir(parents=True, exist_ok=True)
+    part = Path(tempfile.mkdtemp(prefix=".inception.", dir=ours))  # renamed into place only when whole
     try:
-        return Path(check_download_inception(fpath=str(ours)))
+        os.replace(check_download_inception(fpath=str(part)), ours / INCEPTION_FILE)
+        return ours / INCEPTION_FILE
     except Exception as exc:  # noqa: BLE001 - URLError, HTTPError, timeouts: all mean "not available"
-        (ours / INCEPTION_FILE).unlink(missing_ok=True)  # clean-fid leaves an empty file behind
         raise IbenchError(f"could not download the FID Inception weights ({type(exc).__name__}): {how}") from None
+    finally:
+        shutil.rmtree(part, ignore_errors=True)
 
 
 class Inception(Extractor):

@@ -66,9 +66,14 @@ def extractor_class(name: str) -> "type[Extractor]":
 
 
 def build_extractors(names: set[str], config: "ExtractorConfig", device: str) -> "dict[str, Extractor]":
-    """Extractor objects by name (cheap: weights are located, not loaded); an unknown name is one line."""
+    """Extractor objects by name (cheap: weights are located, not loaded); an unknown name is one line, and
+    so are the weights missing on this machine, all of them at once (``ibench.weights.gather``)."""
+    from ibench.weights import gather
+
     shared: dict = {}
-    return {name: extractor_class(name).build(config, device, shared) for name in sorted(names)}
+    classes = {name: extractor_class(name) for name in sorted(names)}
+    built = gather([lambda n=name, c=cls: c.build(config, device, shared) for name, cls in classes.items()])
+    return dict(zip(classes, built))
 
 
 def register_kind(name: str, target: str) -> None:

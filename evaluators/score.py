@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Optional
@@ -13,6 +14,7 @@ from ibench.core.paths import DataRoot
 from ibench.core.registry import get_task
 from ibench.core.rundir import Generation, RunStore
 from ibench.core.jsonio import write_json_atomic
+from ibench.devices import resolve_device
 from ibench.errors import IbenchError
 
 from . import cache as fcache
@@ -29,11 +31,29 @@ def _task_spec(name: str):
         return None
 
 
-def score_run(run_dir: str | Path, metrics: "list[str] | str | None" = None, device: str = "cpu",
+def score_run(run_dir: str | Path, metrics: "list[str] | str | None" = None, device: str = "auto",
               batch_size: int = 32, num_workers: int = 2, config: "ExtractorConfig | dict | str | Path | None" = None,
-              data_root: "DataRoot | str | Path | None" = None, progress: bool = False) -> dict:
-    """Score a run with ``metrics`` (default: its task's) and write scores/ and results.json; returns the results."""
+              data_root: "DataRoot | str | Path | None" = None, progress: bool = False,
+              limit: Optional[int] = None, samples: Optional[int] = None) -> dict:
+    """Score a run with ``metrics`` (default: its task's) and write scores/ and results.json; returns the results.
+
+    ``limit``/``samples``: score only the first ``limit`` instances and samples ``0..samples-1`` (what an
+    ``ibench run --limit --samples`` asked for); the default is all of the run. Holds the run's lock.
+    A write that fails (disk full) is one line; the scores written before stay whole.
+    """
     store = RunStore(run_dir)
+    store.manifest()  # not a run: one line, before anything is written
+    try:
+        with store.lock("run"):
+            return _score(store, metrics, resolve_device(device), batch_size, num_workers, config, data_root,
+                          progress, limit, samples)
+    except (OSError, sqlite3.Error) as exc:
+        raise IbenchError(f"{store.path}: scoring stopped, cannot write ({getattr(exc, 'strerror', None) or exc}); "
+                          f"the images and the scores written before are kept: free space and rerun") from None
+
+
+def _score(store: RunStore, metrics, device: str, batch_size: int, num_workers: int, config, data_root,
+           progress: bool, limit: Optional[int], samples: Optional[int]) -> dict:
     manifest = store.manifest()
     ident = manifest.identity
     spec = _task_spec(ident.task)
@@ -54,8 +74,17 @@ def score_run(run_dir: str | Path, metrics: "list[str] | str | None" = None, dev
         root = DataRoot(data_root)
     else:  # where the run found its references and control maps
         root = store.data_root()
-    instances = {i.id: i for i in store.instances()}
-    gens = store.generations()
+    run_instances = store.instances()
+    instances = {i.id: i for i in run_instances[:limit]}
+    all_gens = store.generations()
+    gens = [g for g in all_gens if g.instance_id in instances and (samples is None or g.sample < samples)]
+    if len(gens) < len(all_gens):
+        notes.append(f"scored {len(instances)} of the run's {len(run_instances)} instances and {len(gens)} of its "
+                     f"{len(all_gens)} samples (what the command asked for); `ibench score {store.path}` scores all")
+    for g in gens:
+        if g.ok and not store.intact(g):
+            raise IbenchError(f"{store.path / str(g.image)} is missing or changed since it was generated (its SHA-256 "
+                              f"is not the one in the generation record): rerun the generating command to make it again")
     by_kind: dict[str, list[MetricDef]] = {}
     for m in chosen:
         by_kind.setdefault(m.kind, []).append(m)

@@ -1,43 +1,177 @@
-"""Find model weights: a local path, the Hugging Face cache, or (online) the hub."""
+"""Find model weights: a local path, the Hugging Face cache, or the hub when it can be reached.
+
+Whether the hub can be reached is asked once per process (a short HEAD request to ``HF_ENDPOINT``,
+default https://huggingface.co, within ``IBENCH_HUB_TIMEOUT`` seconds), so an offline machine
+learns it at once instead of after a minute of retries. Weights that cannot be had raise
+``MissingWeights``; ``gather`` runs several look-ups and raises one error listing every miss, so a
+user learns all the downloads at once (extractors and model components alike).
+"""
 
 from __future__ import annotations
 
 import os
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
+from typing import Callable, Iterable, Optional, TypeVar
 
 from ibench.errors import IbenchError
+
+T = TypeVar("T")
+DEFAULT_ENDPOINT = "https://huggingface.co"
+#: What ``locate(download=True)`` fetches from a hub repo: the first group that has a weights file.
+WEIGHT_FILES = (("*.json", "*.safetensors"), ("*.json", "*.bin"))
 
 
 def offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "0").lower() in {"1", "true", "yes", "on"}
 
 
-def resolve_weights(name: str, what: str, flag: str = "", allow_patterns: list[str] | None = None) -> str:
-    """A local path for ``name`` (a folder, a file, or a hub id in the HF cache); online, the id itself.
+def endpoint() -> str:
+    return (os.environ.get("HF_ENDPOINT") or DEFAULT_ENDPOINT).rstrip("/")
 
-    Raises one clear error naming the weights and how to get them when they cannot be had.
-    """
-    path = Path(name).expanduser()
-    if path.exists():
-        return str(path)
-    if name.startswith((".", "/", "~")):
-        raise IbenchError(f"{what} weights not found at {path}" + (f" (check {flag})" if flag else ""))
+
+@lru_cache(maxsize=None)
+def _probe(url: str, timeout: float) -> Optional[str]:
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=timeout):
+            return None
+    except urllib.error.HTTPError:  # any HTTP answer: the hub is there
+        return None
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        return f"the hub at {url} cannot be reached ({getattr(reason, 'strerror', None) or reason})"
+
+
+def hub_unavailable() -> Optional[str]:
+    """Why the hub cannot be used now (``HF_HUB_OFFLINE``, or no answer), or None; asked once per endpoint."""
+    if offline():
+        return "HF_HUB_OFFLINE is set"
+    return _probe(endpoint(), float(os.environ.get("IBENCH_HUB_TIMEOUT", "3")))
+
+
+@dataclass(frozen=True)
+class Missing:
+    """One weight that is not on this machine: ``label`` names it, ``hub_id`` is what to download."""
+
+    label: str
+    hub_id: Optional[str] = None
+    flag: str = ""
+    how: str = ""  # for weights that are not a hub repo: where to get them
+
+
+class MissingWeights(IbenchError):
+    """Weights that are not here and cannot be downloaded now: one line naming all of them."""
+
+    def __init__(self, items: list[Missing], reason: str = ""):
+        self.items, self.reason = list(dict.fromkeys(items)), reason
+        super().__init__(self._message())
+
+    def _message(self) -> str:
+        ids = [m.hub_id for m in self.items if m.hub_id]
+        steps = [m.how for m in self.items if m.how]
+        if ids:
+            steps.insert(0, "where there is internet run " + ", ".join(f"`hf download {i}`" for i in ids)
+                         + " (then copy the Hugging Face cache here)")
+        why = " not on this machine" + (f" and {self.reason}" if self.reason else "")
+        if len(self.items) == 1:
+            m = self.items[0]
+            if not m.hub_id and not m.how:
+                return f"{m.label} not found" + (f" (check {m.flag})" if m.flag else "")
+            verb = "are" if "weights" in m.label.split("'")[0] else "is"
+            local = f", or pass a local folder with {m.flag}" if m.flag and m.hub_id else ""
+            return f"{m.label} {verb}{why}: {'; '.join(steps)}{local}"
+        listed = "; ".join(m.label + (f" ({m.flag})" if m.flag else "") for m in self.items)
+        steps.append("point the settings at local folders" if steps else "check the paths")
+        return f"{len(self.items)} weights are{why}: {listed}: {'; or '.join(steps)}"
+
+
+def gather(lookups: Iterable[Callable[[], T]]) -> list[T]:
+    """Run every look-up; if any weights are missing, raise one ``MissingWeights`` naming them all."""
+    found, missing, reason = [], [], ""
+    for lookup in lookups:
+        try:
+            found.append(lookup())
+        except MissingWeights as exc:
+            missing += exc.items
+            reason = reason or exc.reason
+    if missing:
+        raise MissingWeights(missing, reason)
+    return found
+
+
+def _cached(name: str, allow_patterns: Optional[list[str]]) -> Optional[str]:
     from huggingface_hub import snapshot_download
 
     try:
         return snapshot_download(name, local_files_only=True, allow_patterns=allow_patterns)
     except Exception:  # noqa: BLE001 - any miss in the cache means "not cached"
-        pass
-    if offline():
-        raise IbenchError(
-            f"{what} '{name}' is not in the Hugging Face cache and HF_HUB_OFFLINE is set: on a machine with "
-            f"internet run `hf download {name}` (or unset HF_HUB_OFFLINE), or pass a local folder"
-            + (f" with {flag}" if flag else "")
-        )
-    return name
+        return None
+
+
+def locate(name: str, what: str, flag: str = "", allow_patterns: Optional[list[str]] = None,
+           download: bool = False) -> str:
+    """A local path for ``name`` (a folder, a file, or a hub id in the HF cache), else the hub id.
+
+    ``download``: fetch a hub id that is not cached now (the weights files of ``WEIGHT_FILES``) and
+    return its local folder, for loaders that need files (and for a weights identity from them).
+    Raises ``MissingWeights`` when the weights are not here and the hub cannot be used.
+    """
+    path = Path(name).expanduser()
+    if path.exists():
+        return str(path)
+    if name.startswith((".", "/", "~")):
+        raise MissingWeights([Missing(f"{what} weights at {path}", flag=flag)])
+    local = _cached(name, allow_patterns)
+    if local is not None:
+        return local
+    reason = hub_unavailable()
+    if reason:
+        raise MissingWeights([Missing(f"{what} '{name}'", name, flag)], reason)
+    return _download(name, what, allow_patterns) if download else name
+
+
+def resolve_weights(name: str, what: str, flag: str = "", allow_patterns: Optional[list[str]] = None) -> str:
+    """``locate`` without downloading: online, an uncached hub id is returned for the loader to fetch."""
+    return locate(name, what, flag, allow_patterns)
+
+
+def _download(name: str, what: str, allow_patterns: Optional[list[str]]) -> str:
+    """Download a hub repo's config and weights files (one format: safetensors if it has them)."""
+    from fnmatch import fnmatch
+
+    from huggingface_hub import HfApi, snapshot_download
+
+    try:
+        if allow_patterns is None:
+            files = HfApi(endpoint=endpoint()).list_repo_files(name)
+            groups = [g for g in WEIGHT_FILES if any(fnmatch(f, g[-1]) for f in files)]
+            allow_patterns = list(groups[0]) if groups else None
+        return snapshot_download(name, allow_patterns=allow_patterns)
+    except Exception as exc:  # noqa: BLE001 - 404s, timeouts, disk full: one line
+        raise download_error(name, what, exc) from None
 
 
 def download_error(name: str, what: str, exc: BaseException) -> IbenchError:
     """Turn a failed hub download into one line that says what to do."""
-    return IbenchError(f"could not get {what} '{name}' ({type(exc).__name__}): check the id and your network, "
-                       f"or download it where there is internet (`hf download {name}`) and pass the local folder")
+    first = (str(exc).strip().splitlines() or [""])[0][:200]
+    return IbenchError(f"could not get {what} '{name}' ({type(exc).__name__}: {first}): check the id and your "
+                       f"network, or download it where there is internet (`hf download {name}`) and pass the "
+                       f"local folder")
+
+
+def file_identity(path: str | Path) -> str:
+    """Identity of a local weights file or folder: path, sizes and modification times (never a hub id)."""
+    import hashlib
+
+    path = Path(path).expanduser().resolve()
+    if not path.exists():
+        raise IbenchError(f"weights {path} not found")
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    h = hashlib.sha256(str(path).encode())
+    for p in files:
+        st = p.stat()
+        h.update(f"{p.name}:{st.st_size}:{st.st_mtime_ns}\n".encode())
+    return f"{path.name}@{h.hexdigest()[:16]}"

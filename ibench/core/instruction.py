@@ -96,12 +96,7 @@ class Instruction(BaseModel):
 
 
 def check_image(path, label: str) -> None:
-    from PIL import Image, UnidentifiedImageError
+    """Raise one line if the reference image is missing, too large or does not decode."""
+    from .images import open_image
 
-    if not path.is_file():
-        raise IbenchError(f"reference image {label} not found at {path}")
-    try:
-        with Image.open(path) as im:
-            im.load()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise IbenchError(f"reference image {label} ({path}) does not decode: {exc}") from None
+    open_image(path, what=f"reference image {label} at")

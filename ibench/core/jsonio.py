@@ -30,14 +30,36 @@ def json_safe(value: Any) -> Any:
     return value
 
 
-def _tmp(path: Path) -> Path:
+def temp_path(path: Path) -> Path:
+    """The temp file ``path`` is written through: ``.<name>.<pid>.tmp`` beside it."""
     return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
+
+
+def remove_stray_temps(folder: Path) -> int:
+    """Delete temp files under ``folder`` left by writers that died (SIGKILL, power loss); returns how many."""
+    removed = 0
+    for tmp in Path(folder).rglob(".*.tmp"):
+        pid = tmp.name[:-len(".tmp")].rpartition(".")[2]
+        if tmp.is_file() and pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            tmp.unlink(missing_ok=True)
+            removed += 1
+    return removed
 
 
 def replace_atomic(path: Path, write: Callable[[Path], None]) -> None:
     """Replace ``path`` whole: ``write(temp path)``, fsync, rename; the temp file never outlives a failure."""
     path = Path(path)
-    tmp = _tmp(path)
+    tmp = temp_path(path)
     try:
         write(tmp)
         with open(tmp, "rb") as f:

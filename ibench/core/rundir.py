@@ -13,17 +13,16 @@ A record is appended only after its image is completely on disk; readers take th
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Optional
 
 from PIL import Image
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from ibench.errors import IbenchError
 
-from .instance import Instance
-from .jsonio import append_jsonl, read_json, read_jsonl, write_json_atomic
+from .instance import SAFE_ID, Instance
+from .jsonio import append_jsonl, read_json, read_jsonl, remove_stray_temps, replace_atomic, write_json_atomic
 from .manifest import Manifest
 from .paths import DataRoot, sha256_file
 from .yamlio import describe
@@ -39,6 +38,7 @@ class RunLayout:
     RESULTS = "results.json"
     SCORES = "scores"
     IMAGES = "images"
+    LOCK = ".ibench.lock"  # held by the process that writes the run (``RunStore.lock``)
 
     @staticmethod
     def shard(name: str) -> str:
@@ -69,6 +69,16 @@ class Generation(BaseModel):
     sha256: Optional[str] = None
     seconds: float = 0.0
     error: Optional[str] = None
+
+    @model_validator(mode="after")
+    def _image_in_place(self) -> "Generation":
+        if not SAFE_ID.match(self.instance_id):
+            raise ValueError(f"instance_id {self.instance_id!r} is not a safe id")
+        if self.sample < 0:
+            raise ValueError(f"sample {self.sample} is negative")
+        if self.image is not None and self.image != RunLayout.image(self.instance_id, self.sample):
+            raise ValueError(f"image {self.image!r} is not {RunLayout.image(self.instance_id, self.sample)!r}")
+        return self
 
     @property
     def key(self) -> tuple[str, int]:
@@ -148,6 +158,15 @@ class RunStore:
                     latest[rec.key] = rec
         return sorted(latest.values(), key=lambda g: g.key)
 
+    def intact(self, gen: Generation) -> bool:
+        """Whether a successful generation's image is on disk with the SHA-256 its record holds."""
+        path = self.path / str(gen.image)
+        return gen.ok and path.is_file() and sha256_file(path) == gen.sha256
+
+    def intact_generations(self) -> list[Generation]:
+        """The successful generations whose images are intact (a resume makes the others again)."""
+        return [g for g in self.generations() if self.intact(g)]
+
     def append_generations(self, records: list[Generation], shard: str | None = None) -> None:
         name = RunLayout.GENERATIONS if shard is None else RunLayout.shard(shard)
         append_jsonl(self.path / name, [r.model_dump(mode="json") for r in records])
@@ -157,16 +176,20 @@ class RunStore:
         rel = RunLayout.image(instance_id, sample)
         path = self.path / rel
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        try:
-            with open(tmp, "wb") as f:
-                image.convert("RGB").save(f, format="PNG")
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
+        replace_atomic(path, lambda tmp: image.convert("RGB").save(tmp, format="PNG"))
         return rel, sha256_file(path)
+
+    def lock(self, what: str = "run"):
+        """Hold this run's lock (refused, in one line, while another process holds it); on taking it,
+        delete temp files left by writers that were killed."""
+        from contextlib import ExitStack
+
+        from .locks import hold
+
+        stack = ExitStack()
+        stack.enter_context(hold(self.path / RunLayout.LOCK, f"{what} {self.path}", wait=False))
+        remove_stray_temps(self.path)
+        return stack
 
     @property
     def scores_dir(self) -> Path:

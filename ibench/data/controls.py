@@ -9,6 +9,7 @@ import numpy as np
 from PIL import Image
 
 from ibench.errors import IbenchError
+from ibench.core.images import open_image
 from ibench.core.paths import DataRoot, derived_path
 from ibench.core.vocabulary import ON_DEMAND_CONTROLS
 
@@ -110,8 +111,7 @@ def ensure_control(root: DataRoot, control: str, source: str) -> str:
     if control not in ON_DEMAND_CONTROLS:
         raise IbenchError(f"{control} map for {source} is missing: run `ibench data prepare --controls {control}` "
                           f"(depth needs a depth model; see `ibench data prepare --help`)")
-    with Image.open(root.resolve(source)) as im:
-        made = {"edge": canny, "mask": grabcut_mask, "sketch": sketch}[control](im)
+    made = {"edge": canny, "mask": grabcut_mask, "sketch": sketch}[control](open_image(root.resolve(source)))
     _save(made, target)
     return rel
 
@@ -130,10 +130,7 @@ def prepare(root: DataRoot, controls: list[str], sources: list[str], depth_model
         pipe = depth_estimator(depth_model, device) if todo else None
         for i in range(0, len(todo), batch):
             chunk = todo[i:i + batch]
-            images = []
-            for s in chunk:
-                with Image.open(root.resolve(s)) as im:
-                    images.append(im.convert("RGB"))
+            images = [open_image(root.resolve(s)) for s in chunk]
             for s, d in zip(chunk, depth(images, pipe=pipe)):
                 _save(d, root.resolve(derived_path(control, s)))
                 made += 1

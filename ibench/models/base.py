@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 
 from PIL import Image
 
+from ibench.core.images import open_image
 from ibench.core.instance import Instance
 from ibench.core.paths import DataRoot
 from ibench.core.vocabulary import ALL_CAPABILITIES, check_capabilities as _known
@@ -30,11 +31,7 @@ class Request:
     def images(self, marker: str) -> list[Image.Image]:
         """The decoded RGB images of a reference."""
         ref = self.instance.instruction.reference(marker)
-        out = []
-        for rel in ref.images:
-            with Image.open(self.root.resolve(rel)) as im:
-                out.append(im.convert("RGB"))
-        return out
+        return [open_image(self.root.resolve(rel), what=f"reference {marker} image") for rel in ref.images]
 
 
 class ModelAdapter(ABC):

@@ -12,6 +12,7 @@ from PIL import Image
 
 from typing import Optional
 
+from ibench.core.images import open_image
 from ibench.core.vocabulary import ALL_CAPABILITIES
 from ibench.errors import IbenchError
 
@@ -60,8 +61,4 @@ class FolderModel(ModelAdapter):
         raise FileNotFoundError(f"no image {instance_id}/{sample}.(png|jpg|jpeg|webp) in {self.folder}")
 
     def generate(self, batch: list[Request]) -> list[Image.Image]:
-        out = []
-        for req in batch:
-            with Image.open(self.find(req.instance.id, req.sample)) as im:
-                out.append(im.convert("RGB"))
-        return out
+        return [open_image(self.find(req.instance.id, req.sample), what="imported image") for req in batch]

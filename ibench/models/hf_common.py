@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import gc
-import os
 from typing import Any
 
 import torch
 
 from ibench.errors import IbenchError
-from ibench.weights import offline, resolve_weights
+from ibench.weights import gather, resolve_weights
 
 DTYPES = {"fp16": torch.float16, "float16": torch.float16, "bf16": torch.bfloat16, "bfloat16": torch.bfloat16,
           "fp32": torch.float32, "float32": torch.float32}
@@ -18,35 +17,23 @@ DTYPES = {"fp16": torch.float16, "float16": torch.float16, "bf16": torch.bfloat1
 def resolve_all(name: str, wanted: dict[str, tuple[str, list[str] | None]]) -> dict[str, str]:
     """Resolve each ``{setting: (id_or_path, allow_patterns)}`` before loading anything.
 
-    One missing component gives ``resolve_weights``' message; several give ONE line naming every
-    missing id, so an offline user learns all downloads at once.
+    Every component that is not on this machine (and cannot be downloaded now) is named in ONE
+    line (``ibench.weights.gather``), so an offline user learns all downloads at once.
     """
-    found: dict[str, str] = {}
-    missing: list[tuple[str, str, str]] = []
-    for label, (ident, patterns) in wanted.items():
+    def lookup(label: str, ident: str, patterns: list[str] | None):
         flag = f"--model-arg {label}=PATH" if "." not in label else f"`{label}` in --model-config"
-        try:
-            found[label] = resolve_weights(str(ident), f"{name} {label}", flag, patterns)
-        except IbenchError as exc:
-            missing.append((label, str(ident), str(exc)))
-    if len(missing) == 1:
-        raise IbenchError(missing[0][2])
-    if missing:
-        listed = ", ".join(f"{label} '{ident}'" for label, ident, _ in missing)
-        how = ("on a machine with internet run `hf download ID` for each (or unset HF_HUB_OFFLINE)"
-               if offline() else "check the ids and paths")
-        raise IbenchError(f"{name}: {len(missing)} weights not available ({listed}): {how}, or point the "
-                          f"settings at local folders (--model-config FILE / --model-arg KEY=PATH)")
-    return found
+        return resolve_weights(str(ident), f"{name} {label}", flag, patterns)
+
+    labels = list(wanted)
+    found = gather([lambda lab=lab: lookup(lab, *wanted[lab]) for lab in labels])
+    return dict(zip(labels, found))
 
 
 def pick_device(device: str) -> torch.device:
-    """``auto``: this process's GPU (``LOCAL_RANK`` under torchrun/accelerate), else the CPU."""
-    if device != "auto":
-        return torch.device(device)
-    if torch.cuda.is_available():
-        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")) % torch.cuda.device_count())
-    return torch.device("cpu")
+    """``auto``: this process's GPU (``LOCAL_RANK`` under torchrun/accelerate), else MPS, else the CPU."""
+    from ibench.devices import resolve_device
+
+    return torch.device(resolve_device(device))
 
 
 def pick_dtype(dtype: str, device: torch.device, gpu_default: torch.dtype = torch.float16) -> torch.dtype:

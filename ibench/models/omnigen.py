@@ -54,13 +54,13 @@ class OmniGenModel(ModelAdapter):
 
     def __init__(self, **options: Any):
         super().__init__(**options)
+        o = self.options
+        path = resolve_all(self.name, {"model": (o["model"], None)})["model"]  # before the heavy imports
         from diffusers import OmniGenPipeline
 
         silence_progress()
-        o = self.options
         self.device = pick_device(o["device"])
         self.dtype = pick_dtype(o["dtype"], self.device, gpu_default=torch.bfloat16)
-        path = resolve_all(self.name, {"model": (o["model"], None)})["model"]
         try:
             self.pipe = OmniGenPipeline.from_pretrained(path, dtype=self.dtype)
         except (OSError, ValueError, EnvironmentError) as exc:

@@ -124,8 +124,6 @@ class SDCompositeModel(ModelAdapter):
 
     # -- loading ---------------------------------------------------------------------------
     def _load(self) -> None:
-        from diffusers import AutoPipelineForText2Image, ControlNetModel
-        silence_progress()
         o = self.options
         wanted: dict[str, tuple[str, list[str] | None]] = {"model": (o["model"], None)}
         if o["ip_adapter"]:
@@ -136,6 +134,9 @@ class SDCompositeModel(ModelAdapter):
         for kind, ident in o["controlnets"].items():
             wanted[f"controlnets.{kind}"] = (ident, None)
         self.paths = resolve_all(self.name, wanted)  # every missing id in one message, before any loading
+        from diffusers import AutoPipelineForText2Image, ControlNetModel
+
+        silence_progress()
         try:
             self.base = AutoPipelineForText2Image.from_pretrained(
                 self.paths["model"], dtype=self.dtype, variant=o["variant"], safety_checker=None,

@@ -38,13 +38,13 @@ class Text2ImgModel(ModelAdapter):
 
     def __init__(self, **options: Any):
         super().__init__(**options)
+        o = self.options
+        path = resolve_all(self.name, {"model": (o["model"], None)})["model"]  # before the heavy imports
         from diffusers import DiffusionPipeline
 
         silence_progress()
-        o = self.options
         self.device = pick_device(o["device"])
         self.dtype = pick_dtype(o["dtype"], self.device)
-        path = resolve_all(self.name, {"model": (o["model"], None)})["model"]
         kwargs: dict[str, Any] = {"dtype": self.dtype}
         if o["variant"]:
             kwargs["variant"] = o["variant"]

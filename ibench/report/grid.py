@@ -12,6 +12,7 @@ from typing import Optional
 from PIL import Image
 
 from ibench.errors import IbenchError
+from ibench.core.images import ImageFileError, open_image
 from ibench.core.paths import DataRoot
 from .runs import RunInfo
 from ibench.core.rundir import RunStore
@@ -23,13 +24,12 @@ REF_VIEWS = 2
 def thumbnail_uri(path: Path, size: int = THUMB) -> Optional[str]:
     """A JPEG data URI of the image scaled to fit ``size``; None when the file is missing or unreadable."""
     try:
-        with Image.open(path) as im:
-            im = im.convert("RGB")
-            im.thumbnail((size, size), Image.BICUBIC)
-            buf = io.BytesIO()
-            im.save(buf, format="JPEG", quality=82)
-    except (OSError, ValueError):
+        im = open_image(path)
+    except ImageFileError:
         return None
+    im.thumbnail((size, size), Image.BICUBIC)
+    buf = io.BytesIO()
+    im.save(buf, format="JPEG", quality=82)
     return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 

@@ -7,7 +7,8 @@ import platform
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, replace
+from contextlib import ExitStack
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -87,10 +88,14 @@ class Plan:
     seed: int
     samples: int
     batch_size: int  # requests per model call (the adapter's cap applied)
+    lock: ExitStack = field(default_factory=ExitStack, repr=False)  # the run dir's lock, while held
 
 
-def plan(spec: TaskSpec, model: ModelAdapter, root: DataRoot, opts: GenerateOptions) -> Plan:
-    """Build (or take the given) instances, open (or create) the run, list the samples not yet made."""
+def plan(spec: TaskSpec, model: ModelAdapter, root: DataRoot, opts: GenerateOptions, lock: bool = True) -> Plan:
+    """Build (or take the given) instances, open (or create) the run, list the samples not yet made.
+
+    ``lock``: take the run dir's lock (refused in one line while another process writes the run);
+    under a launcher only rank 0 takes it, for the whole job."""
     samples = opts.samples or spec.samples
     ident = identity(spec, model, opts.seed, root, opts.instances)
     if opts.instances is None:
@@ -100,17 +105,25 @@ def plan(spec: TaskSpec, model: ModelAdapter, root: DataRoot, opts: GenerateOpti
     check_capabilities(model, {c for i in instances for c in i.instruction.capabilities},
                        any(not i.instruction.references for i in instances), spec.name)
     store = RunStore(Path(opts.out) / ident.run_id())
+    held = ExitStack()
     try:
+        if lock:
+            store.path.mkdir(parents=True, exist_ok=True)
+            held.enter_context(store.lock())
         store.create(Manifest(run_id=store.path.name, identity=ident, family=spec.family,
                               created=datetime.now(timezone.utc).isoformat(), data_root=str(root.root),
                               derived_dir=str(root.derived_dir), environment=environment()))
         store.add_instances(instances)
+        done = {g.key for g in store.intact_generations()}
     except OSError as exc:
+        held.close()
         raise IbenchError(f"--out {opts.out}: cannot write the run directory {store.path} "
                           f"({exc.strerror or exc})") from None
-    done = {g.key for g in store.generations() if g.ok}
+    except BaseException:
+        held.close()
+        raise
     todo = [(inst, k) for inst in instances for k in range(samples) if (inst.id, k) not in done]
-    return Plan(store, instances, todo, opts.seed, samples, opts.batch_for(model.max_batch))
+    return Plan(store, instances, todo, opts.seed, samples, opts.batch_for(model.max_batch), held)
 
 
 def execute(p: Plan, model: ModelAdapter, root: DataRoot, shard: str | None = None, progress: bool = True) -> dict:
@@ -150,18 +163,21 @@ def execute(p: Plan, model: ModelAdapter, root: DataRoot, shard: str | None = No
     return counts
 
 
-def generate(spec: TaskSpec, model: ModelAdapter, root: DataRoot,
-             opts: GenerateOptions = GenerateOptions()) -> tuple[RunStore, dict]:
+def generate(spec: TaskSpec, model: ModelAdapter, root: DataRoot, opts: GenerateOptions = GenerateOptions(),
+             keep_lock: ExitStack | None = None) -> tuple[RunStore, dict]:
     """Plan and execute a generation run; returns the store and counts.
 
-    Under ``torchrun`` / ``accelerate launch`` the samples are split over the processes, each writes
-    its own record shard and rank 0 merges them at the end (see ``ibench.run.distributed``).
+    The run dir's lock is held until the end, or handed to ``keep_lock`` (``ibench run`` keeps it
+    through scoring). Under ``torchrun`` / ``accelerate launch`` the samples are split over the
+    processes, each writes its own record shard and rank 0 merges them at the end (see
+    ``ibench.run.distributed``).
     """
     from .distributed import Processes, merge_shards
 
     procs = Processes()
+    p: Plan | None = None
     try:
-        p = procs.main_first(lambda: plan(spec, model, root, opts))
+        p = procs.main_first(lambda: plan(spec, model, root, opts, lock=procs.is_main))
         size = p.batch_size  # split whole batches: the same batches as 1 process
         chunks = procs.split([p.todo[i:i + size] for i in range(0, len(p.todo), size)])
         mine = replace(p, todo=[item for chunk in chunks for item in chunk])
@@ -170,6 +186,10 @@ def generate(spec: TaskSpec, model: ModelAdapter, root: DataRoot,
         procs.wait()
         if procs.is_main:
             merge_shards(p.store)
+        if keep_lock is not None:
+            keep_lock.push(p.lock.pop_all())
     finally:
+        if p is not None:
+            p.lock.close()
         model.close()
     return p.store, counts
