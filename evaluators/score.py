@@ -52,6 +52,23 @@ def score_run(run_dir: str | Path, metrics: "list[str] | str | None" = None, dev
                           f"the images and the scores written before are kept: free space and rerun") from None
 
 
+def _plan(chosen: list[MetricDef]) -> tuple[dict[str, list[MetricDef]], dict, set[str]]:
+    """The chosen metrics by kind, the kinds (an unknown one: one line, before any work) and the extractors they need."""
+    by_kind: dict[str, list[MetricDef]] = {}
+    for m in chosen:
+        by_kind.setdefault(m.kind, []).append(m)
+    kinds = {name: get_kind(name) for name in by_kind}
+    names = set().union(*(kinds[k].extractors(ms) for k, ms in by_kind.items())) if by_kind else set()
+    return by_kind, kinds, names
+
+
+def check_weights(spec, config: "ExtractorConfig | dict | str | Path | None" = None) -> None:
+    """Locate (download, where the hub answers) the weights a task's scoring needs, loading nothing: every
+    missing one is named in one ``MissingWeights`` line (``ibench run`` asks before it generates)."""
+    _, _, names = _plan(parse_metrics(list(spec.metrics) + list(spec.set_metrics)))
+    build_extractors(names, resolve_config(config), "cpu")
+
+
 def _score(store: RunStore, metrics, device: str, batch_size: int, num_workers: int, config, data_root,
            progress: bool, limit: Optional[int], samples: Optional[int]) -> dict:
     manifest = store.manifest()
@@ -85,15 +102,11 @@ def _score(store: RunStore, metrics, device: str, batch_size: int, num_workers: 
         if g.ok and not store.intact(g):
             raise IbenchError(f"{store.path / str(g.image)} is missing or changed since it was generated (its SHA-256 "
                               f"is not the one in the generation record): rerun the generating command to make it again")
-    by_kind: dict[str, list[MetricDef]] = {}
-    for m in chosen:
-        by_kind.setdefault(m.kind, []).append(m)
-    kinds = {name: get_kind(name) for name in by_kind}  # an unknown kind: one line, before any work
+    by_kind, kinds, names = _plan(chosen)
     ctx = ScoringContext(store=store, manifest=manifest, spec=spec, instances=instances,
                          ok=[g for g in gens if g.ok and g.instance_id in instances], root=root,
                          config=resolve_config(config), device=device, batch_size=batch_size,
                          num_workers=num_workers, progress=progress)
-    names = set().union(*(kinds[k].extractors(ms) for k, ms in by_kind.items())) if by_kind else set()
     ctx.extractors = build_extractors(names, ctx.config, device)
     ctx.caches = {n: fcache.FeatureCache(e.id, e.preprocessing) for n, e in ctx.extractors.items()}
     output = KindOutput()

@@ -65,9 +65,9 @@ class Missing:
 class MissingWeights(IbenchError):
     """Weights that are not here and cannot be downloaded now: one line naming all of them."""
 
-    def __init__(self, items: list[Missing], reason: str = ""):
+    def __init__(self, items: list[Missing], reason: str = "", hint: str = ""):
         self.items, self.reason = list(dict.fromkeys(items)), reason
-        super().__init__(self._message())
+        super().__init__(self._message() + hint)
 
     def _message(self) -> str:
         ids = [m.hub_id for m in self.items if m.hub_id]
@@ -100,6 +100,17 @@ def gather(lookups: Iterable[Callable[[], T]]) -> list[T]:
     if missing:
         raise MissingWeights(missing, reason)
     return found
+
+
+def resolve_all(name: str, wanted: dict[str, tuple[str, Optional[list[str]]]]) -> dict[str, str]:
+    """``resolve_weights`` of each of a model's ``{setting: (hub id or path, allow_patterns)}``; every
+    missing one is named in one line."""
+    def lookup(label: str, ident: str, patterns: Optional[list[str]]) -> str:
+        flag = f"--model-arg {label}=PATH" if "." not in label else f"`{label}` in --model-config"
+        return resolve_weights(str(ident), f"{name} {label}", flag, patterns)
+
+    labels = list(wanted)
+    return dict(zip(labels, gather([lambda lab=lab: lookup(lab, *wanted[lab]) for lab in labels])))
 
 
 def _cached(name: str, allow_patterns: Optional[list[str]]) -> Optional[str]:

@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 FOLDERS = {"ibench": "ibench", "ibench.tasks": "tasks", "ibench.evaluators": "evaluators",
            "ibench.human_eval": "human_eval"}
 #: The dependency rule: which ibench package may import which (docs/ARCHITECTURE.md).
-UTILITIES = {"ibench", "ibench.errors", "ibench.stats", "ibench.weights", "ibench.ranking", "ibench.devices"}  # "ibench": __version__
+UTILITIES = {"ibench", "ibench.errors", "ibench.stats", "ibench.weights", "ibench.ranking", "ibench.devices", "ibench.extras"}  # "ibench": __version__
 ALLOWED = {
     "ibench": set(),
     "ibench.__main__": {"ibench.cli"},
@@ -22,6 +22,7 @@ ALLOWED = {
     "ibench.ranking": {"ibench.core"},  # Bradley–Terry over ibench.core.pairwise records
     "ibench.weights": {"ibench.errors"},
     "ibench.devices": {"ibench.errors"},
+    "ibench.extras": {"ibench.errors"},
     "ibench.tasks": set(),
     "ibench.core": {"ibench.errors", "ibench.tasks"},
     "ibench.data": {"ibench.core"} | UTILITIES,

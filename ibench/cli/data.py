@@ -52,7 +52,8 @@ def prepare(data_dir: Optional[str] = typer.Option(None, "--data-dir", "-d", env
                                          help=f"Comma-separated control maps to derive: {', '.join(CONTROL_TYPES)}."),
             depth_model: Optional[str] = typer.Option(None, "--depth-model", envvar="IBENCH_DEPTH_MODEL",
                                                       help="Depth model: hub id or local folder (default Intel/dpt-hybrid-midas)."),
-            device: str = typer.Option("cpu", "--device", help="Device for the depth model.")) -> None:
+            device: str = typer.Option("auto", "--device", help="Device for the depth model: auto (CUDA, MPS, else "
+                                                              "CPU), cpu, cuda, cuda:N, mps.")) -> None:
     """Derive control maps (Canny edges, GrabCut masks, sketches, depth) for content and DreamBench photos."""
     from ibench.core.paths import DataRoot
     from ibench.data.catalog import Catalog
@@ -66,6 +67,10 @@ def prepare(data_dir: Optional[str] = typer.Option(None, "--data-dir", "-d", env
     bad = [c for c in wanted if c not in CONTROL_TYPES]
     if bad:
         raise IbenchError(f"--controls: unknown control {bad[0]!r} (use {', '.join(CONTROL_TYPES)})")
+    if "depth" in wanted:
+        from ibench.devices import resolve_device
+
+        device = resolve_device(device)
     catalog = Catalog(root)
     sources = [p.image for p in catalog.photos("content")] + [im for s in catalog.subjects for im in s.images]
     made = 0

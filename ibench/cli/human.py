@@ -24,6 +24,14 @@ def register(app: typer.Typer) -> None:
     app.add_typer(human_app, name="human")
 
 
+@human_app.callback()
+def _needs_human_extra() -> None:
+    """Every ``ibench human`` command needs the human extra: one line naming it when it is missing."""
+    from ibench.extras import require
+
+    require("human", "ibench human")
+
+
 @human_app.command("create-study")
 def create_study(runs: list[Path] = typer.Argument(..., help="Run directories (one per model; same tasks)."),
                  raters_per_item: int = typer.Option(3, "--raters-per-item", "-k", min=1,

@@ -21,6 +21,8 @@ SamplesOpt = typer.Option(None, "--samples", "-k", min=1, help="Samples per inst
 SeedOpt = typer.Option(0, "--seed", help="Base seed: instances and per-sample seeds derive from it.")
 OutOpt = typer.Option(Path("runs"), "--out", "-o", help="Folder that holds run directories.")
 BatchOpt = typer.Option(1, "--batch-size", "-b", min=1, help="Requests per model call (does not change outputs).")
+DeviceOpt = typer.Option("auto", "--device", help="torch device for scoring: auto (the best here: CUDA, MPS, else "
+                                                  "CPU), cpu, cuda, cuda:N, mps.")
 InstancesOpt = typer.Option(None, "--instances", help="JSONL of your own instructions instead of the task's drawn ones.")
 
 
@@ -56,6 +58,14 @@ def load_model(name: str, args: Optional[list[str]] = None, config: Optional[Pat
         if ":" not in name:
             raise
         raise IbenchError(f"model {name!r} failed to start: {type(exc).__name__}: {exc}") from None
+
+
+def check_model_weights(cls, options: dict) -> None:
+    """Look up (not load) the weights a built-in model's settings name: every missing one in one line."""
+    from ibench.models.settings import parse_settings
+    from ibench.weights import resolve_all
+
+    resolve_all(cls.name, cls.weights(parse_settings(cls.name, cls.Settings, options)))
 
 
 def model_class(name: str):

@@ -24,6 +24,11 @@ def report(runs: list[Path] = RunsArg,
                                                    help="Data root for reference thumbnails (default: each run's)."),
            seed: int = typer.Option(0, "--seed", help="Bootstrap seed.")) -> None:
     """Write report.md, a self-contained index.html, results.json and CSV/parquet tables."""
+    from ibench.extras import require
+
+    require("report", "ibench report")
+    if study_db is not None:
+        require("human", "ibench report --study")
     from ibench.report import build_report, write_report
 
     built = build_report(runs, study_db=study_db, study=study, title=title, grid_instances=grid, data_dir=data_dir,

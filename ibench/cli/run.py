@@ -3,20 +3,27 @@
 from __future__ import annotations
 
 import json
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Optional
 
 import typer
 
 from ibench.errors import IbenchError, one_line
+from ibench.extras import require
+from ibench.weights import MissingWeights, gather
 
-from .options import (BatchOpt, DataOpt, InstancesOpt, LimitOpt, ModelArgOpt, ModelConfigOpt, ModelOpt, OutOpt,
-                      SamplesOpt, SeedOpt, TaskOpt, load_model, model_class)
+from .options import (BatchOpt, DataOpt, DeviceOpt, InstancesOpt, LimitOpt, ModelArgOpt, ModelConfigOpt, ModelOpt,
+                      OutOpt, SamplesOpt, SeedOpt, TaskOpt, check_model_weights, load_model, model_class, model_options)
 
 
 def _generate(task: str, model: str, model_arg: Optional[list[str]], model_config: Optional[Path],
-              data_dir: Optional[str], options: dict, instances_file: Optional[Path] = None):
-    """Generate for one task and model; ``options`` are the ``GenerateOptions`` fields from the CLI."""
+              data_dir: Optional[str], options: dict, instances_file: Optional[Path] = None,
+              keep_lock: Optional[ExitStack] = None, scoring: bool = False, extractor_config: Optional[str] = None):
+    """Generate for one task and model; ``options`` are the ``GenerateOptions`` fields from the CLI.
+
+    Before anything loads, the model's weights (and with ``scoring`` the scorer's) are looked up:
+    every missing one is named in one line."""
     from ibench.core.registry import get_task
     from ibench.data import load_instances, resolve_data_root
     from ibench.models.base import check_capabilities
@@ -27,16 +34,30 @@ def _generate(task: str, model: str, model_arg: Optional[list[str]], model_confi
     root = resolve_data_root(data_dir)
     given = load_instances(instances_file, spec, root) if instances_file else None
     cls = model_class(model)
+    checks = []
     if cls is not None:  # a built-in: refuse before its weights load (minutes for a real model)
         needed = {c for i in given for c in i.instruction.capabilities} if given is not None else spec.capabilities
         text_only = any(not i.instruction.references for i in given) if given is not None else not spec.references
         check_capabilities(cls, needed, text_only, spec.name)
+        checks.append(lambda: check_model_weights(cls, model_options(model_arg, model_config)))
+    if scoring:
+        from ibench.evaluators.score import check_weights
+
+        checks.append(lambda: check_weights(spec, extractor_config))
+    try:
+        gather(checks)
+    except MissingWeights as exc:
+        raise MissingWeights(exc.items, exc.reason, " (--no-score generates without the scorer's)" if scoring else "")
     adapter = load_model(model, model_arg, model_config)
-    store, counts = generate(spec, adapter, root, GenerateOptions(**options, instances=given))
+    store, counts = generate(spec, adapter, root, GenerateOptions(**options, instances=given), keep_lock=keep_lock)
     if not is_main_process():  # under torchrun/accelerate: rank 0 reports (and scores) for everyone
         raise typer.Exit(0)
     typer.echo(f"{store.path}: {counts['generated']} generated, {counts['failed']} failed, "
                f"{counts['skipped']} already done")
+    if counts["failed"] and not counts["generated"] and not counts["skipped"]:
+        first = next((g.error for g in store.generations() if g.error), "")
+        raise IbenchError(f"{store.path}: all {counts['failed']} samples failed (first: {first[:300]}); the "
+                          f"errors are recorded in {store.path.name}/generations.jsonl: fix the cause and rerun")
     return store, counts
 
 
@@ -56,21 +77,32 @@ def run(task: str = TaskOpt, model: str = ModelOpt, model_arg: Optional[list[str
         score: bool = typer.Option(True, "--score/--no-score", help="Score the run after generating."),
         extractor_config: Optional[str] = typer.Option(
             None, "--extractor-config", help="Extractor weights for scoring: a YAML file, or `tiny` for the offline "
-                                             "tiny random extractors (see docs/evaluators.md).")) -> None:
+                                             "tiny random extractors (see docs/evaluators.md)."),
+        device: str = DeviceOpt) -> None:
     """Build, generate and score in one go (resumable: rerun the same command)."""
-    store, _ = _generate(task, model, model_arg, model_config, data_dir,
-                         dict(out=out, limit=limit, samples=samples, seed=seed, batch_size=batch_size), instances_file)
-    if score:
-        score_stage(store, extractor_config)
+    if score:  # before any image is made
+        require("eval", "ibench run (scoring)", ", or pass --no-score to generate only")
+    with ExitStack() as held:  # the run's lock, from generation through scoring
+        store, _ = _generate(task, model, model_arg, model_config, data_dir,
+                             dict(out=out, limit=limit, samples=samples, seed=seed, batch_size=batch_size),
+                             instances_file, keep_lock=held, scoring=score, extractor_config=extractor_config)
+        if score:
+            try:
+                score_stage(store, extractor_config, limit=limit, samples=samples, device=device)
+            except IbenchError as exc:
+                raise IbenchError(f"{exc} [scoring failed; the images are kept in {store.path}: score them later "
+                                  f"with `ibench score {store.path}` (--extractor-config FILE, or `tiny`)]") from None
 
 
-def score_stage(store, extractor_config: Optional[str] = None) -> None:
-    """Score a run with its task's metrics and print the summary."""
+def score_stage(store, extractor_config: Optional[str] = None, limit: Optional[int] = None,
+                samples: Optional[int] = None, device: str = "auto") -> None:
+    """Score a run (the first ``limit`` instances x ``samples``; default all) with its task's metrics; print the summary."""
     from ibench.evaluators.score import score_run
 
     from .score import summary
 
-    for line in summary(score_run(store.path, config=extractor_config, progress=True)):
+    results = score_run(store.path, config=extractor_config, progress=True, limit=limit, samples=samples, device=device)
+    for line in summary(results):
         typer.echo(line)
 
 

@@ -31,7 +31,8 @@ def summary(results: dict) -> list[str]:
 
 def score(run: Path = typer.Argument(..., help="Run directory (runs/<run_id>)."),
           metrics: Optional[str] = typer.Option(None, "--metrics", help="Comma-separated metrics (default: the task's)."),
-          device: str = typer.Option("cpu", "--device", help="torch device for the extractors."),
+          device: str = typer.Option("auto", "--device", help="torch device for the extractors: auto (the best here: "
+                                                              "CUDA, MPS, else CPU), cpu, cuda, cuda:N, mps."),
           batch_size: int = typer.Option(32, "--batch-size", "-b", min=1, help="Images per forward pass."),
           workers: int = typer.Option(2, "--workers", "-w", min=0, help="DataLoader workers that decode images."),
           extractor_config: Optional[str] = typer.Option(
@@ -40,6 +41,9 @@ def score(run: Path = typer.Argument(..., help="Run directory (runs/<run_id>).")
           data_dir: Optional[Path] = typer.Option(None, "--data-dir", "-d",
                                                   help="Data root of the references (default: the run's).")) -> None:
     """Score a run: CLIP-T, DINO, CLIP-I, style, control fidelity, FID/KID; writes scores/ and results.json."""
+    from ibench.extras import require
+
+    require("eval", "ibench score")
     from ibench.evaluators.score import score_run
 
     results = score_run(run, metrics=metrics, device=device, batch_size=batch_size, num_workers=workers,

@@ -62,6 +62,12 @@ class ModelAdapter(ABC):
         """Validate settings without building the adapter (before any weights load)."""
         parse_settings(cls.name, cls.Settings, options)
 
+    @classmethod
+    def weights(cls, config: AdapterSettings) -> dict[str, tuple[str, list[str] | None]]:
+        """The weights these settings load, ``{setting: (hub id or path, allow_patterns)}``; the runner
+        checks them with the scorer's before anything loads, so every missing one is named at once."""
+        return {}
+
     def settings(self) -> dict[str, Any]:
         return self.config.identity()
 

@@ -8,25 +8,10 @@ from typing import Any
 import torch
 
 from ibench.errors import IbenchError
-from ibench.weights import gather, resolve_weights
+from ibench.weights import resolve_all  # noqa: F401 - the adapters' one look-up of their weights
 
 DTYPES = {"fp16": torch.float16, "float16": torch.float16, "bf16": torch.bfloat16, "bfloat16": torch.bfloat16,
           "fp32": torch.float32, "float32": torch.float32}
-
-
-def resolve_all(name: str, wanted: dict[str, tuple[str, list[str] | None]]) -> dict[str, str]:
-    """Resolve each ``{setting: (id_or_path, allow_patterns)}`` before loading anything.
-
-    Every component that is not on this machine (and cannot be downloaded now) is named in ONE
-    line (``ibench.weights.gather``), so an offline user learns all downloads at once.
-    """
-    def lookup(label: str, ident: str, patterns: list[str] | None):
-        flag = f"--model-arg {label}=PATH" if "." not in label else f"`{label}` in --model-config"
-        return resolve_weights(str(ident), f"{name} {label}", flag, patterns)
-
-    labels = list(wanted)
-    found = gather([lambda lab=lab: lookup(lab, *wanted[lab]) for lab in labels])
-    return dict(zip(labels, found))
 
 
 def pick_device(device: str) -> torch.device:

@@ -52,10 +52,14 @@ class OmniGenModel(ModelAdapter):
     capabilities = ALL_CAPABILITIES
     Settings = OmniGenSettings
 
+    @classmethod
+    def weights(cls, config: OmniGenSettings) -> dict[str, tuple[str, list[str] | None]]:
+        return {"model": (config.model, None)}
+
     def __init__(self, **options: Any):
         super().__init__(**options)
         o = self.options
-        path = resolve_all(self.name, {"model": (o["model"], None)})["model"]  # before the heavy imports
+        path = resolve_all(self.name, self.weights(self.config))["model"]  # before the heavy imports
         from diffusers import OmniGenPipeline
 
         silence_progress()

@@ -123,17 +123,21 @@ class SDCompositeModel(ModelAdapter):
         self._load()
 
     # -- loading ---------------------------------------------------------------------------
+    @classmethod
+    def weights(cls, config: SDCompositeSettings) -> dict[str, tuple[str, list[str] | None]]:
+        wanted: dict[str, tuple[str, list[str] | None]] = {"model": (config.model, None)}
+        if config.ip_adapter:
+            sub = config.ip_adapter_subfolder.strip("/")
+            enc = config.image_encoder_folder
+            enc_dir = enc if "/" in enc else f"{sub}/{enc}".lstrip("/")
+            wanted["ip_adapter"] = (config.ip_adapter, [f"{sub}/{config.ip_adapter_weight}".lstrip("/"), f"{enc_dir}/*"])
+        for kind, ident in (config.controlnets or {}).items():
+            wanted[f"controlnets.{kind}"] = (ident, None)
+        return wanted
+
     def _load(self) -> None:
         o = self.options
-        wanted: dict[str, tuple[str, list[str] | None]] = {"model": (o["model"], None)}
-        if o["ip_adapter"]:
-            sub = o["ip_adapter_subfolder"].strip("/")
-            enc = o["image_encoder_folder"]
-            enc_dir = enc if "/" in enc else f"{sub}/{enc}".lstrip("/")
-            wanted["ip_adapter"] = (o["ip_adapter"], [f"{sub}/{o['ip_adapter_weight']}".lstrip("/"), f"{enc_dir}/*"])
-        for kind, ident in o["controlnets"].items():
-            wanted[f"controlnets.{kind}"] = (ident, None)
-        self.paths = resolve_all(self.name, wanted)  # every missing id in one message, before any loading
+        self.paths = resolve_all(self.name, self.weights(self.config))  # every missing id in one line, first
         from diffusers import AutoPipelineForText2Image, ControlNetModel
 
         silence_progress()

@@ -36,10 +36,14 @@ class Text2ImgModel(ModelAdapter):
     capabilities = frozenset()
     Settings = Text2ImgSettings
 
+    @classmethod
+    def weights(cls, config: Text2ImgSettings) -> dict[str, tuple[str, list[str] | None]]:
+        return {"model": (config.model, None)}
+
     def __init__(self, **options: Any):
         super().__init__(**options)
         o = self.options
-        path = resolve_all(self.name, {"model": (o["model"], None)})["model"]  # before the heavy imports
+        path = resolve_all(self.name, self.weights(self.config))["model"]  # before the heavy imports
         from diffusers import DiffusionPipeline
 
         silence_progress()
