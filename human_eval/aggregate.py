@@ -19,7 +19,7 @@ import pandas as pd
 from sqlalchemy import select
 
 from .agreement import fleiss, kripp_alpha, reliability_matrix
-from .store import Assignment, Item, Rater, Rating, Study, get_engine, reading
+from .store import Assignment, Item, Rater, Rating, Study, find_study, get_engine, reading
 
 SCORE_COLUMNS = ["task", "model", "run_id", "instance_id", "sample", "rater", "SC", "PQ", "O"]
 RATINGS = ("SC", "PQ", "O")
@@ -29,8 +29,13 @@ SUMMARY_COLUMNS = ["task", "model", "n_items", "n_raters", "n_ratings", "SC_mean
 
 
 def ratings_frame(db, study: Optional[str | int] = None, rated_only: bool = False) -> pd.DataFrame:
-    """Every current rating (rated, skipped, flagged) with its item, rater and study (admin/export use)."""
-    engine = get_engine(db)
+    """Every current rating (rated, skipped, flagged) with its item, rater and study (admin/export use).
+
+    Reads only: a missing database file or an unknown study is one line, never a new empty database."""
+    engine = get_engine(db, create=False)
+    if study is not None:
+        with reading(engine) as session:
+            find_study(session, study)  # an unknown study: one line naming the studies there are
     query = (select(Study.name.label("study"), Item.task, Item.model, Item.run_id, Item.instance_id, Item.sample,
                     Item.uid, Item.id.label("item_id"), Rater.name.label("rater"), Rating.status,
                     Rating.conditions, Rating.sc.label("SC"), Rating.pq.label("PQ"), Rating.reason, Rating.version,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sqlite3
 import threading
 import time
 from contextlib import contextmanager
@@ -28,14 +29,15 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     event,
+    inspect,
     select,
 )
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 from sqlalchemy.pool import StaticPool
 
-from ibench.errors import IbenchError
+from ibench.errors import IbenchError, one_line
 
 DB_ENV = "IBENCH_HUMAN_DB"
 DEFAULT_DB = "ibench-human.db"
@@ -189,8 +191,9 @@ def _sqlite_setup(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
-def new_engine(db: str | Path | None = None) -> Engine:
-    """A new (uncached) engine for a database, with its tables created."""
+def new_engine(db: str | Path | None = None, create: bool = True) -> Engine:
+    """A new (uncached) engine for a database, with its tables created (``create=False``: the database
+    must exist already and is never written to here). A foreign or corrupt database is one line."""
     url = db_url(db)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -199,6 +202,11 @@ def new_engine(db: str | Path | None = None) -> Engine:
             folder = Path(parsed.database).parent
             if not folder.is_dir():
                 raise IbenchError(f"database folder {folder} does not exist")
+            if not create and not Path(parsed.database).is_file():
+                raise IbenchError(f"--db {parsed.database}: no such rating database (make one with "
+                                  f"`ibench human create-study`, or check the path)")
+            if Path(parsed.database).is_file():  # read it before anything (WAL mode, tables) is written to it
+                check_schema(_sqlite_tables(Path(parsed.database)), parsed.database, sqlite=True)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30},
                                poolclass=StaticPool if memory else None)
         _sqlite_setup(engine)
@@ -208,20 +216,57 @@ def new_engine(db: str | Path | None = None) -> Engine:
         except (ImportError, ArgumentError) as exc:
             raise IbenchError(f"cannot open database {parsed.render_as_string()}: {exc}") from None
     try:
-        Base.metadata.create_all(engine)
-    except OperationalError as exc:
-        raise IbenchError(f"cannot open database {parsed.render_as_string()}: {exc.orig}") from None
+        if parsed.get_backend_name() != "sqlite":
+            found = inspect(engine)
+            check_schema({t: {c["name"] for c in found.get_columns(t)} for t in found.get_table_names()},
+                         parsed.render_as_string())
+        if create:
+            Base.metadata.create_all(engine)
+    except DBAPIError as exc:  # "file is not a database", unreachable servers, permissions
+        raise IbenchError(f"cannot open database {parsed.render_as_string()}: {one_line(exc.orig)}") from None
     return engine
 
 
-def get_engine(db: str | Path | Engine | None = None) -> Engine:
-    """An engine for a database (created with its tables on first use; cached per URL)."""
+def _sqlite_tables(path: Path) -> dict[str, set[str]]:
+    """Tables and their columns of a SQLite file, read through a read-only connection."""
+    try:
+        con = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True)
+        try:
+            names = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+            return {n: {r[1] for r in con.execute(f"PRAGMA table_info({_quote(n)})")} for n in names}
+        finally:
+            con.close()
+    except sqlite3.Error as exc:
+        raise IbenchError(f"--db {path}: not a readable SQLite database ({exc})") from None
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def check_schema(tables: dict[str, set[str]], name: str, sqlite: bool = False) -> None:
+    """Refuse, in one line, a database that is not ibench's: our tables that are there must have our
+    columns, and a SQLite file holding only other tables belongs to something else."""
+    ours = Base.metadata.tables
+    for table in sorted(set(tables) & set(ours)):
+        lacking = sorted(set(ours[table].columns.keys()) - tables[table])
+        if lacking:
+            raise IbenchError(f"database {name} is not an ibench rating database: table {table!r} has no column "
+                              f"{lacking[0]!r}")
+    if sqlite and tables and not set(tables) & set(ours):
+        raise IbenchError(f"database {name} is not an ibench rating database (its tables: "
+                          f"{', '.join(sorted(tables)[:5])}); use another --db")
+
+
+def get_engine(db: str | Path | Engine | None = None, create: bool = True) -> Engine:
+    """An engine for a database (created with its tables on first use; cached per URL). Read-only
+    commands pass ``create=False``: a missing SQLite file is then an error, not a new empty database."""
     if isinstance(db, Engine):
         return db
     url = db_url(db)
     with _LOCK:
         if url not in _ENGINES:
-            _ENGINES[url] = new_engine(url)
+            _ENGINES[url] = new_engine(url, create)
         return _ENGINES[url]
 
 

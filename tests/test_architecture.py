@@ -10,7 +10,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 #: Installed name -> folder (pyproject's package-dir mapping).
-FOLDERS = {"ibench": "ibench", "ibench.tasks": "tasks", "ibench.evaluators": "evaluators",
+FOLDERS = {"ibench": "ibench", "ibench.tasks": "tasks", "ibench.configs": "configs", "ibench.evaluators": "evaluators",
            "ibench.human_eval": "human_eval"}
 #: The dependency rule: which ibench package may import which (docs/ARCHITECTURE.md).
 UTILITIES = {"ibench", "ibench.errors", "ibench.stats", "ibench.weights", "ibench.ranking", "ibench.devices", "ibench.extras"}  # "ibench": __version__
@@ -24,6 +24,7 @@ ALLOWED = {
     "ibench.devices": {"ibench.errors"},
     "ibench.extras": {"ibench.errors"},
     "ibench.tasks": set(),
+    "ibench.configs": set(),
     "ibench.core": {"ibench.errors", "ibench.tasks"},
     "ibench.data": {"ibench.core"} | UTILITIES,
     "ibench.models": {"ibench.core"} | UTILITIES,
@@ -43,7 +44,7 @@ def modules() -> dict[str, Path]:
     for pkg, folder in FOLDERS.items():
         for path in (ROOT / folder).rglob("*.py"):
             parts = list(path.relative_to(ROOT / folder).with_suffix("").parts)
-            if folder == "ibench" and parts[0] in ("evaluators", "human_eval", "tasks"):
+            if folder == "ibench" and parts[0] in ("evaluators", "human_eval", "tasks", "configs"):
                 continue
             if parts[-1] == "__init__":
                 parts = parts[:-1]

@@ -74,6 +74,10 @@ def test_serve_launches_the_installed_app(human_runs, tmp_path):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {**os.environ, "IBENCH_HUMAN_DB": str(db)}
+    missing = subprocess.run([sys.executable, "-m", "ibench", "human", "serve"], cwd=tmp_path, env=env,
+                             capture_output=True, text=True)  # a typo'd --db is an error, not a new database
+    assert missing.returncode == 2 and "no such rating database" in missing.stderr and not db.exists()
+    get_engine(str(db))  # an (empty) ibench database
     with open(log, "w") as out:
         proc = subprocess.Popen([sys.executable, "-m", "ibench", "human", "serve", "--port", str(port),
                                  "--address", "127.0.0.1"], cwd=tmp_path, env=env, stdout=out,
@@ -87,7 +91,6 @@ def test_serve_launches_the_installed_app(human_runs, tmp_path):
             except OSError:
                 time.sleep(0.3)
         assert ok, log.read_text()[-2000:]
-        assert db.is_file()  # serve opened (and created) the database before starting the app
     finally:
         os.killpg(proc.pid, signal.SIGTERM)  # serve became streamlit: one process group to end
         try:

@@ -72,7 +72,7 @@ def serve(db: Optional[str] = DbOpt, port: int = typer.Option(8501, "--port", he
     from ibench.human_eval.store import db_url, get_engine
 
     url = db_url(db)
-    get_engine(url)  # fail here, in one line, if the database cannot be opened
+    get_engine(url, create=False)  # fail here, in one line, if the database is missing or cannot be opened
     app_file = Path(pkg.__file__).resolve().parent / "app.py"
     cmd = [sys.executable, "-m", "streamlit", "run", str(app_file), "--server.port", str(port),
            "--server.address", address, "--server.headless", "true", "--browser.gatherUsageStats", "false",

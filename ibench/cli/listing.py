@@ -30,5 +30,16 @@ def list_models() -> None:
         typer.echo(f"{name:14s} [{caps}]\n{'':14s} {doc}")
 
 
+@list_app.command("configs")
+def list_configs() -> None:
+    """Model configs shipped with ibench, for `--model-config NAME`."""
+    from .options import packaged_configs
+
+    for name, path in sorted(packaged_configs().items()):
+        first = next((line.lstrip("# ").strip() for line in path.read_text(encoding="utf-8").splitlines()
+                      if line.startswith("#")), "")
+        typer.echo(f"{name:18s} {first}")
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(list_app, name="list")

@@ -13,7 +13,8 @@ from ibench.errors import IbenchError, one_line
 TaskOpt = typer.Option(..., "--task", "-t", help="Task name (see `ibench list tasks`) or path to a task YAML.")
 ModelOpt = typer.Option("tiny", "--model", "-m", help="Model name (see `ibench list models`) or module:Class.")
 ModelArgOpt = typer.Option(None, "--model-arg", "-a", help="Model setting KEY=VALUE (repeatable).")
-ModelConfigOpt = typer.Option(None, "--model-config", help="YAML file of model settings (CLI args override).")
+ModelConfigOpt = typer.Option(None, "--model-config", help="YAML file of model settings, or the name of a packaged "
+                                                            "one (`ibench list configs`); --model-arg overrides it.")
 DataOpt = typer.Option(None, "--data-dir", "-d", envvar="IBENCH_DATA_DIR",
                        help="Data root; `synthetic` for the built-in offline set. Default: the user cache dir.")
 LimitOpt = typer.Option(None, "--limit", "-n", min=1, help="Use the first N instances (default: the task's count).")
@@ -26,12 +27,35 @@ DeviceOpt = typer.Option("auto", "--device", help="torch device for scoring: aut
 InstancesOpt = typer.Option(None, "--instances", help="JSONL of your own instructions instead of the task's drawn ones.")
 
 
+def packaged_configs() -> dict[str, Path]:
+    """The model configs shipped with ibench (``configs/``, installed as ``ibench.configs``), by name."""
+    from importlib import resources
+
+    folder = resources.files("ibench.configs")
+    return {p.name[:-len(".yaml")]: Path(str(p)) for p in folder.iterdir() if p.name.endswith(".yaml")}
+
+
+def find_model_config(given: Path) -> Path:
+    """A config file as given, else the packaged config it names (``sd15-composite``, or the README's
+    ``configs/sd15-composite.yaml`` outside a clone)."""
+    if given.exists():
+        return given
+    name = given.name[:-len(given.suffix)] if given.suffix in (".yaml", ".yml") else given.name
+    known = packaged_configs()
+    if given.parent in (Path("."), Path("configs")) and name in known:
+        return known[name]
+    from ibench.errors import unknown
+
+    exc = unknown("model config", str(given), list(known))
+    raise IbenchError(f"--model-config: no file {given}, and {exc} (or give a YAML file)")
+
+
 def model_options(args: Optional[list[str]], config: Optional[Path]) -> dict:
     options: dict = {}
     if config is not None:
         from ibench.core.yamlio import load_yaml
 
-        options.update(load_yaml(config, what="a model config", empty_ok=True))
+        options.update(load_yaml(find_model_config(config), what="a model config", empty_ok=True))
     for arg in args or []:
         key, sep, value = arg.partition("=")
         key = key.strip()

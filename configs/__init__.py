@@ -1,0 +1,1 @@
+"""Model configs shipped with ibench (``--model-config NAME``); installed as ``ibench.configs``."""
