@@ -25,8 +25,8 @@ def csv_text(frame: pd.DataFrame) -> str:
 def export_study(db, out: str | Path, study: Optional[str] = None, fmt: str = "both") -> list[Path]:
     """Write ``ratings.csv`` and/or ``imagenhub/<Task>/<Task>_<rater>.tsv`` under ``out``."""
     out = Path(out)
+    frame = ratings_frame(db, study)  # a missing database or unknown study fails before anything is written
     out.mkdir(parents=True, exist_ok=True)
-    frame = ratings_frame(db, study)
     written = []
     if fmt in ("csv", "both"):
         path = out / "ratings.csv"

@@ -203,7 +203,7 @@ def new_engine(db: str | Path | None = None, create: bool = True) -> Engine:
             if not folder.is_dir():
                 raise IbenchError(f"database folder {folder} does not exist")
             if not create and not Path(parsed.database).is_file():
-                raise IbenchError(f"--db {parsed.database}: no such rating database (make one with "
+                raise IbenchError(f"{parsed.database}: no such rating database (make one with "
                                   f"`ibench human create-study`, or check the path)")
             if Path(parsed.database).is_file():  # read it before anything (WAL mode, tables) is written to it
                 check_schema(_sqlite_tables(Path(parsed.database)), parsed.database, sqlite=True)

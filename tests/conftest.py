@@ -1,12 +1,49 @@
-"""Shared fixtures: the real images in ../shared/data, an isolated cache dir, a CLI runner."""
+"""Shared fixtures: the real images in ../shared/data (checked untouched at the end), an isolated
+cache dir, a CLI runner."""
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import pytest
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+LISTING = "FILES.sha256"  # `sha256sum` lines of every file of the shared data root
+
+
+def tree_changes(root: Path) -> list[str]:
+    """How ``root`` differs from its FILES.sha256: changed, missing and extra files, extra folders."""
+    listed = {}
+    for line in (root / LISTING).read_text().splitlines():
+        digest, _, rel = line.partition("  ")
+        listed[rel.removeprefix("./")] = digest
+    changes = []
+    for rel, digest in sorted(listed.items()):
+        path = root / rel
+        if not path.is_file():
+            changes.append(f"missing {rel}")
+        elif hashlib.sha256(path.read_bytes()).hexdigest() != digest:
+            changes.append(f"changed {rel}")
+    folders = {str(Path(rel).parent) for rel in listed} | {"."}
+    folders |= {str(p) for rel in listed for p in Path(rel).parents}
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root).as_posix()
+        if path.is_dir() and not path.is_symlink():
+            if rel not in folders:
+                changes.append(f"extra folder {rel}")
+        elif rel not in listed and rel != LISTING:
+            changes.append(f"extra file {rel}")
+    return changes
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _shared_data_untouched():
+    """No test may write under ../shared/data (it is read-only for everyone but `data fetch/prepare`)."""
+    yield
+    if (SHARED_DATA / LISTING).is_file():
+        changes = tree_changes(SHARED_DATA)
+        assert not changes, f"tests wrote under {SHARED_DATA}: {changes[:10]}"
 
 
 @pytest.fixture(autouse=True)

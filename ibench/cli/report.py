@@ -29,6 +29,9 @@ def report(runs: list[Path] = RunsArg,
     require("report", "ibench report")
     if study_db is not None:
         require("human", "ibench report --study")
+        from ibench.human_eval.store import get_engine
+
+        get_engine(study_db, create=False)  # a missing or foreign database: one line, before any work
     from ibench.report import build_report, write_report
 
     built = build_report(runs, study_db=study_db, study=study, title=title, grid_instances=grid, data_dir=data_dir,
