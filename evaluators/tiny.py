@@ -117,13 +117,29 @@ def save_tiny_extractors(folder: Path) -> dict:
 
 
 def tiny_preset() -> dict:
-    """The ``tiny`` extractor config: the tiny extractors saved once in the cache dir, then reused."""
+    """The ``tiny`` extractor config: the tiny extractors saved once in the cache dir (a whole cache
+    entry, rebuilt if torn; see ``ibench.core.locks.cache_entry``), then reused."""
+    from ibench.core.locks import cache_entry
     from ibench.core.paths import cache_dir
 
-    folder = cache_dir() / "extractors" / "tiny-v1"
-    done = folder / "config.json"
-    if done.is_file():
-        return json.loads(done.read_text())
-    config = save_tiny_extractors(folder)
-    done.write_text(json.dumps(config))
+    def build(tmp: Path) -> None:
+        from .extractor import quiet_transformers
+
+        quiet_transformers()
+        config = save_tiny_extractors(tmp)
+        (tmp / "config.json").write_text(json.dumps(_swap(config, str(tmp), ENTRY)))
+
+    folder = cache_entry(cache_dir() / "extractors" / "tiny-v1", build)
+    return _swap(json.loads((folder / "config.json").read_text()), ENTRY, str(folder))
+
+
+ENTRY = "{entry}"  # config.json names files relative to its folder, which is renamed into place
+
+
+def _swap(config, old: str, new: str):
+    """``config`` with every path string's ``old`` prefix replaced by ``new``."""
+    if isinstance(config, dict):
+        return {k: _swap(v, old, new) for k, v in config.items()}
+    if isinstance(config, str) and config.startswith(old):
+        return new + config[len(old):]
     return config

@@ -77,14 +77,13 @@ def tiny_sd_components() -> dict:
 
 
 def save_tiny_sd(folder: Path) -> Path:
-    """Save a tiny random SD pipeline to ``folder`` (once; reused afterwards)."""
+    """Save a tiny random SD pipeline to ``folder`` (once; reused afterwards). Built whole under a lock,
+    so two first runs racing on an empty cache both get it, and a torn folder is rebuilt."""
     from diffusers import StableDiffusionPipeline
 
-    folder = Path(folder)
-    if (folder / "model_index.json").is_file():
-        return folder
-    pipe = StableDiffusionPipeline(**tiny_sd_components(), requires_safety_checker=False)
-    tmp = folder.with_name(folder.name + ".partial")
-    pipe.save_pretrained(tmp)
-    tmp.rename(folder)
-    return folder
+    from ibench.core.locks import cache_entry
+
+    def build(tmp: Path) -> None:
+        StableDiffusionPipeline(**tiny_sd_components(), requires_safety_checker=False).save_pretrained(tmp)
+
+    return cache_entry(Path(folder), build)

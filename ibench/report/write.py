@@ -6,11 +6,16 @@ import json
 from pathlib import Path
 import pandas as pd
 
-from ibench.core.jsonio import dumps, json_safe, replace_atomic, write_text_atomic
+from ibench.core.jsonio import dumps, json_safe, remove_stray_temps, replace_atomic, write_text_atomic
+from ibench.core.locks import hold
+from ibench.core.rundir import RunLayout
+from ibench.errors import IbenchError
 
 from .format import records
 from .model import REPORT_SCHEMA, Report
 from .tables import table4_long
+
+LOCK = RunLayout.LOCK
 
 
 # -- results.json -------------------------------------------------------------------------------------
@@ -41,11 +46,21 @@ def tables(report: Report) -> dict[str, pd.DataFrame]:
 
 
 def write_report(report: Report, out: Path) -> dict[str, Path]:
-    """Write every file of the report under ``out``; returns name -> path."""
+    """Write every file of the report under ``out`` (each atomically, under the folder's lock); returns name -> path."""
+    out = Path(out)
+    try:
+        (out / "tables").mkdir(parents=True, exist_ok=True)
+        with hold(out / LOCK, f"report folder {out}"):  # a second report into the same folder waits
+            remove_stray_temps(out)  # left by a writer that was killed
+            return _write(report, out)
+    except OSError as exc:
+        raise IbenchError(f"--out {out}: cannot write the report ({exc.strerror or exc}); each file written "
+                          f"before is whole") from None
+
+
+def _write(report: Report, out: Path) -> dict[str, Path]:
     from .render import render_html, render_markdown
 
-    out = Path(out)
-    (out / "tables").mkdir(parents=True, exist_ok=True)
     written = {}
     for name, df in tables(report).items():
         flat = df.copy()
