@@ -8,13 +8,13 @@ writes with the standard library only. Set-level reference features (FID/KID) ar
 from __future__ import annotations
 
 import hashlib
-import os
 import sqlite3
 from pathlib import Path
 from typing import Iterable
 
 import numpy as np
 
+from ibench.core.jsonio import replace_atomic
 from ibench.core.paths import cache_dir
 
 _CHUNK = 500  # SQLite's bound-parameter limit is generous, but keep statements short
@@ -71,9 +71,12 @@ class FeatureCache:
             self._db.executemany("INSERT OR REPLACE INTO feats VALUES (?, ?, ?)", rows)
 
 
+def reference_stats_dir() -> Path:
+    return cache_dir() / "reference_stats"
+
+
 def reference_stats_path(dataset: str, preprocessing: str, extractor_id: str, count: int) -> Path:
-    folder = cache_dir() / "reference_stats"
-    return folder / f"{key_hash(dataset, preprocessing, extractor_id, str(count))}.npy"
+    return reference_stats_dir() / f"{key_hash(dataset, preprocessing, extractor_id, str(count))}.npy"
 
 
 def load_array(path: Path) -> np.ndarray | None:
@@ -84,7 +87,11 @@ def load_array(path: Path) -> np.ndarray | None:
 
 
 def save_array(path: Path, array: np.ndarray) -> None:
+    """Write ``array`` atomically (``ibench.core.jsonio.replace_atomic``)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npy")
-    np.save(tmp, array)
-    os.replace(tmp, path)
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:
+            np.save(f, array)
+
+    replace_atomic(path, write)

@@ -13,7 +13,7 @@ from ibench.core.metrics import MetricDef, parse_metrics
 from ibench.core.paths import DataRoot
 from ibench.core.registry import get_task
 from ibench.core.rundir import Generation, RunStore
-from ibench.core.jsonio import write_json_atomic
+from ibench.core.jsonio import remove_stray_temps, write_json_atomic
 from ibench.devices import resolve_device
 from ibench.errors import IbenchError
 
@@ -45,6 +45,9 @@ def score_run(run_dir: str | Path, metrics: "list[str] | str | None" = None, dev
     store.manifest()  # not a run: one line, before anything is written
     try:
         with store.lock("run"):
+            stats = fcache.reference_stats_dir()
+            if stats.is_dir():
+                remove_stray_temps(stats)  # reference statistics whose writer was killed
             return _score(store, metrics, resolve_device(device), batch_size, num_workers, config, data_root,
                           progress, limit, samples)
     except (OSError, sqlite3.Error) as exc:

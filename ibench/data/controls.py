@@ -10,6 +10,7 @@ from PIL import Image
 
 from ibench.errors import IbenchError
 from ibench.core.images import open_image
+from ibench.core.jsonio import replace_atomic
 from ibench.core.paths import DataRoot, derived_path
 from ibench.core.vocabulary import ON_DEMAND_CONTROLS
 
@@ -97,9 +98,7 @@ def depth(images: list[Image.Image], model: str | None = None, device: str = "cp
 
 def _save(image: Image.Image, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    image.save(tmp, format="PNG")
-    os.replace(tmp, path)
+    replace_atomic(path, lambda tmp: image.save(tmp, format="PNG"))
 
 
 def ensure_control(root: DataRoot, control: str, source: str) -> str:

@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 
 from ibench import __version__
 from ibench.core.instance import Instance
+from ibench.core.jsonio import remove_stray_temps
 from ibench.core.manifest import Identity, Manifest
 from ibench.core.paths import DataRoot
 from ibench.core.rundir import Generation, RunStore
@@ -104,6 +105,8 @@ def plan(spec: TaskSpec, model: ModelAdapter, root: DataRoot, opts: GenerateOpti
         instances = opts.instances[:opts.limit] if opts.limit else opts.instances
     check_capabilities(model, {c for i in instances for c in i.instruction.capabilities},
                        any(not i.instruction.references for i in instances), spec.name)
+    if root.derived_dir.is_dir():
+        remove_stray_temps(root.derived_dir)  # control maps whose writer was killed
     store = RunStore(Path(opts.out) / ident.run_id())
     held = ExitStack()
     try:
