@@ -10,6 +10,9 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+#: ``python -c HOLD LOCKFILE``: hold a flock on LOCKFILE (another ibench process, as the kernel sees it).
+HOLD = ("import fcntl, os, sys, time; fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT); "
+        "fcntl.flock(fd, fcntl.LOCK_EX); print('locked', flush=True); time.sleep(600)")
 
 
 def ibench(args: list, env: dict, fault: tuple | None = None, timeout: int = 600) -> subprocess.CompletedProcess:

@@ -7,6 +7,8 @@ is killed resumes with a different number of processes; merging shards is idempo
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,6 +20,7 @@ from ibench.core.paths import DataRoot
 from ibench.core.registry import get_task
 from ibench.run import GenerateOptions, generate
 from ibench.core.rundir import RunLayout, RunStore
+from crash_checks import HOLD
 from tiny_pipelines import tiny_composite_config
 
 torch.set_num_threads(1)
@@ -109,6 +112,25 @@ def test_resume_after_a_process_is_killed(reference, tiny_cfg, shared_data, tmp_
     assert merge_shards(store2) == 0 and (run_dir / RunLayout.GENERATIONS).read_text() == text  # idempotent
 
 
+def test_a_refused_run_lock_stops_every_process(reference, tiny_cfg, shared_data, tmp_path):
+    """Rank 0 cannot take the run dir's lock (another job holds it): rank 1 must not generate alone."""
+    from ibench.run.runner import identity
+
+    out = tmp_path / "runs"
+    run_id = identity(get_task(TASK), get_model("sd-composite", **tiny_cfg), 0, DataRoot(shared_data)).run_id()
+    lock = out / run_id / RunLayout.LOCK
+    lock.parent.mkdir(parents=True)
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(lock)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(Exception):
+            _launch(tiny_cfg, shared_data, tmp_path / "derived", out)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert sorted(p.name for p in (out / run_id).iterdir()) == [RunLayout.LOCK]  # nothing generated, no shard
+
+
 def test_merge_consolidates_duplicates(tmp_path):
     from ibench.core.rundir import Generation
 
@@ -116,7 +138,7 @@ def test_merge_consolidates_duplicates(tmp_path):
     ok = Generation(instance_id="a", sample=0, seed=1, image="images/a/0.png", sha256="x")
     store.append_generations([Generation(instance_id="a", sample=0, seed=1, error="boom")])
     store.append_generations([ok], shard="rank0")
-    store.append_generations([ok, Generation(instance_id="b", sample=0, seed=2, image="i", sha256="y")], shard="rank1")
+    store.append_generations([ok, Generation(instance_id="b", sample=0, seed=2, image="images/b/0.png", sha256="y")], shard="rank1")
     assert merge_shards(store) == 2
     lines = (tmp_path / RunLayout.GENERATIONS).read_text().splitlines()
     assert len(lines) == 2 and [g.key for g in store.generations()] == [("a", 0), ("b", 0)]

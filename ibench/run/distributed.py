@@ -20,6 +20,7 @@ import os
 from typing import Any, Callable, TypeVar
 
 from ibench.core.jsonio import write_jsonl_atomic
+from ibench.errors import IbenchError
 from ibench.core.rundir import RunLayout, RunStore
 
 T = TypeVar("T")
@@ -65,18 +66,32 @@ class Processes:
             self.state.wait_for_everyone()
 
     def main_first(self, fn: Callable[[], T]) -> T:
-        """Run ``fn`` on rank 0, then on the others; every rank passes both barriers even on error."""
+        """Run ``fn`` on rank 0, then on the others; if rank 0 fails (a refused run lock, bad input), every
+        rank stops with it instead of going on alone. Every rank passes every barrier."""
         if self.state is None:
             return fn()
+        from accelerate.utils import broadcast_object_list
+
         result: Any = None
         error: BaseException | None = None
-        for turn in (True, False):
-            if self.is_main == turn:
-                try:
-                    result = fn()
-                except Exception as exc:  # noqa: BLE001 - re-raised after the barriers
-                    error = exc
-            self.wait()
+        if self.is_main:
+            try:
+                result = fn()
+            except Exception as exc:  # noqa: BLE001 - re-raised after the barrier
+                error = exc
+        self.wait()
+        verdict = [None if error is None else f"{type(error).__name__}: {error}"]
+        broadcast_object_list(verdict, from_process=0)
+        if verdict[0] is not None:
+            if error is not None:
+                raise error
+            raise IbenchError(f"rank 0 stopped ({verdict[0]}); this process stops with it")
+        if not self.is_main:
+            try:
+                result = fn()
+            except Exception as exc:  # noqa: BLE001 - re-raised after the barrier
+                error = exc
+        self.wait()
         if error is not None:
             raise error
         return result
