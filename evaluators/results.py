@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -53,12 +54,37 @@ def write_set(scores_dir: Path, metric: str, record: dict) -> None:
     write_json_atomic(scores_dir / f"{metric}.json", record)
 
 
+def _number(v: Any, integer: bool = False) -> bool:
+    ok = (int,) if integer else (int, float)
+    return isinstance(v, ok) and not isinstance(v, bool) and (integer or math.isfinite(v))
+
+
+def _row_problem(row: dict) -> str | None:
+    """What is wrong with a score row, or None."""
+    lacking = [c for c in COLUMNS if c not in row]
+    if lacking:
+        return f"no {lacking[0]!r}"
+    for key in ("instance_id", "metric", "condition"):
+        if not isinstance(row[key], str):
+            return f"{key!r} is not a string"
+    if not _number(row["sample"], integer=True):
+        return f"'sample' {row['sample']!r} is not a whole number"
+    if not _number(row["value"]):
+        return f"'value' {row['value']!r} is not a finite number"
+    return None
+
+
 def load_scores(run_dir: str | Path) -> pd.DataFrame:
-    """All per-instance score rows of a run (columns instance_id, sample, metric, condition, value)."""
+    """All per-instance score rows of a run (columns instance_id, sample, metric, condition, value);
+    a malformed row is one line naming the file and record."""
     scores = Path(run_dir) / RunLayout.SCORES
     rows: list[dict] = []
     for path in sorted(scores.glob("*.jsonl")):
-        rows.extend(read_jsonl(path))
+        for n, row in enumerate(read_jsonl(path), 1):
+            problem = _row_problem(row)
+            if problem:
+                raise IbenchError(f"{path}: record {n}: {problem}; re-score the run (`ibench score {run_dir}`)")
+            rows.append(row)
     df = pd.DataFrame(rows, columns=COLUMNS)
     return df.astype({"sample": "int64", "value": "float64"}) if len(df) else df
 
@@ -72,4 +98,16 @@ def load_results(run_dir: str | Path) -> dict:
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
         found = data.get("schema") if isinstance(data, dict) else type(data).__name__
         raise IbenchError(f"{path}: schema {found!r} is not {SCHEMA!r}; re-score the run")
+    for part in ("metrics", "set_metrics"):
+        entries = data.get(part, {})
+        bad = None if isinstance(entries, dict) else part
+        for name, rec in (entries.items() if bad is None else []):
+            if not isinstance(rec, dict) or not isinstance(rec.get("higher_is_better", False), bool):
+                bad = f"{part}.{name}"
+            elif part == "set_metrics" and not (rec.get("value") is None or _number(rec.get("value"))):
+                bad = f"{part}.{name}.value"
+            elif part == "set_metrics" and not _number(rec.get("n", 0), integer=True):
+                bad = f"{part}.{name}.n"
+        if bad:
+            raise IbenchError(f"{path}: {bad} is malformed; re-score the run (`ibench score {run_dir}`)")
     return data

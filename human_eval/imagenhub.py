@@ -6,6 +6,7 @@ model, each cell ``[SC, PQ]`` (an empty cell: not rated by that rater).
 
 from __future__ import annotations
 
+import csv
 import io
 import re
 import zipfile
@@ -34,7 +35,8 @@ from .store import (
     write,
 )
 
-CELL = re.compile(r"^\[\s*([0-9.]+)\s*,\s*([0-9.]+)\s*\]$")
+NUMBER = r"(\d+(?:\.\d*)?|\.\d+)"
+CELL = re.compile(rf"^\[\s*{NUMBER}\s*,\s*{NUMBER}\s*\]$")
 LONG_COLUMNS = ["task", "model", "uid", "rater", "SC", "PQ"]
 IMPORT_NOTE = "imported from an ImagenHub TSV"
 
@@ -66,6 +68,12 @@ def split_name(stem: str, task: Optional[str] = None) -> tuple[str, str]:
 def read_tsv(text: str, name: str, task: Optional[str] = None) -> pd.DataFrame:
     """One rater's TSV as long rows (task, model, uid, rater, SC, PQ)."""
     task, rater = split_name(Path(name).stem, task)
+    if "\x00" in text:
+        raise IbenchError(f"{name}: contains a NUL byte (not a text TSV)")
+    rows = [r for r in csv.reader(io.StringIO(text), delimiter="\t") if r]
+    for n, row in enumerate(rows[1:], 2):
+        if len(row) != len(rows[0]):
+            raise IbenchError(f"{name} line {n}: {len(row)} fields, but the header has {len(rows[0])}")
     try:
         table = pd.read_csv(io.StringIO(text), sep="\t", dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
@@ -83,6 +91,13 @@ def read_tsv(text: str, name: str, task: Optional[str] = None) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=LONG_COLUMNS)
 
 
+def _text(data: bytes, name) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise IbenchError(f"{name}: not UTF-8 text (byte {exc.start})") from None
+
+
 def tsv_files(path: str | Path) -> list[tuple[Path, str]]:
     """(file, task) for a task folder of TSVs or a folder of task folders."""
     path = Path(path)
@@ -97,7 +112,7 @@ def tsv_files(path: str | Path) -> list[tuple[Path, str]]:
 
 def read_imagenhub(path: str | Path) -> pd.DataFrame:
     """Every rating in a folder of ImagenHub TSVs, long: task, model, uid, rater, SC, PQ."""
-    frames = [read_tsv(f.read_text(encoding="utf-8"), f.name, task) for f, task in tsv_files(path)]
+    frames = [read_tsv(_text(f.read_bytes(), f), f.name, task) for f, task in tsv_files(path)]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=LONG_COLUMNS)
 
 
@@ -215,7 +230,7 @@ def import_imagenhub(db, path: str | Path, study: Optional[str] = None) -> tuple
 def import_uploads(db, files: Iterable[tuple[str, bytes]], study: str,
                    task: Optional[str] = None) -> tuple[str, int, int]:
     """Import uploaded TSVs (name, bytes) into an existing study."""
-    frames = [read_tsv(data.decode("utf-8"), name, task) for name, data in files]
+    frames = [read_tsv(_text(data, name), name, task) for name, data in files]
     return import_frame(db, pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(), study)
 
 

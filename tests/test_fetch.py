@@ -24,6 +24,8 @@ class Server:
         self.files, self.requests = files, []
         self.drop_after: dict[str, int] = {}  # path -> bytes sent before dropping (first request only)
         self.ignore_range = False
+        self.endless: set[str] = set()  # paths answered with bytes that never end (no Content-Length)
+        self.sent = 0
         state = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -35,6 +37,16 @@ class Server:
             def do_GET(self) -> None:  # noqa: N802
                 state.requests.append((self.path, self.headers.get("Range")))
                 body = state.files.get(self.path)
+                if self.path in state.endless:
+                    self.send_response(200)
+                    self.end_headers()
+                    try:
+                        while state.sent < 256 << 20:  # bounded even if the client never stops reading
+                            self.wfile.write(b"\0" * 65536)
+                            state.sent += 65536
+                    except OSError:
+                        pass
+                    return
                 if body is None:
                     self.send_error(404)
                     return
@@ -227,3 +239,62 @@ def test_bad_base_url_is_one_line(fixture, tmp_path, capsys, cli_code):
     code = cli_code("data", "fetch", "-d", tmp_path / "root", "--manifest", manifest(), "--base-url", "notaurl")
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1 and "--base-url 'notaurl'" in err and "Traceback" not in err
+
+
+def test_an_endless_reply_is_cut_at_the_pinned_size(fixture, tmp_path, capsys, cli_code):
+    blobs, manifest, server = fixture
+    server.endless.add(f"/owner/repo/0123abcd/{FILES[0]}")
+    code = cli_code("data", "fetch", "-d", tmp_path / "root", "--manifest", manifest(), "--base-url", server.url)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and f"sent more than the pinned {len(blobs[FILES[0]])} bytes" in err[0]
+    assert server.sent < len(blobs[FILES[0]]) + (4 << 20)  # the client stopped reading (socket buffers aside)
+    assert not (tmp_path / "root" / FILES[0]).exists() and (tmp_path / "root" / FILES[1]).is_file()
+
+
+def test_a_symlinked_folder_cannot_take_downloads_out_of_the_root(fixture, tmp_path, capsys, cli_code):
+    _, manifest, server = fixture
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    (root / "dreambench").mkdir(parents=True)
+    outside.mkdir()
+    (root / "dreambench" / "dog").symlink_to(outside, target_is_directory=True)
+    code = cli_code("data", "fetch", "-d", root, "--manifest", manifest(), "--base-url", server.url)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "outside the data root" in err[0]
+    assert list(outside.iterdir()) == []
+
+
+@pytest.mark.parametrize("path, url, message", [
+    (".", ORIGIN + "x.jpg", "unsafe local_path '.'"), ("a/./b.jpg", ORIGIN + "x.jpg", "unsafe local_path"),
+    ("dir/", ORIGIN + "x.jpg", "unsafe local_path"), ("a.jpg", "file:///etc/passwd", "must be an http(s) URL"),
+    ("a.jpg", "https://raw.githubusercontent.com/o/r/../../../etc/passwd", "without '..'"),
+    ("a.jpg", "https://raw.githubusercontent.com/o/r/%2e%2e/x", "without '..'")])
+def test_manifest_rows_that_would_leave_the_root_or_the_mirror(tmp_path, path, url, message):
+    bad = tmp_path / "m.tsv"
+    bad.write_text(f"local_path\toriginal_url\tsha256_of_original\tbytes_of_original\n{path}\t{url}\t{'a' * 64}\t10\n")
+    with pytest.raises(IbenchError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        read_manifest(bad)
+
+
+def test_a_file_mirror_never_serves_outside_its_folder(tmp_path):
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    assert mirror_url(ORIGIN + "a.jpg", mirror.as_uri()).startswith(mirror.as_uri())
+    with pytest.raises(IbenchError, match="leave the mirror"):
+        mirror_url("https://raw.githubusercontent.com/o/../../secret", mirror.as_uri())
+
+
+def test_two_fetches_into_one_root_both_succeed(fixture, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    blobs, manifest, server = fixture
+    root = tmp_path / "root"
+    args = [sys.executable, "-m", "ibench", "data", "fetch", "-d", str(root), "--manifest", str(manifest()),
+            "--base-url", server.url]
+    procs = [subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              env={**os.environ, "HF_HUB_OFFLINE": "1"}) for _ in range(2)]
+    results = [(p.wait(timeout=300), p.stderr.read()) for p in procs]
+    assert [code for code, _ in results] == [0, 0], results
+    assert all((root / rel).read_bytes() == data for rel, data in blobs.items())
+    assert sorted(p.name for p in root.rglob("*") if p.is_file() and p.suffix == ".part") == []

@@ -23,6 +23,7 @@ from pathlib import Path, PurePosixPath
 from typing import Callable
 
 from ibench.errors import IbenchError
+from ibench.core.locks import hold
 from ibench.core.paths import sha256_file
 
 MIRROR_ENV = "IBENCH_MIRROR"
@@ -62,19 +63,29 @@ def read_manifest(path: str | Path | None = None) -> list[Source]:
     """The manifest's rows; raises on a malformed row or an unsafe local path."""
     path = Path(path) if path else default_manifest()
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise IbenchError(f"cannot read manifest {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise IbenchError(f"manifest {path}: not UTF-8 text (byte {exc.start})") from None
+    if "\x00" in text:
+        raise IbenchError(f"manifest {path}: contains a NUL byte")
     out = []
     rows = csv.DictReader(text.splitlines(), delimiter="\t")
     need = {"local_path", "original_url", "sha256_of_original", "bytes_of_original"}
     if not need <= set(rows.fieldnames or ()):
         raise IbenchError(f"manifest {path}: expected columns {', '.join(sorted(need))}")
     for n, row in enumerate(rows, start=2):
+        if None in row.values() or None in row:
+            raise IbenchError(f"manifest {path} line {n}: expected {len(rows.fieldnames or ())} tab-separated fields")
         rel = (row["local_path"] or "").strip()
         pure = PurePosixPath(rel)
-        if not rel or pure.is_absolute() or ".." in pure.parts or "\\" in rel:
-            raise IbenchError(f"manifest {path} line {n}: unsafe local_path {rel!r}")
+        if (not pure.parts or pure.is_absolute() or any(p in (".", "..") for p in rel.split("/")) or "\\" in rel
+                or rel.endswith("/")):
+            raise IbenchError(f"manifest {path} line {n}: unsafe local_path {rel!r} (a file path inside the root)")
+        url = row["original_url"].strip()
+        if urllib.parse.urlsplit(url).scheme not in ("http", "https") or _climbs(url):
+            raise IbenchError(f"manifest {path} line {n}: original_url {url!r} must be an http(s) URL without '..'")
         try:
             size = int(row["bytes_of_original"])
         except (TypeError, ValueError):
@@ -82,16 +93,35 @@ def read_manifest(path: str | Path | None = None) -> list[Source]:
         digest = (row["sha256_of_original"] or "").strip().lower()
         if len(digest) != 64:
             raise IbenchError(f"manifest {path} line {n}: sha256_of_original is not a SHA-256 hex digest")
-        out.append(Source(rel, row["original_url"].strip(), digest, size))
+        if size < 0:
+            raise IbenchError(f"manifest {path} line {n}: bytes_of_original is negative")
+        out.append(Source(rel, url, digest, size))
     return out
 
 
+def _climbs(url: str) -> bool:
+    """Whether a URL's path has a '..' segment (also percent-encoded)."""
+    path = urllib.parse.unquote(urllib.parse.urlsplit(url).path)
+    return any(part == ".." for part in path.replace("\\", "/").split("/"))
+
+
 def mirror_url(url: str, base_url: str | None) -> str:
-    """``url`` with its origin (scheme://host/) replaced by ``base_url``; unchanged without one."""
+    """``url`` with its origin (scheme://host/) replaced by ``base_url``; unchanged without one.
+
+    The result never leaves the mirror: a '..' in the path is refused (for a ``file://`` mirror the
+    resolved file must lie inside the mirror's folder)."""
     if not base_url:
         return url
+    if _climbs(url):
+        raise IbenchError(f"{url}: a '..' in the path would leave the mirror {base_url}")
     path = urllib.parse.urlsplit(url).path.lstrip("/")
-    return f"{base_url.rstrip('/')}/{path}"
+    out = f"{base_url.rstrip('/')}/{path}"
+    if urllib.parse.urlsplit(base_url).scheme == "file":
+        base = Path(urllib.request.url2pathname(urllib.parse.urlsplit(base_url).path)).resolve()
+        target = Path(urllib.request.url2pathname(urllib.parse.urlsplit(out).path)).resolve()
+        if base not in target.parents:
+            raise IbenchError(f"{url}: resolves to {target}, outside the mirror {base}")
+    return out
 
 
 def verified(path: Path, source: Source) -> bool:
@@ -138,14 +168,19 @@ def _download(url: str, part: Path, source: Source, on_bytes: Callable[[int], No
             have = 0
         received = 0
         expected = response.headers.get("Content-Length")
+        wanted = source.size - have
         try:
             with open(part, "ab" if have else "wb") as f:
-                while block := response.read(CHUNK):
+                while received <= wanted and (block := response.read(min(CHUNK, wanted + 1 - received))):
                     f.write(block)
                     received += len(block)
                     on_bytes(len(block))
         except (OSError, http.client.HTTPException) as exc:
             raise _NetworkError(f"connection to {url} dropped after {have + received} bytes ({type(exc).__name__})") from None
+        if received > wanted:  # more than the pinned size: never read an endless reply to its end
+            part.unlink(missing_ok=True)
+            raise ChecksumMismatch(f"{source.path}: {url} sent more than the pinned {source.size} bytes; the file "
+                                   f"was not kept")
         if expected is not None and received < int(expected):
             raise _NetworkError(f"connection to {url} dropped after {have + received} bytes")
 
@@ -167,10 +202,11 @@ def fetch_one(root: Path, source: Source, base_url: str | None = None, retries: 
     Raises ``ChecksumMismatch`` (the bad download is deleted) or ``IbenchError`` for a network
     failure that outlasted ``retries`` (the ``.part`` file is kept for the next run).
     """
-    final = root / source.path
+    final = inside(root, source.path)
     if verified(final, source):
         return False
     final.parent.mkdir(parents=True, exist_ok=True)
+    final = inside(root, source.path)  # again: a folder made meanwhile may be a symlink
     part = final.with_name(final.name + ".part")
     url = mirror_url(source.url, base_url)
     for attempt in range(retries + 1):
@@ -192,6 +228,16 @@ def fetch_one(root: Path, source: Source, base_url: str | None = None, retries: 
     return True
 
 
+def inside(root: Path, rel: str) -> Path:
+    """``root/rel``, refused when a symlinked folder (or file) on the way would take it out of the root."""
+    real_root = Path(os.path.realpath(root))
+    target = Path(os.path.realpath(root / rel))
+    if real_root not in target.parents:
+        raise IbenchError(f"{root / rel} resolves to {target}, outside the data root {real_root} (a symlink?); "
+                          f"nothing was written there")
+    return root / rel
+
+
 def select(sources: list[Source], only: str | None) -> list[Source]:
     """Rows whose local path starts with ``only`` (a folder or file prefix)."""
     if not only:
@@ -209,19 +255,30 @@ def fetch(root: str | Path, manifest: str | Path | None = None, only: str | None
     """Download every (selected) manifest file missing or wrong under ``root``.
 
     Keeps going after a checksum mismatch and raises at the end (files verified so far stay);
-    stops at a network failure that retries did not fix. ``progress=None`` shows a bar on a TTY.
+    stops at a network failure that retries did not fix. ``progress=None`` shows a bar on a TTY. Two
+    fetches into one root take turns (a lock in the root).
     """
-    from tqdm import tqdm
-
     root = Path(root).expanduser()
     base_url = base_url or os.environ.get(MIRROR_ENV) or None
     if base_url and urllib.parse.urlsplit(base_url).scheme not in ("http", "https", "file"):
         raise IbenchError(f"--base-url {base_url!r} (or ${MIRROR_ENV}): expected an http://, https:// or file:// URL")
     sources = select(read_manifest(manifest), only)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        with hold(root / ".ibench-fetch.lock", f"data root {root}"):  # a second fetch waits, then finds the files
+            return _fetch(root, sources, base_url, retries, progress, log)
+    except OSError as exc:
+        raise IbenchError(f"--data-dir {root}: cannot write ({exc.strerror or exc}); verified files are kept") from None
+
+
+def _fetch(root: Path, sources: list[Source], base_url: str | None, retries: int, progress: bool | None,
+           log: Callable[[str], None]) -> FetchReport:
+    from tqdm import tqdm
+
     report = FetchReport()
     todo = []
     for s in sources:
-        if verified(root / s.path, s):
+        if verified(inside(root, s.path), s):
             report.present.append(s.path)
         else:
             todo.append(s)

@@ -81,6 +81,8 @@ def _describe(model: str, cls: type[AdapterSettings], err: dict) -> str:
         what = f"must be {bounds}"
     elif kind.startswith("float_") or "expected a number" in err["msg"]:
         what = f"must be a number {bounds}".rstrip()
+    elif kind == "multiple_of":
+        what = f"must be a multiple of {err['ctx']['multiple_of']} {bounds}".rstrip()
     elif kind in ("dict_type", "model_type", "mapping_type"):
         what = "must be a mapping (KEY: VALUE)"
     else:

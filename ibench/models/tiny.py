@@ -8,7 +8,7 @@ so outputs depend on the references as well as on the text and the seed.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Annotated, Optional
 
 import numpy as np
 import torch
@@ -34,7 +34,7 @@ def blend(images: list[Image.Image], size: int) -> Image.Image:
 
 
 class TinySettings(AdapterSettings):
-    size: Count = 64
+    size: Annotated[Count, Field(ge=16, multiple_of=8)] = 64  # the VAE halves it three times
     steps: Count = 2
     strength: Number = Field(0.9, gt=0.0, le=1.0)
     path: Optional[str] = None  # a saved tiny pipeline folder (default: built in code into the cache dir)

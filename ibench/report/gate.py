@@ -70,11 +70,32 @@ def load_baseline(path: Path) -> dict:
         raise IbenchError(f"baseline {path}: schema is {found!r}, expected {BASELINE_SCHEMA!r}")
     if not isinstance(data.get("run"), dict) or "task" not in data["run"]:
         raise IbenchError(f"baseline {path}: `run.task` is missing")
+    problem = _baseline_problem(data)
+    if problem:
+        raise IbenchError(f"baseline {path}: {problem}")
+    return data
+
+
+def _finite(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _baseline_problem(data: dict) -> Optional[str]:
+    """The first malformed field of a baseline (wrong shape, NaN, wrong type), or None."""
+    for part in ("metrics", "set_metrics"):
+        if not isinstance(data.get(part) or {}, dict):
+            return f"{part} must be a mapping of metric -> record, not {type(data[part]).__name__}"
     for name, rec in (data.get("metrics") or {}).items():
         if not isinstance(rec, dict) or not isinstance(rec.get("per_instance"), dict) \
-                or not isinstance(rec.get("higher_is_better"), bool) or not isinstance(rec.get("mean"), (int, float)):
-            raise IbenchError(f"baseline {path}: metrics.{name} needs mean, higher_is_better and per_instance")
-    return data
+                or not isinstance(rec.get("higher_is_better"), bool) or not _finite(rec.get("mean")):
+            return f"metrics.{name} needs a finite mean, higher_is_better (true/false) and per_instance (a mapping)"
+        bad = next((k for k, v in rec["per_instance"].items() if not _finite(v)), None)
+        if bad is not None:
+            return f"metrics.{name}.per_instance.{bad} is {rec['per_instance'][bad]!r}, not a finite number"
+    for name, rec in (data.get("set_metrics") or {}).items():
+        if not isinstance(rec, dict) or not (rec.get("value") is None or _finite(rec.get("value"))):
+            return f"set_metrics.{name} needs a finite value (or null)"
+    return None
 
 
 # -- tolerances ------------------------------------------------------------------------------------
