@@ -167,7 +167,7 @@ def db_url(db: str | Path | None = None) -> str:
     if "://" in db:
         try:
             make_url(db)
-        except ArgumentError:
+        except (ArgumentError, ValueError):
             raise IbenchError(f"--db {db!r} is not a valid SQLAlchemy URL") from None
         return db
     return f"sqlite:///{Path(db).expanduser().resolve()}"

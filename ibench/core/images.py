@@ -49,13 +49,14 @@ def open_image(path: str | Path, mode: str = "RGB", what: str = "image") -> Imag
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as im:
                 if im.width * im.height > MAX_PIXELS:
-                    raise ImageFileError(f"{what} {path} is {im.width}x{im.height}: over the {MAX_PIXELS:,}-pixel "
+                    raise ImageFileError(f"{what} {path} is {im.width}x{im.height}, over the {MAX_PIXELS:,}-pixel "
                                          f"limit (a decompression bomb?); resize it")
                 im.load()
                 return eight_bit(im).convert(mode)
     except ImageFileError:
         raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageFileError(f"{what} {path} is too large to decode safely ({exc})") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageFileError(f"{what} {path} is over the {MAX_PIXELS:,}-pixel limit (a decompression bomb?); "
+                             f"resize it") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
         raise ImageFileError(f"{what} {path} does not decode: {type(exc).__name__}: {exc}") from None

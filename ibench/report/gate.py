@@ -86,9 +86,14 @@ def _baseline_problem(data: dict) -> Optional[str]:
         if not isinstance(data.get(part) or {}, dict):
             return f"{part} must be a mapping of metric -> record, not {type(data[part]).__name__}"
     for name, rec in (data.get("metrics") or {}).items():
-        if not isinstance(rec, dict) or not isinstance(rec.get("per_instance"), dict) \
-                or not isinstance(rec.get("higher_is_better"), bool) or not _finite(rec.get("mean")):
-            return f"metrics.{name} needs a finite mean, higher_is_better (true/false) and per_instance (a mapping)"
+        if not isinstance(rec, dict):
+            return f"metrics.{name} must be a record (mean, higher_is_better, per_instance)"
+        if not _finite(rec.get("mean")):
+            return f"metrics.{name}.mean is {rec.get('mean')!r}, not a finite number"
+        if not isinstance(rec.get("higher_is_better"), bool):
+            return f"metrics.{name}.higher_is_better is {rec.get('higher_is_better')!r}, not true or false"
+        if not isinstance(rec.get("per_instance"), dict):
+            return f"metrics.{name}.per_instance must be a mapping of instance id -> value"
         bad = next((k for k, v in rec["per_instance"].items() if not _finite(v)), None)
         if bad is not None:
             return f"metrics.{name}.per_instance.{bad} is {rec['per_instance'][bad]!r}, not a finite number"
