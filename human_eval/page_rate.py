@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 from ibench.errors import IbenchError, one_line
 
 from ibench.human_eval import ratings
+from . import blind
 from .rubric import (
     CONDITION_LEVELS,
     LEVELS,
@@ -107,7 +108,9 @@ def _show_item(item: ratings.RaterItem) -> None:
             _images(ref.images, [f"{ref.marker} view {k + 1}" for k in range(len(ref.images))], 150)
     with right:
         st.subheader("Output to rate")
-        if item.image:
+        if item.image and Path(item.image).is_file():  # at one common size: pixel size must not reveal the model
+            st.image(blind.rater_view(item.image), width="stretch", caption="output")
+        elif item.image:
             _images([item.image], ["output"], "stretch")
 
 

@@ -14,6 +14,7 @@ from human_fixtures import rate_all
 from ibench.human_eval import ratings
 from ibench.human_eval.imagenhub import read_tsv
 from ibench.human_eval.store import get_engine
+from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 APP = str(Path(__file__).resolve().parents[1] / "human_eval" / "app.py")
@@ -297,3 +298,29 @@ def test_a_missing_image_is_reported_not_fatal(open_app, study, tmp_path):
     assert [w.value for w in at.warning] == ["Image output is missing on the server; skip or flag this item."]
     click(at, "Skip")
     assert at.success[0].value == "Skipped item #1."
+
+
+def test_outputs_are_shown_to_raters_at_one_common_size(tmp_path, open_app, study, monkeypatch):
+    """A 64 px and a 512 px (and a wide) output look the same size to raters, with no metadata."""
+    from PIL import PngImagePlugin
+
+    from ibench.human_eval import blind
+
+    views = []
+    for name, size in (("small.png", (64, 64)), ("large.png", (512, 512)), ("wide.png", (300, 100))):
+        info = PngImagePlugin.PngInfo()
+        info.add_text("model", "secret-model-name")
+        Image.new("RGB", size, (200, 30, 30)).save(tmp_path / name, pnginfo=info)
+        views.append(blind.rater_view(tmp_path / name))
+    decoded = [Image.open(io.BytesIO(v)) for v in views]
+    assert {im.size for im in decoded} == {(blind.RATER_SIZE, blind.RATER_SIZE)}
+    assert all(b"secret-model-name" not in v and not im.text for v, im in zip(views, decoded))
+    served = []
+    monkeypatch.setattr(blind, "rater_view", lambda path, size=blind.RATER_SIZE: served.append(path) or views[0])
+    db, tokens = study
+    at = open_app()
+    sign_in(at, tokens.raters["rater01"])
+    engine = get_engine(str(db))
+    me = ratings.sign_in(engine, tokens.raters["rater01"])
+    item = ratings.rater_item(engine, me.rater_id, current_assignment(at))
+    assert served and served[-1] == item.image  # the output went through rater_view
