@@ -21,7 +21,9 @@ LimitOpt = typer.Option(None, "--limit", "-n", min=1, help="Use the first N inst
 SamplesOpt = typer.Option(None, "--samples", "-k", min=1, help="Samples per instance (default: the task's).")
 SeedOpt = typer.Option(0, "--seed", help="Base seed: instances and per-sample seeds derive from it.")
 OutOpt = typer.Option(Path("runs"), "--out", "-o", help="Folder that holds run directories.")
-BatchOpt = typer.Option(1, "--batch-size", "-b", min=1, help="Requests per model call (does not change outputs).")
+BatchOpt = typer.Option(1, "--batch-size", "-b", min=1, help="Requests per model call; not part of the run id. The "
+                        "tiny model's images are byte-identical at any batch size; batched diffusers pipelines may "
+                        "differ by a few pixel levels (float summation order; benchmarks/bench_batch.py measures it).")
 DeviceOpt = typer.Option("auto", "--device", help="torch device for scoring: auto (the best here: CUDA, MPS, else "
                                                   "CPU), cpu, cuda, cuda:N, mps.")
 InstancesOpt = typer.Option(None, "--instances", help="JSONL of your own instructions instead of the task's drawn ones.")

@@ -68,12 +68,15 @@ class TinyModel(ModelAdapter):
         self.pipe.set_progress_bar_config(disable=True)
 
     def generate(self, batch: list[Request]) -> list[Image.Image]:
+        """One pipeline call per request: CPU kernels sum in a batch-size-dependent order, so this keeps
+        every image byte-identical whatever ``--batch-size`` is (the tiny model is cheap: nothing is lost)."""
+        return [self._one(req) for req in batch]
+
+    def _one(self, req: Request) -> Image.Image:
         size = self.options["size"]
-        starts = [blend([im for r in req.instance.instruction.references for im in req.images(r.marker)], size)
-                  for req in batch]
+        start = blend([im for r in req.instance.instruction.references for im in req.images(r.marker)], size)
         with torch.inference_mode():
-            out = self.pipe(prompt=[req.instance.instruction.plain_text() for req in batch], image=starts,
+            out = self.pipe(prompt=[req.instance.instruction.plain_text()], image=[start],
                             strength=self.options["strength"], num_inference_steps=self.options["steps"],
-                            guidance_scale=1.0, output_type="pil",
-                            generator=[torch.Generator().manual_seed(req.seed) for req in batch])
-        return out.images
+                            guidance_scale=1.0, output_type="pil", generator=[torch.Generator().manual_seed(req.seed)])
+        return out.images[0]
