@@ -1,33 +1,43 @@
-"""Shared plumbing for the diffusers-backed adapters: settings, weights, device/dtype, placement, seeds."""
+"""Shared plumbing for the diffusers-backed adapters: settings, weights, device/dtype, placement, seeds.
+
+torch is imported inside the functions: an adapter module must import in milliseconds, so that
+``ibench list models`` and every error found before loading stay fast (tests/test_first_contact.py).
+"""
 
 from __future__ import annotations
 
 import gc
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from ibench.errors import IbenchError
 from ibench.weights import resolve_all  # noqa: F401 - the adapters' one look-up of their weights
 
-DTYPES = {"fp16": torch.float16, "float16": torch.float16, "bf16": torch.bfloat16, "bfloat16": torch.bfloat16,
-          "fp32": torch.float32, "float32": torch.float32}
+if TYPE_CHECKING:
+    import torch
+
+#: dtype names -> torch dtype attribute names
+DTYPES = {"fp16": "float16", "float16": "float16", "bf16": "bfloat16", "bfloat16": "bfloat16",
+          "fp32": "float32", "float32": "float32"}
 
 
-def pick_device(device: str) -> torch.device:
+def pick_device(device: str) -> "torch.device":
     """``auto``: this process's GPU (``LOCAL_RANK`` under torchrun/accelerate), else MPS, else the CPU."""
+    import torch
+
     from ibench.devices import resolve_device
 
     return torch.device(resolve_device(device))
 
 
-def pick_dtype(dtype: str, device: torch.device, gpu_default: torch.dtype = torch.float16) -> torch.dtype:
+def pick_dtype(dtype: str, device: "torch.device", gpu_default: str = "float16") -> "torch.dtype":
     """``auto``: ``gpu_default`` on CUDA, float32 on the CPU (half precision is slow or unsupported there)."""
+    import torch
+
     if dtype == "auto":
-        return gpu_default if device.type == "cuda" else torch.float32
+        return getattr(torch, gpu_default) if device.type == "cuda" else torch.float32
     if dtype not in DTYPES:
         raise IbenchError(f"dtype {dtype!r}: expected auto, {', '.join(DTYPES)}")
-    return DTYPES[dtype]
+    return getattr(torch, DTYPES[dtype])
 
 
 def quiet(pipe) -> None:
@@ -43,7 +53,7 @@ def silence_progress() -> None:
     tlogging.disable_progress_bar()
 
 
-def place(pipe, device: torch.device, offload: Any = False, compile_: bool = False, denoiser: str = "unet") -> None:
+def place(pipe, device: "torch.device", offload: Any = False, compile_: bool = False, denoiser: str = "unet") -> None:
     """Move to ``device`` or enable CPU offload (``model``/``true`` or ``sequential``); optionally compile.
 
     Attention uses PyTorch SDPA: diffusers' default processors on torch 2 (left as they are, so
@@ -60,17 +70,23 @@ def place(pipe, device: torch.device, offload: Any = False, compile_: bool = Fal
     else:
         pipe.to(device)
     if compile_:
+        import torch
+
         module = getattr(pipe, denoiser)
         setattr(pipe, denoiser, torch.compile(module, mode="max-autotune-no-cudagraphs", fullgraph=False))
 
 
-def generators(seeds: list[int]) -> list[torch.Generator]:
+def generators(seeds: list[int]) -> "list[torch.Generator]":
     """One CPU generator per request: the same noise on any device, batch size or process count."""
+    import torch
+
     return [torch.Generator("cpu").manual_seed(int(s)) for s in seeds]
 
 
 def free() -> None:
     """Release cached GPU memory (after the caller dropped its references)."""
+    import torch
+
     gc.collect()
     if torch.cuda.is_available():
         torch.cuda.empty_cache()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import torch
 from PIL import Image
 
 from ibench.core.instruction import Reference
@@ -64,7 +63,7 @@ class OmniGenModel(ModelAdapter):
 
         silence_progress()
         self.device = pick_device(o["device"])
-        self.dtype = pick_dtype(o["dtype"], self.device, gpu_default=torch.bfloat16)
+        self.dtype = pick_dtype(o["dtype"], self.device, gpu_default="bfloat16")
         try:
             self.pipe = OmniGenPipeline.from_pretrained(path, dtype=self.dtype)
         except (OSError, ValueError, EnvironmentError) as exc:
@@ -76,6 +75,8 @@ class OmniGenModel(ModelAdapter):
         o = self.options
         rendered = [render_prompt(req, o["views"]) for req in batch]
         size = int(o["size"])
+        import torch
+
         with torch.inference_mode():
             out = self.pipe(prompt=[p for p, _ in rendered], input_images=[ims or None for _, ims in rendered],
                             height=size, width=size, num_inference_steps=int(o["steps"]),

@@ -20,10 +20,9 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
-import torch
 from PIL import Image
 from pydantic import Field
 
@@ -33,6 +32,9 @@ from .base import ModelAdapter, Request
 from .hf_common import free, generators, load_failure, pick_device, pick_dtype, place, quiet, resolve_all, silence_progress
 from .settings import Count, DiffusersSettings, Number, Scale
 from .tiny import blend
+
+if TYPE_CHECKING:
+    import torch
 
 CACHE_SIZE = 16  # instances whose decoded references / image embeddings are kept (samples reuse them)
 
@@ -91,8 +93,10 @@ def instant_style_scale(unet, scale: float) -> dict:
     return {"up": {f"block_{first}": layers}}
 
 
-def control_tensor(images: list[Image.Image]) -> torch.Tensor:
+def control_tensor(images: list[Image.Image]) -> "torch.Tensor":
     """Control maps as one (B, 3, H, W) batch in [0, 1]: every ControlNet pipeline takes this form."""
+    import torch
+
     arrays = [np.asarray(im.convert("RGB"), dtype=np.float32) / 255.0 for im in images]
     return torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
 
@@ -244,8 +248,10 @@ class SDCompositeModel(ModelAdapter):
         prompt = ins.target_prompt if self.options["prompt"] == "target" else ins.plain_text()
         return Inputs(key, prompt, subject, style, init, mask, controls, Layout(mode, tuple(kinds), len(subject), len(style), bool(content)))
 
-    def _ip_embeds(self, items: list[Inputs], cfg: bool) -> list[torch.Tensor]:
+    def _ip_embeds(self, items: list[Inputs], cfg: bool) -> "list[torch.Tensor]":
         """Per-request image embeddings for both adapters, stacked as diffusers expects (negatives first)."""
+        import torch
+
         blank = [Image.new("RGB", (64, 64), (127, 127, 127))]
         per_adapter: list[tuple[list, list]] = [([], []), ([], [])]
         for it in items:
@@ -294,6 +300,8 @@ class SDCompositeModel(ModelAdapter):
             key = "image" if layout.mode == "t2i" else "control_image"
             kwargs[key] = maps[0] if len(maps) == 1 else maps
             kwargs["controlnet_conditioning_scale"] = scales[0] if len(scales) == 1 else scales
+        import torch
+
         with torch.inference_mode():
             return pipe(**kwargs).images
 

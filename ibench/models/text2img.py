@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-import torch
 from PIL import Image
 
 from pydantic import Field
@@ -71,6 +70,8 @@ class Text2ImgModel(ModelAdapter):
                                       output_type="pil", **dict(o["call_args"] or {}))
         if o["negative_prompt"]:
             kwargs["negative_prompt"] = [o["negative_prompt"]] * len(batch)
+        import torch
+
         with torch.inference_mode():
             return self.pipe(**kwargs).images
 

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import numpy as np
-import torch
 from PIL import Image
 
 from pydantic import Field
@@ -75,6 +74,8 @@ class TinyModel(ModelAdapter):
     def _one(self, req: Request) -> Image.Image:
         size = self.options["size"]
         start = blend([im for r in req.instance.instruction.references for im in req.images(r.marker)], size)
+        import torch
+
         with torch.inference_mode():
             out = self.pipe(prompt=[req.instance.instruction.plain_text()], image=[start],
                             strength=self.options["strength"], num_inference_steps=self.options["steps"],

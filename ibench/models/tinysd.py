@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
 
 TINY_SEED = 0
 
@@ -65,6 +64,7 @@ def tiny_vae():
 
 def tiny_sd_components() -> dict:
     """UNet, VAE, text encoder, tokenizer and scheduler of a tiny random SD 1.x pipeline."""
+    import torch
     from diffusers import DDIMScheduler
 
     torch.manual_seed(TINY_SEED)
