@@ -1,0 +1,102 @@
+"""A Hugging Face hub on 127.0.0.1 that serves local folders as model repos, in the hub's wire format
+(the calls `huggingface_hub` makes for `snapshot_download`, `list_repo_files` and `hf_hub_download`):
+
+- ``GET /api/models/<repo>[/revision/<rev>]``: repo info (``sha``, ``siblings``);
+- ``GET /api/models/<repo>/tree/<rev>[/<path>]``: the file listing (``type``, ``path``, ``size``, ``oid``);
+- ``HEAD|GET /<repo>/resolve/<rev>/<file>``: a file, with ``X-Repo-Commit`` and ``ETag`` headers;
+- ``HEAD /``: the probe ibench sends to see whether the hub answers.
+
+Every request is recorded (method, path) so tests can tell what was downloaded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+COMMIT = "0123456789abcdef0123456789abcdef01234567"
+
+
+class FakeHub:
+    def __init__(self, repos: dict[str, Path]):
+        self.repos = {name: Path(folder) for name, folder in repos.items()}
+        self.requests: list[tuple[str, str]] = []
+        hub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:
+                pass
+
+            def do_HEAD(self) -> None:  # noqa: N802
+                hub.answer(self, body=False)
+
+            def do_GET(self) -> None:  # noqa: N802
+                hub.answer(self, body=True)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+
+    def __enter__(self) -> "FakeHub":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def files(self, repo: str) -> dict[str, Path]:
+        folder = self.repos[repo]
+        return {p.relative_to(folder).as_posix(): p for p in sorted(folder.rglob("*")) if p.is_file()}
+
+    def answer(self, h: BaseHTTPRequestHandler, body: bool) -> None:
+        path = unquote(urlsplit(h.path).path)
+        self.requests.append((h.command, path))
+        if path == "/":
+            return self.send(h, 200, b"hub", "text/plain", body)
+        if path.startswith("/api/models/"):
+            return self.api(h, path[len("/api/models/"):], body)
+        for repo in self.repos:
+            prefix = f"/{repo}/resolve/"
+            if path.startswith(prefix):
+                _rev, _, name = path[len(prefix):].partition("/")
+                file = self.files(repo).get(name)
+                if file is None:
+                    return self.send(h, 404, b"{}", "application/json", body, {"X-Error-Code": "EntryNotFound"})
+                data = file.read_bytes()
+                return self.send(h, 200, data, "application/octet-stream", body,
+                                 {"X-Repo-Commit": COMMIT, "ETag": f'"{hashlib.sha1(data).hexdigest()}"'})
+        return self.send(h, 404, b'{"error": "Repository not found"}', "application/json", body,
+                         {"X-Error-Code": "RepoNotFound"})
+
+    def api(self, h: BaseHTTPRequestHandler, rest: str, body: bool) -> None:
+        for repo in self.repos:
+            if rest == repo or rest.startswith(repo + "/"):
+                tail = rest[len(repo):].lstrip("/")
+                files = self.files(repo)
+                if tail.startswith("tree/"):
+                    listing = [{"type": "file", "path": name, "size": p.stat().st_size,
+                                "oid": hashlib.sha1(p.read_bytes()).hexdigest()} for name, p in files.items()]
+                    return self.send(h, 200, json.dumps(listing).encode(), "application/json", body)
+                info = {"id": repo, "modelId": repo, "sha": COMMIT, "private": False,
+                        "siblings": [{"rfilename": name} for name in files]}
+                return self.send(h, 200, json.dumps(info).encode(), "application/json", body)
+        return self.send(h, 404, b'{"error": "Repository not found"}', "application/json", body,
+                         {"X-Error-Code": "RepoNotFound"})
+
+    @staticmethod
+    def send(h: BaseHTTPRequestHandler, status: int, data: bytes, kind: str, body: bool,
+             headers: dict | None = None) -> None:
+        h.send_response(status)
+        h.send_header("Content-Type", kind)
+        h.send_header("Content-Length", str(len(data)))
+        for k, v in (headers or {}).items():
+            h.send_header(k, v)
+        h.end_headers()
+        if body:
+            h.wfile.write(data)
