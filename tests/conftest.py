@@ -4,6 +4,7 @@ cache dir, a CLI runner."""
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 import pytest
@@ -44,6 +45,17 @@ def _shared_data_untouched():
     if (SHARED_DATA / LISTING).is_file():
         changes = tree_changes(SHARED_DATA)
         assert not changes, f"tests wrote under {SHARED_DATA}: {changes[:10]}"
+
+
+def need_system(name: str, present: bool, install: str) -> None:
+    """Fail a test whose system binary is missing, or skip it, saying why, when scripts/test.sh could not
+    install it here (not root, no sudo: it sets IBENCH_SKIP_SYSTEM_TESTS)."""
+    if present:
+        return
+    why = os.environ.get("IBENCH_SKIP_SYSTEM_TESTS", "")
+    if name in why.split(":", 1)[0].split():
+        pytest.skip(f"{name} is not installed and cannot be installed here ({why.split(':', 1)[-1].strip()})")
+    pytest.fail(f"{name} is needed: {install} (scripts/test.sh does it, or skips these tests where it cannot)")
 
 
 @pytest.fixture(autouse=True)

@@ -15,9 +15,10 @@ import pytest
 
 
 def _binaries() -> Path:
+    from conftest import need_system
+
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
-    if not found:
-        pytest.fail("PostgreSQL server binaries not found: `apt-get install postgresql` (scripts/test.sh does)")
+    need_system("postgresql", bool(found), "apt-get install postgresql")
     return Path(found[-1]).parent
 
 

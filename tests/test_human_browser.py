@@ -13,6 +13,7 @@ from pathlib import Path
 
 import human_fixtures
 import pytest
+from conftest import need_system
 from ibench.human_eval import ratings
 from ibench.human_eval.store import get_engine
 
@@ -68,8 +69,7 @@ def served(study, tmp_path):
 
 @pytest.mark.browser
 def test_browser_signs_in_and_rates_an_item(served, study, tmp_path):
-    if not CHROMIUM.is_file():
-        pytest.fail("Debian's chromium is needed at /usr/bin/chromium: apt-get update && apt-get install -y chromium")
+    need_system("chromium", CHROMIUM.is_file(), "apt-get update && apt-get install -y chromium")
     from playwright.sync_api import expect, sync_playwright
 
     db, tokens = study

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import need_system
 
 from report_fixtures import raw_ratings, raw_scores, report_inputs  # noqa: F401 (fixture)
 
@@ -25,8 +26,7 @@ pytestmark = pytest.mark.browser
 @pytest.fixture(scope="module")
 def page_data(report_inputs, tmp_path_factory):
     """Build the report, open it in Chromium, read its tables from the DOM, screenshot it."""
-    if not CHROMIUM.is_file():
-        pytest.fail("Debian chromium is required: apt-get update && apt-get install -y chromium")
+    need_system("chromium", CHROMIUM.is_file(), "apt-get update && apt-get install -y chromium")
     from playwright.sync_api import sync_playwright
 
     from ibench.report import build_report, write_report
