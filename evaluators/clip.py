@@ -22,16 +22,32 @@ from .extractor import Extractor, file_identity, l2_normalize, quiet_transformer
 HF_FILES = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")
 
 
-def _cached_tag_file(model: str, tag: str) -> Optional[str]:
-    """The HF-cache file of a named open_clip tag, or None (never touches the network)."""
+#: Where open_clip keeps the default tag's weights on the hub (what ``open_clip.get_pretrained_cfg`` says;
+#: tests/test_eval_extractors.py keeps them equal), so the weights check of the default needs no open_clip
+#: import (seconds: it imports torchvision and timm). Other tags ask open_clip.
+KNOWN_TAGS = {("ViT-B-32-quickgelu", "openai"): "timm/vit_base_patch32_clip_224.openai"}
+
+
+def tag_repo(model: str, tag: str, what: str) -> str:
+    """``org/name[/file]`` of a named open_clip tag on the hub ('' when it has none); an unknown tag is one line."""
+    if (model, tag) in KNOWN_TAGS:
+        return KNOWN_TAGS[(model, tag)]
     import open_clip
+
+    tags = open_clip.list_pretrained_tags_by_model(model)
+    if tag not in tags:
+        raise IbenchError(f"{what}: open_clip has no tag '{tag}' for this model (known: {', '.join(tags) or 'none'})")
+    return (open_clip.get_pretrained_cfg(model, tag).get("hf_hub") or "").strip("/")
+
+
+def _cached_tag_file(hub: str) -> Optional[str]:
+    """The HF-cache file of a tag's ``org/name[/file]``, or None (never touches the network)."""
+    hub_unavailable()  # first: a silent hub turns HF_HUB_OFFLINE on before huggingface_hub waits for it
     from huggingface_hub import hf_hub_download
 
-    cfg = open_clip.get_pretrained_cfg(model, tag)
-    repo = (cfg.get("hf_hub") or "").strip("/")
-    if not repo:
+    if not hub:
         return None
-    parts = repo.split("/")
+    parts = hub.split("/")
     repo, fname = "/".join(parts[:2]), "/".join(parts[2:])
     for name in ([fname] if fname else HF_FILES):
         try:
@@ -45,12 +61,12 @@ class ClipBackend:
     """One open_clip model shared by the image and the text extractor."""
 
     def __init__(self, config: ExtractorConfig, device: str = "cpu"):
-        import open_clip
-
         self.device = device
         if config.clip_config:
             if not Path(config.clip_config).expanduser().is_file():
                 raise IbenchError(f"open_clip model config {config.clip_config} not found (clip.config)")
+            import open_clip
+
             open_clip.add_model_config(str(Path(config.clip_config).expanduser()))
         name, pretrained = config.clip_model, config.clip_pretrained or None
         what = f"CLIP weights '{name}'" + (f" / '{pretrained}'" if pretrained else "")
@@ -68,14 +84,11 @@ class ClipBackend:
         elif pretrained.startswith(("/", ".", "~")):
             raise IbenchError(f"{what}: file not found (clip.pretrained)")
         else:
-            if pretrained not in open_clip.list_pretrained_tags_by_model(name):
-                raise IbenchError(f"{what}: open_clip has no tag '{pretrained}' for this model "
-                                  f"(known: {', '.join(open_clip.list_pretrained_tags_by_model(name)) or 'none'})")
-            local = _cached_tag_file(name, pretrained)
+            hub = tag_repo(name, pretrained, what)
+            local = _cached_tag_file(hub)
             reason = hub_unavailable() if local is None else None
             if reason:
-                repo = (open_clip.get_pretrained_cfg(name, pretrained).get("hf_hub") or "").strip("/")
-                raise MissingWeights([Missing(what, "/".join(repo.split("/")[:2]) or None, "clip.pretrained")], reason)
+                raise MissingWeights([Missing(what, "/".join(hub.split("/")[:2]) or None, "clip.pretrained")], reason)
             weights = f"{pretrained}" if local is None else f"{pretrained}:{file_identity(local)}"
             pretrained = local or pretrained
         self.name, self.pretrained, self.what = name, pretrained, what

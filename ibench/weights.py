@@ -10,6 +10,7 @@ user learns all the downloads at once (extractors and model components alike).
 from __future__ import annotations
 
 import os
+import sys
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -45,11 +46,26 @@ def _probe(url: str, timeout: float) -> Optional[str]:
         return f"the hub at {url} cannot be reached ({getattr(reason, 'strerror', None) or reason})"
 
 
+UNREACHABLE_ENV = "IBENCH_HUB_UNREACHABLE"  # set (with the reason) once the probe found no hub
+
+
 def hub_unavailable() -> Optional[str]:
-    """Why the hub cannot be used now (``HF_HUB_OFFLINE``, or no answer), or None; asked once per endpoint."""
+    """Why the hub cannot be used now (``HF_HUB_OFFLINE``, or no answer), or None; asked once per endpoint.
+
+    A hub that does not answer turns on ``HF_HUB_OFFLINE`` for this process (and its children), so
+    huggingface_hub and transformers do not wait for it again (retries, a registry fetch on every
+    header build)."""
+    if os.environ.get(UNREACHABLE_ENV):
+        return os.environ[UNREACHABLE_ENV]
     if offline():
         return "HF_HUB_OFFLINE is set"
-    return _probe(endpoint(), float(os.environ.get("IBENCH_HUB_TIMEOUT", "3")))
+    reason = _probe(endpoint(), float(os.environ.get("IBENCH_HUB_TIMEOUT", "3")))
+    if reason:
+        os.environ[UNREACHABLE_ENV], os.environ["HF_HUB_OFFLINE"] = reason, "1"
+        constants = sys.modules.get("huggingface_hub.constants")
+        if constants is not None:  # read at import: tell an imported huggingface_hub too
+            constants.HF_HUB_OFFLINE = True
+    return reason
 
 
 @dataclass(frozen=True)
@@ -114,6 +130,7 @@ def resolve_all(name: str, wanted: dict[str, tuple[str, Optional[list[str]]]]) -
 
 
 def _cached(name: str, allow_patterns: Optional[list[str]]) -> Optional[str]:
+    hub_unavailable()  # first: a silent hub turns HF_HUB_OFFLINE on before huggingface_hub waits for it
     from huggingface_hub import snapshot_download
 
     try:

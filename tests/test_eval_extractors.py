@@ -180,3 +180,13 @@ def test_depth_error_is_scale_and_shift_invariant_but_not_inversion_invariant():
     t = np.linspace(0, 1, 64).reshape(8, 8)
     assert depth_error(0.5 * t + 0.2, t) == pytest.approx(0.0, abs=1e-9)
     assert depth_error(1 - t, t) == pytest.approx(np.abs(t - t.mean()).mean())  # flipped: best is a constant
+
+
+def test_the_known_clip_tags_are_where_open_clip_says():
+    import open_clip
+
+    from ibench.evaluators.clip import KNOWN_TAGS
+
+    for (model, tag), hub in KNOWN_TAGS.items():
+        assert tag in open_clip.list_pretrained_tags_by_model(model)
+        assert (open_clip.get_pretrained_cfg(model, tag).get("hf_hub") or "").strip("/") == hub

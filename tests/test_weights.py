@@ -26,6 +26,8 @@ def closed_port() -> str:
 
 @pytest.fixture
 def hub_env(monkeypatch):
+    monkeypatch.setenv(weights.UNREACHABLE_ENV, "")
+    monkeypatch.delenv(weights.UNREACHABLE_ENV)
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     weights._probe.cache_clear()
     yield monkeypatch
@@ -41,7 +43,8 @@ def test_the_hub_is_asked_once_whether_it_answers(hub_env, tmp_path):
     hub_env.setenv("HF_ENDPOINT", url)
     reason = weights.hub_unavailable()
     assert reason.startswith(f"the hub at {url} cannot be reached")
-    hub_env.setenv("HF_HUB_OFFLINE", "1")
+    assert weights.offline() and weights.hub_unavailable() == reason  # the libraries are told: no more waiting
+    hub_env.delenv(weights.UNREACHABLE_ENV)
     assert weights.hub_unavailable() == "HF_HUB_OFFLINE is set"
 
 
