@@ -38,6 +38,16 @@ def tree_changes(root: Path) -> list[str]:
     return changes
 
 
+def writable_copy(src: Path, dst: Path) -> Path:
+    """A copy of (part of) the read-only shared data that this user may change, as root or not."""
+    import shutil
+
+    shutil.copytree(src, dst, copy_function=shutil.copyfile)
+    for folder in [dst, *(p for p in dst.rglob("*") if p.is_dir())]:
+        folder.chmod(0o755)
+    return dst
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _shared_data_untouched():
     """No test may write under ../shared/data (it is read-only for everyone but `data fetch/prepare`)."""

@@ -2,10 +2,10 @@
 
 import hashlib
 import json
-import shutil
 from pathlib import Path
 
 import pytest
+from conftest import writable_copy
 
 from ibench.core.registry import task_files
 
@@ -34,7 +34,7 @@ def bad_inputs(tmp_path: Path, shared_data: Path) -> dict:
     bad_yaml.write_text(Path(task_files()["style_gen"]).read_text() + "colour: blue\n")
     cases = {"unknown key": (["--task", bad_yaml], "style_gen.yaml: key 'colour': unknown key")}
     corrupt_root = tmp_path / "corrupt-root"
-    shutil.copytree(shared_data / "dreambench" / "dog", corrupt_root / "dreambench" / "dog")
+    writable_copy(shared_data / "dreambench" / "dog", corrupt_root / "dreambench" / "dog")
     (corrupt_root / "dreambench" / "dog" / "00.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")
     lines = {
         "marker not defined": (instruction_line("[ref#1] with [ref#2]", ["dreambench/dog/00.jpg"]),
@@ -134,7 +134,7 @@ def test_bad_model_settings_and_adapters_fail_cleanly(cli, existing_run, shared_
     (tmp_path / "afile").write_text("x")
     cases = [
         (["-a", "steps=abc"], "model 'tiny': setting 'steps' must be a whole number >= 1, not 'abc'"),
-        (["-a", "size=-1"], "setting 'size' must be a whole number >= 1, not -1"),
+        (["-a", "size=-1"], "setting 'size' must be a multiple of 8 >= 16, not -1"),
         (["-a", "strength=2"], "setting 'strength' must be in (0, 1]"),
         (["-a", "stepz=3"], "unknown setting 'stepz'"),
         (["-a", "steps=[1"], "--model-arg 'steps=[1': the value is not valid YAML"),

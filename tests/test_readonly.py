@@ -3,16 +3,14 @@ mistyped rating database is an error (not a new empty file)."""
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
-from conftest import LISTING, SHARED_DATA, tree_changes
+from conftest import LISTING, SHARED_DATA, tree_changes, writable_copy
 
 
 def test_the_tree_check_sees_every_kind_of_change(tmp_path):
     root = tmp_path / "data"
-    shutil.copytree(SHARED_DATA, root)
+    writable_copy(SHARED_DATA, root)
     assert tree_changes(root) == []
     (root / "content" / "chicago.jpg").write_bytes(b"x")
     (root / "derived" / "edge").mkdir(parents=True)
