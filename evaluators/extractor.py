@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from ibench.errors import IbenchError
 from ibench.weights import file_identity  # noqa: F401 - re-exported: the weights identity of a local file
 
 
@@ -53,8 +54,17 @@ class Extractor:
         return cls(config, device)
 
     def load(self) -> "Extractor":
+        """Load the network once; weights that are there but do not load are one line naming them."""
         if not self._loaded:
-            self._load()
+            try:
+                self._load()
+            except IbenchError:
+                raise
+            except (OSError, ValueError, KeyError, RuntimeError) as exc:
+                where = getattr(self, "source", None) or getattr(self, "path", None) or self.id
+                first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+                raise IbenchError(f"the {self.name} extractor could not load its weights from {where} "
+                                  f"({type(exc).__name__}: {first}); check the extractor config") from None
             self._loaded = True
         return self
 

@@ -100,3 +100,20 @@ def test_system_tests_are_skipped_only_where_their_binaries_cannot_be_installed(
     monkeypatch.setenv("IBENCH_SKIP_SYSTEM_TESTS", "postgresql: apt-get install failed")
     with pytest.raises(pytest.fail.Exception, match="apt-get install chromium"):  # installable: a missing one fails
         need_system("chromium", False, "apt-get install chromium")
+
+
+def test_run_that_fails_in_scoring_keeps_the_images_and_says_how_to_score_later(cli, tmp_path):
+    bad = tmp_path / "not-a-model"
+    bad.mkdir()
+    from ibench.evaluators.tiny import tiny_preset
+
+    config = tmp_path / "extractors.yaml"  # the tiny extractors, but DINO from a folder that holds no model
+    config.write_text(json.dumps({**tiny_preset(), "dino": {"model": str(bad)}}))
+    code, _, err = cli("run", "-t", "subject_gen", "-d", "synthetic", "-n", "1", "-k", "1", "-o", tmp_path / "runs",
+                       "--extractor-config", config)
+    lines = [x for x in err.splitlines() if x.startswith("error:")]
+    assert code == 2 and len(lines) == 1 and "Traceback" not in err, err
+    assert "the dino extractor could not load its weights from" in lines[0] and "not-a-model" in lines[0]
+    assert "the images are kept in" in lines[0] and "ibench score" in lines[0]
+    (run,) = (tmp_path / "runs").iterdir()
+    assert list((run / "images").rglob("*.png"))
