@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 from PIL import Image
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -69,6 +69,7 @@ class Generation(BaseModel):
     sha256: Optional[str] = None
     seconds: float = 0.0
     error: Optional[str] = None
+    meta: Optional[dict[str, Any]] = None  # what the adapter recorded (rendered prompt, image map, provider notes)
 
     @property
     def key(self) -> tuple[str, int]:
@@ -150,7 +151,7 @@ class RunStore:
 
     def append_generations(self, records: list[Generation], shard: str | None = None) -> None:
         name = RunLayout.GENERATIONS if shard is None else RunLayout.shard(shard)
-        append_jsonl(self.path / name, [r.model_dump(mode="json") for r in records])
+        append_jsonl(self.path / name, [r.model_dump(mode="json", exclude=None if r.meta else {"meta"}) for r in records])
 
     def save_image(self, image: Image.Image, instance_id: str, sample: int) -> tuple[str, str]:
         """Write an image atomically; returns (relative path, sha256)."""

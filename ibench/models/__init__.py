@@ -17,6 +17,10 @@ BUILTIN = {
     "sd-composite": "ibench.models.sd_composite:SDCompositeModel",
     "omnigen": "ibench.models.omnigen:OmniGenModel",
     "text2img": "ibench.models.text2img:Text2ImgModel",
+    "multiref": "ibench.models.multiref:MultiRefModel",
+    "blip-diffusion": "ibench.models.blip_diffusion:BlipDiffusionModel",
+    "blip-diffusion-control": "ibench.models.blip_diffusion:BlipDiffusionControlModel",
+    "api": "ibench.models.api.adapter:APIModel",
 }
 
 
