@@ -10,6 +10,7 @@ once it adds a tiny factory to ``TINY``):
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Callable
 
@@ -25,6 +26,9 @@ from ibench.errors import IbenchError
 from ibench.models import BUILTIN, get_model, load_class
 from ibench.models.base import Request, check_capabilities
 from ibench.run.runner import sample_seed
+from fake_api import FakeAPI
+from ibench.models.multiref_presets import PRESETS
+from tiny_multiref import save_tiny_blip_diffusion, tiny_multiref_settings
 from tiny_pipelines import save_tiny_omnigen, save_tiny_sd, tiny_composite_config
 
 torch.set_num_threads(1)
@@ -33,10 +37,10 @@ torch.set_num_threads(1)
 #: order and tiny random networks amplify it (measured here: up to 5 levels, mean up to 0.55). Adapters that run
 #: no network (EXACT) must match exactly.
 BATCH_MAX, BATCH_MEAN = 8, 1.0
-EXACT = {"folder", "references"}
+EXACT = {"folder", "references", "api"}
 #: The same request twice: exact, except OmniGen on the CPU, whose first call at a new input shape
 #: differs from later ones by one grey level (measured; diffusers 0.42.1).
-REPEAT_TOLERANCE = {"omnigen": 1}
+REPEAT_TOLERANCE = {"omnigen": 1, "multiref/omnigen": 1}
 TASK = "style_subject"
 
 
@@ -49,7 +53,20 @@ def _folder_images(work: Path, instances, samples: int) -> dict:
     return {"dir": str(work / "imports"), "label": "closed-model"}
 
 
-#: name -> (task it can do, factory(work dir, instances, samples) -> settings with tiny weights)
+def _api(work: Path, inst, n) -> dict:
+    """The api adapter against a loopback fake OpenAI server (started once per test module)."""
+    global _FAKE
+    if _FAKE is None:
+        _FAKE = FakeAPI().__enter__()
+    os.environ["IBENCH_CONTRACT_KEY"] = "sk-contract-fake"
+    return {"provider": "openai", "base_url": f"{_FAKE.url}/v1", "api_key_env": "IBENCH_CONTRACT_KEY",
+            "cache_dir": str(work / "api-cache"), "backoff": 0.01}
+
+
+_FAKE = None
+
+#: entry -> (task it can do, factory(work dir, instances, samples) -> settings with tiny weights). An entry is an
+#: adapter name, or ``adapter/preset`` for adapters whose presets are settings of one class (one entry each).
 TINY: dict[str, tuple[str, Callable]] = {
     "tiny": (TASK, lambda work, inst, n: {}),
     "folder": (TASK, _folder_images),
@@ -59,11 +76,26 @@ TINY: dict[str, tuple[str, Callable]] = {
                                              "steps": 2, "max_input_image_size": 64}),
     "text2img": ("txt2img", lambda work, inst, n: {"model": str(save_tiny_sd(work / "weights" / "sd")), "size": 64,
                                                    "steps": 2}),
+    **{f"multiref/{preset}": (TASK, lambda work, inst, n, preset=preset: tiny_multiref_settings(preset, work / "weights"))
+       for preset in PRESETS},
+    "blip-diffusion": ("subject_gen", lambda work, inst, n: {
+        "model": str(save_tiny_blip_diffusion(work / "weights" / "blip")), "size": 64, "steps": 2}),
+    "blip-diffusion-control": ("subject_control", lambda work, inst, n: {
+        "model": str(save_tiny_blip_diffusion(work / "weights" / "blip-control", controlnet=True)), "size": 64, "steps": 2}),
+    "api": (TASK, _api),
 }
+#: the adapters with presets, and their preset tables
+PRESET_TABLES = {"multiref": PRESETS}
+
+
+def adapter(entry: str) -> str:
+    return entry.partition("/")[0]
 
 
 def test_every_builtin_adapter_has_a_tiny_factory():
-    assert set(TINY) == set(BUILTIN), "add a tiny factory for the new adapter to TINY"
+    assert {adapter(e) for e in TINY} == set(BUILTIN), "add a tiny factory for the new adapter to TINY"
+    for name, table in PRESET_TABLES.items():
+        assert {e.partition("/")[2] for e in TINY if adapter(e) == name} == set(table), f"one TINY entry per {name} preset"
 
 
 @pytest.fixture(scope="module")
@@ -84,9 +116,10 @@ def _pixels(image: Image.Image) -> np.ndarray:
     return np.asarray(image.convert("RGB"), dtype=np.int16)
 
 
-@pytest.mark.parametrize("name", sorted(BUILTIN))
-def test_images_seeds_and_batches(name, shared_data, work):
-    reqs, settings = _requests(name, shared_data, work)
+@pytest.mark.parametrize("entry", sorted(TINY))
+def test_images_seeds_and_batches(entry, shared_data, work):
+    reqs, settings = _requests(entry, shared_data, work)
+    name = adapter(entry)
     model = get_model(name, **settings)
     try:
         size = model.max_batch or 4
@@ -96,7 +129,7 @@ def test_images_seeds_and_batches(name, shared_data, work):
         again = model.generate([reqs[0]])[0]
     finally:
         model.close()
-    assert np.abs(_pixels(again) - _pixels(alone[0])).max() <= REPEAT_TOLERANCE.get(name, 0), "same seed, same image"
+    assert np.abs(_pixels(again) - _pixels(alone[0])).max() <= REPEAT_TOLERANCE.get(entry, 0), "same seed, same image"
     for b, a in zip(batched, alone):
         diff = np.abs(_pixels(b) - _pixels(a))
         assert b.size == a.size
@@ -106,9 +139,10 @@ def test_images_seeds_and_batches(name, shared_data, work):
             assert diff.max() <= BATCH_MAX and diff.mean() <= BATCH_MEAN, "batch 4 = batch 1 within the tolerance"
 
 
-@pytest.mark.parametrize("name", sorted(BUILTIN))
-def test_settings_hold_only_what_changes_outputs(name, shared_data, work):
-    _, settings = _requests(name, shared_data, work)
+@pytest.mark.parametrize("entry", sorted(TINY))
+def test_settings_hold_only_what_changes_outputs(entry, shared_data, work):
+    _, settings = _requests(entry, shared_data, work)
+    name = adapter(entry)
     cls = load_class(BUILTIN[name])
     plain, runtime = get_model(name, **settings), get_model(name, **settings, device="cpu", compile=False,
                                                              offload=False, batch_size=4)
