@@ -174,3 +174,24 @@ def test_run_id_names_the_preset_and_resolved_defaults(weights):
 def test_offline_missing_model_is_named():
     with pytest.raises(IbenchError, match="'black-forest-labs/FLUX.2-dev'.*HF_HUB_OFFLINE"):
         get_model("multiref", preset="flux2-dev")
+
+
+#: the configs this issue ships, and the adapter each is for
+CONFIGS = {"flux2-dev": "multiref", "flux2-klein": "multiref", "qwen-image-edit-plus": "multiref",
+           "qwen-image-2.1": "multiref", "z-image-omni": "multiref", "omnigen-multiref": "multiref",
+           "blip-diffusion": "blip-diffusion", "blip-diffusion-control": "blip-diffusion-control",
+           "openai-gpt-image": "api", "gemini-image": "api"}
+
+
+@pytest.mark.parametrize("config", sorted(CONFIGS))
+def test_shipped_configs_validate(config):
+    from pathlib import Path
+
+    from ibench.core.yamlio import load_yaml
+    from ibench.models import BUILTIN, load_class
+
+    path = Path(__file__).resolve().parents[1] / "configs" / f"{config}.yaml"
+    settings = load_yaml(path, what="a model config", empty_ok=True)
+    load_class(BUILTIN[CONFIGS[config]]).check_options(settings)
+    if CONFIGS[config] == "multiref":
+        assert settings["model"] == PRESETS[settings["preset"]].model, "the config's id is the preset's default"
