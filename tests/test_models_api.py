@@ -48,7 +48,7 @@ def test_openai_edits_send_every_reference_in_marker_order(api, tmp_path, shared
     expected = []
     for ref in sorted(inst.instruction.references, key=lambda r: inst.instruction.text.index(f"[{r.marker}]")):
         with Image.open(root.resolve(ref.images[0])) as im:
-            expected.append(png(im, 1024))
+            expected.append(png(im, 1024))  # what the adapter sends
     assert [name for name, _, _ in req["images"]] == ["image[]"] * 3
     assert [data for _, _, data in req["images"]] == expected
     (gen,) = store.generations()

@@ -5,13 +5,14 @@ from __future__ import annotations
 import hashlib
 import io
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Union
 
 from PIL import Image
 
 from ibench.core.instruction import MARKER
 
-from ..base import Request
+from ..base import Request  # noqa: F401 - the type rendered
 
 
 @dataclass
@@ -41,13 +42,20 @@ class Rendered:
 
 
 def png(image: Image.Image, side: int) -> bytes:
-    """RGB PNG bytes of ``image``, scaled down to fit ``side`` x ``side`` (deterministic encoding)."""
+    """RGB PNG bytes of ``image``, scaled down to fit ``side`` x ``side`` (deterministic, fast encoding)."""
     im = image.convert("RGB")
     if max(im.size) > side:
         im.thumbnail((side, side), Image.Resampling.BICUBIC)
     buf = io.BytesIO()
-    im.save(buf, format="PNG")
+    im.save(buf, format="PNG", compress_level=1)
     return buf.getvalue()
+
+
+@lru_cache(maxsize=256)
+def _reference_png(path: str, side: int) -> bytes:
+    """A reference file as sent (samples of one instance, and instances sharing a style, reuse it)."""
+    with Image.open(path) as im:
+        return png(im, side)
 
 
 def render(req: Request, views: int, side: int) -> Rendered:
@@ -63,8 +71,8 @@ def render(req: Request, views: int, side: int) -> Rendered:
         marker = m.group(1)
         if marker not in numbers:
             numbers[marker] = []
-            for im in req.images(marker)[:views]:
-                images.append(png(im, side))
+            for rel in req.instance.instruction.reference(marker).images[:views]:
+                images.append(_reference_png(str(req.root.resolve(rel)), side))
                 numbers[marker].append(len(images))
         segments.extend(numbers[marker])
         pos = m.end()
