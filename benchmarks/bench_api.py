@@ -1,7 +1,7 @@
 """The api adapter's throughput at concurrency 8 vs 1, through the runner, against the loopback fake OpenAI
 server answering each request after a fixed latency (default 300 ms). Goal: >= 6x.
 
-    python benchmarks/bench_api.py [-n 24] [--latency 0.3] [--provider openai|gemini]
+    python benchmarks/bench_api.py [-n 96] [--latency 0.3] [--provider openai|gemini]
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("-n", "--requests", type=int, default=24)
+    ap.add_argument("-n", "--requests", type=int, default=96)
     ap.add_argument("--latency", type=float, default=0.3)
     ap.add_argument("--provider", default="openai", choices=["openai", "gemini"])
     ap.add_argument("--task", default="txt2img", help="txt2img: requests only; style_subject: with 2 reference images each")
