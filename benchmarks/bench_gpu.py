@@ -11,6 +11,7 @@ Timings (interleaved rounds, best of ``--repeats``):
            record writes) into a fresh run dir.
 
     python benchmarks/bench_gpu.py [--task style_subject_control] [-n 8] [-k 2] [-b 8] [--steps 20]
+    python benchmarks/bench_gpu.py multiref [--task style_subject] ...   # FLUX.2 klein via multiref (bench_gpu_multiref.py)
 
 Exits with status 2 and one line when no CUDA GPU is visible.
 """
@@ -71,6 +72,11 @@ def _settings(folder: Path, sub: str, weight: str) -> dict:
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["multiref"]:
+        sys.argv.pop(1)
+        from bench_gpu_multiref import main as multiref
+
+        return multiref()
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--config", type=Path, help="sd-composite model config (YAML); default: SD 1.5-shaped random")
     ap.add_argument("--weights-dir", type=Path, default=Path(tempfile.gettempdir()) / "ibench-sd15-random")
