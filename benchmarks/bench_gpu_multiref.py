@@ -71,13 +71,13 @@ def main() -> None:
               file=sys.stderr)
         sys.exit(2)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from bench_runner import Recorder, interleaved
+    from bench_gpu import print_times, runner_vs_bare
+    from bench_runner import Recorder
 
     from ibench.core.registry import get_task
     from ibench.data import build_instances, resolve_data_root
     from ibench.models import get_model
     from ibench.models.base import Request
-    from ibench.run import GenerateOptions, generate
     from ibench.run.runner import sample_seed
 
     t0 = time.perf_counter()
@@ -102,31 +102,10 @@ def main() -> None:
         model.generate(batch)
     model.pipe = pipe
 
-    def bare():
-        with torch.inference_mode():
-            for kw in rec.calls:
-                kw = dict(kw)
-                n = kw.pop("_seeds")
-                pipe(**kw, generator=[torch.Generator().manual_seed(s) for s in range(n)])
-        torch.cuda.synchronize()
-
-    runs = iter(range(10_000))
-    tmp = Path(tempfile.mkdtemp(prefix="ibench-gpu-"))
-
-    def runner():
-        generate(spec, model, root, GenerateOptions(out=tmp / f"runs{next(runs)}", limit=args.instances,
-                                                    samples=args.samples, batch_size=args.batch_size, progress=False))
-        torch.cuda.synchronize()
-
-    torch.cuda.reset_peak_memory_stats()
-    t = interleaved({"bare": bare, "runner": runner}, args.repeats)
-    n = len(requests)
-    print(f"{torch.cuda.get_device_name()} | multiref flux2-klein (4B-shaped, random) bf16 on {args.task}: {n} images, "
-          f"batch {args.batch_size}, {args.size}px, {args.steps} steps; built in {build_s:.0f} s, loaded in {load_s:.1f} s")
-    print(f"  bare diffusers loop : {n / t['bare']:6.2f} img/s  ({t['bare']:.2f} s)")
-    print(f"  ibench runner       : {n / t['runner']:6.2f} img/s  ({t['runner']:.2f} s)")
-    print(f"runner/bare time ratio: {t['runner'] / t['bare']:.3f} (goal <= 1.05)   peak GPU memory "
-          f"{torch.cuda.max_memory_allocated() / 2**30:.1f} GiB")
+    t = runner_vs_bare(spec, model, root, [(pipe, kw) for kw in rec.calls], args)
+    print_times(f"{torch.cuda.get_device_name()} | multiref flux2-klein (4B-shaped, random) bf16 on {args.task}: "
+                f"{len(requests)} images, batch {args.batch_size}, {args.size}px, {args.steps} steps; built in "
+                f"{build_s:.0f} s, loaded in {load_s:.1f} s", len(requests), t)
 
 
 if __name__ == "__main__":
