@@ -194,7 +194,7 @@ def save_tiny_blip_diffusion(folder: Path, controlnet: bool = False) -> Path:
     from transformers import BertTokenizer, CLIPTextConfig
     from transformers.models.blip_2.configuration_blip_2 import Blip2Config
 
-    from ibench.models.blip_diffusion import QFormer
+    from ibench.models.blip_diffusion import qformer_class
 
     folder = Path(folder)
     if _done(folder):
@@ -203,7 +203,7 @@ def save_tiny_blip_diffusion(folder: Path, controlnet: bool = False) -> Path:
     words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + list(string.ascii_lowercase + string.digits + string.punctuation)
     bert = BertTokenizer(vocab={w: i for i, w in enumerate(words)})
     bert.save_pretrained(folder / "qformer_tokenizer")
-    qformer = QFormer(Blip2Config(
+    qformer = qformer_class()(Blip2Config(
         vision_config=dict(hidden_size=H, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2, image_size=32,
                            patch_size=8),
         qformer_config=dict(vocab_size=len(bert) + 1, hidden_size=H, intermediate_size=32, num_hidden_layers=1,

@@ -9,7 +9,7 @@ control is a recorded failure with the reason. The prompt is the target prompt w
 
 Compatibility (diffusers 0.42.1 with transformers 5): the deprecated BLIP-2 Q-Former in diffusers calls
 ``invert_attention_mask``/``get_head_mask`` (gone from transformers 5's ``PreTrainedModel``) and expects
-transformers 4's tuple-returning ``Blip2QFormerAttention``; ``QFormer`` adds those two methods and builds
+transformers 4's tuple-returning ``Blip2QFormerAttention``; ``qformer_class()`` adds those two methods and builds
 its layers with a tuple-returning attention. With transformers 4 it is the plain diffusers class. The
 hub repos name the BLIP parts under a ``blip_diffusion`` library diffusers 0.42.1 cannot resolve, so
 each component is loaded from its subfolder and the pipeline is built from them.
@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal, Optional
 
@@ -31,48 +32,46 @@ from .base import Failed, ModelAdapter, Request
 from .hf_common import free, generators, load_failure, pick_device, pick_dtype, place, quiet, resolve_all, silence_progress
 from .settings import Count, DiffusersSettings, Number
 
-try:  # the deprecated pipeline's modules (diffusers >= 0.33 keeps them under pipelines.deprecated)
-    from diffusers.pipelines.deprecated.blip_diffusion import modeling_blip2 as _blip2
-except ImportError:  # pragma: no cover - older diffusers
-    from diffusers.pipelines.blip_diffusion import modeling_blip2 as _blip2
+@lru_cache(maxsize=1)
+def qformer_class() -> type:
+    """diffusers' BLIP-Diffusion Q-Former, runnable on transformers 4 and 5 (same weights); imported on first use."""
+    try:  # the deprecated pipeline's modules (diffusers >= 0.33 keeps them under pipelines.deprecated)
+        from diffusers.pipelines.deprecated.blip_diffusion import modeling_blip2 as blip2
+    except ImportError:  # pragma: no cover - older diffusers
+        from diffusers.pipelines.blip_diffusion import modeling_blip2 as blip2
+    needs_shim = not hasattr(blip2.Blip2QFormerModel, "invert_attention_mask")
 
+    class TupleAttention(blip2.Blip2QFormerAttention):
+        """transformers 5's Q-Former attention called the transformers 4 way (positional head mask, tuple out)."""
 
-class _TupleAttention(_blip2.Blip2QFormerAttention):
-    """transformers 5's Q-Former attention called the transformers 4 way (positional head mask, tuple out)."""
+        def forward(self, hidden_states, attention_mask=None, head_mask=None, encoder_hidden_states=None,
+                    encoder_attention_mask=None, past_key_value=None, output_attentions=False):
+            return super().forward(hidden_states, attention_mask, encoder_hidden_states, encoder_attention_mask), None
 
-    def forward(self, hidden_states, attention_mask=None, head_mask=None, encoder_hidden_states=None,
-                encoder_attention_mask=None, past_key_value=None, output_attentions=False):
-        return super().forward(hidden_states, attention_mask, encoder_hidden_states, encoder_attention_mask), None
+    @contextlib.contextmanager
+    def tuple_attention():
+        saved = blip2.Blip2QFormerAttention
+        blip2.Blip2QFormerAttention = TupleAttention if needs_shim else saved
+        try:
+            yield
+        finally:
+            blip2.Blip2QFormerAttention = saved
 
+    class QFormer(blip2.Blip2QFormerModel):
+        def __init__(self, config):
+            with tuple_attention():
+                super().__init__(config)
+            if needs_shim:
+                config.qformer_config._attn_implementation = "eager"
 
-_NEEDS_SHIM = not hasattr(_blip2.Blip2QFormerModel, "invert_attention_mask")
+        def invert_attention_mask(self, mask: torch.Tensor) -> torch.Tensor:
+            ext = (mask[:, None, None, :] if mask.dim() == 2 else mask[:, None, :, :]).to(self.dtype)
+            return (1.0 - ext) * torch.finfo(self.dtype).min
 
+        def get_head_mask(self, head_mask, num_layers: int) -> list:
+            return [None] * num_layers if head_mask is None else head_mask
 
-@contextlib.contextmanager
-def _tuple_attention():
-    saved = _blip2.Blip2QFormerAttention
-    _blip2.Blip2QFormerAttention = _TupleAttention if _NEEDS_SHIM else saved
-    try:
-        yield
-    finally:
-        _blip2.Blip2QFormerAttention = saved
-
-
-class QFormer(_blip2.Blip2QFormerModel):
-    """diffusers' BLIP-Diffusion Q-Former, runnable on transformers 4 and 5 (same weights)."""
-
-    def __init__(self, config):
-        with _tuple_attention():
-            super().__init__(config)
-        if _NEEDS_SHIM:
-            config.qformer_config._attn_implementation = "eager"
-
-    def invert_attention_mask(self, mask: torch.Tensor) -> torch.Tensor:
-        ext = (mask[:, None, None, :] if mask.dim() == 2 else mask[:, None, :, :]).to(self.dtype)
-        return (1.0 - ext) * torch.finfo(self.dtype).min
-
-    def get_head_mask(self, head_mask, num_layers: int) -> list:
-        return [None] * num_layers if head_mask is None else head_mask
+    return QFormer
 
 
 class BlipDiffusionSettings(DiffusersSettings):
@@ -146,7 +145,7 @@ class BlipDiffusionModel(ModelAdapter):
                  "vae": diffusers.AutoencoderKL.from_pretrained(path / "vae", **load),
                  "unet": diffusers.UNet2DConditionModel.from_pretrained(path / "unet", **load),
                  "scheduler": diffusers.PNDMScheduler.from_pretrained(path / "scheduler"),
-                 "qformer": QFormer.from_pretrained(path / "qformer", **load),
+                 "qformer": qformer_class().from_pretrained(path / "qformer", **load),
                  "image_processor": BlipImageProcessor.from_pretrained(path / "image_processor")}
         if self.controlled:
             parts["controlnet"] = diffusers.ControlNetModel.from_pretrained(controlnet or path / "controlnet", **load)
