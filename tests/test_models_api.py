@@ -159,3 +159,12 @@ def test_cached_image_is_the_served_image(api, tmp_path, shared_data):
     cached = next((tmp_path / "api-cache").rglob("*.png")).read_bytes()
     with Image.open(io.BytesIO(cached)) as a, Image.open(store.path / gen.image) as b:
         assert a.convert("RGB").tobytes() == b.convert("RGB").tobytes()
+
+
+def test_missing_sdk_names_the_extra(monkeypatch):
+    import sys
+
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    monkeypatch.setitem(sys.modules, "openai", None)  # as if not installed
+    with pytest.raises(IbenchError, match=r"needs the 'openai' package: pip install 'ibench\[api\]'"):
+        get_model("api")
