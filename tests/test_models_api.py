@@ -97,6 +97,14 @@ def test_budget_stops_cleanly_and_resumes(api, tmp_path, shared_data):
     assert counts == {"generated": 3, "failed": 0, "skipped": 3} and len(api.requests) == 6
 
 
+def test_cost_budget_is_calls_at_a_price(api, tmp_path, shared_data):
+    with pytest.raises(IbenchError, match="max_calls=2"):
+        _run("txt2img", api, tmp_path, shared_data, samples=2, limit=2, max_cost=0.25, cost_per_call=0.1)
+    assert len(api.requests) == 2
+    with pytest.raises(IbenchError, match="`max_cost` needs `cost_per_call`"):
+        get_model("api", **_settings(api, tmp_path, max_cost=1.0))
+
+
 def test_gemini_interleaves_text_and_images_and_records_blocks(api, tmp_path, shared_data):
     store, counts = _run("style_subject", api, tmp_path, shared_data, provider="gemini", samples=1, limit=1,
                          model="gemini-test-image", aspect_ratio="1:1")
