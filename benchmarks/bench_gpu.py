@@ -99,6 +99,18 @@ def runner_vs_bare(spec, model, root, calls: list, args) -> dict[str, float]:
     return interleaved({"bare": bare, "runner": runner}, args.repeats)
 
 
+def require_cuda(script: str):
+    """torch, or exit 2 with one line when no CUDA GPU is visible; never reaches for the hub."""
+    import torch
+
+    if not torch.cuda.is_available():
+        print(f"{script}: no CUDA GPU visible (torch.cuda.is_available() is False): run this on a GPU machine",
+              file=sys.stderr)
+        sys.exit(2)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    return torch
+
+
 def print_times(title: str, n: int, t: dict[str, float]) -> None:
     import torch
 
@@ -129,13 +141,7 @@ def main() -> None:
     ap.add_argument("--data-dir", default=None, help="data root (default ../shared/data, else `synthetic`)")
     args = ap.parse_args()
 
-    import torch
-
-    if not torch.cuda.is_available():
-        print("bench_gpu: no CUDA GPU visible (torch.cuda.is_available() is False): run this on a GPU machine",
-              file=sys.stderr)
-        sys.exit(2)
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    torch = require_cuda("bench_gpu")
     from bench_runner import Recorder
 
     from ibench.data import build_instances

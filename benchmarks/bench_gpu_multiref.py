@@ -14,7 +14,6 @@ machine; goal: runner/bare time ratio <= 1.05.)
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 import time
@@ -64,14 +63,9 @@ def main() -> None:
     ap.add_argument("--data-dir", default=None, help="data root (default ../shared/data, else `synthetic`)")
     args = ap.parse_args()
 
-    import torch
+    from bench_gpu import print_times, require_cuda, runner_vs_bare
 
-    if not torch.cuda.is_available():
-        print("bench_gpu_multiref: no CUDA GPU visible (torch.cuda.is_available() is False): run this on a GPU machine",
-              file=sys.stderr)
-        sys.exit(2)
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from bench_gpu import print_times, runner_vs_bare
+    torch = require_cuda("bench_gpu_multiref")
     from bench_runner import Recorder
 
     from ibench.core.registry import get_task
