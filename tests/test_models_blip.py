@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-from PIL import Image
 
 from ibench.core.paths import DataRoot
 from ibench.core.registry import get_task

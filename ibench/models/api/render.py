@@ -12,7 +12,7 @@ from PIL import Image
 
 from ibench.core.instruction import MARKER
 
-from ..base import Request  # noqa: F401 - the type rendered
+from ..base import Request
 
 
 @dataclass
