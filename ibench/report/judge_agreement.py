@@ -12,8 +12,8 @@ Over the images a task's study rated and the judge scored (items: run, instance,
   agreeing with "the humans" looks like for one human.
 
 The alpha and ceiling intervals are percentile bootstraps over items: ``resamples`` draws of item indices
-with replacement from ``numpy.random.default_rng(seed)`` (shape ``resamples x items``), the statistic
-recomputed on each draw, undefined draws left out.
+with replacement from ``numpy.random.default_rng(seed)`` (shape ``resamples x items``, items in (run,
+instance, sample) order), the statistic recomputed on each draw, undefined draws left out.
 """
 
 from __future__ import annotations
@@ -121,7 +121,7 @@ def agreement_table(items: pd.DataFrame, ratings: pd.DataFrame, seed: int = 0,
     rows = []
     if items.empty or ratings.empty:
         return pd.DataFrame(columns=COLUMNS)
-    items = items.assign(item=item_key(items))
+    items = items.assign(item=item_key(items)).sort_values(["run_id", "instance_id", "sample"], kind="stable")
     ratings = ratings.assign(item=item_key(ratings))
     for task, mine in items.groupby("task", sort=True):
         rated = ratings[ratings["task"] == task]
