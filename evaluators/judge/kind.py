@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from pathlib import Path
-from typing import Optional
 
 from ibench.core.instance import Instance
 from ibench.core.jsonio import write_jsonl_atomic
 from ibench.core.metrics import MetricDef
+from ibench.core.rundir import RunLayout
 from ibench.errors import IbenchError
 
 from ..kinds import KindOutput, MetricKind, ScoringContext
@@ -29,7 +28,6 @@ from .prompts import Image, Query
 ROLES = ("sc", "pq", "o")
 PQ_PARTS = ("naturalness", "artifacts")
 NO_CHECKLIST = "The image follows the instruction"  # what the rating app shows for an empty checklist
-VERDICTS_DIR = "judge"
 
 
 def condition_key(k: int) -> str:
@@ -87,7 +85,7 @@ class JudgeKind(MetricKind):
         """One record per question (where it belongs + its verdict), written to ``judge/<sc|pq>.jsonl``."""
         logged = [{**q.meta, "question": q.question, "condition_text": q.condition, "key": q.key,
                    **verdicts[q.key]} for q in queries]
-        folder = ctx.store.path / VERDICTS_DIR
+        folder = ctx.store.path / RunLayout.JUDGE
         folder.mkdir(parents=True, exist_ok=True)
         for part in sorted(asks):
             write_jsonl_atomic(folder / f"{part}.jsonl",
@@ -153,15 +151,7 @@ class JudgeKind(MetricKind):
     def _why_empty(details: dict) -> str:
         v = details["verdicts"]
         if v["pending"]:
-            return f"judge: stopped by --judge-max-calls before any sample was complete; rerun to continue"
+            return "judge: stopped by --judge-max-calls before any sample was complete; rerun to continue"
         reasons = ", ".join(f"{k}: {n}" for k, n in v["failures"].items())
         return f"judge: no sample has all its verdicts ({v['failed']} of {v['questions']} failed: {reasons})"
 
-
-def verdict_files(run_dir: Path) -> list[Path]:
-    """The verdict files of a run (``judge/*.jsonl``)."""
-    return sorted((Path(run_dir) / VERDICTS_DIR).glob("*.jsonl"))
-
-
-def judged(details: Optional[dict]) -> bool:
-    return bool(details and "verdicts" in details)
