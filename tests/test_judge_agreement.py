@@ -12,7 +12,6 @@ import krippendorff
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 from scipy.stats import kendalltau, spearmanr
 
 from fake_openai import FakeOpenAI, user_text

@@ -76,7 +76,7 @@ def test_canned_replies_give_the_values_and_a_rerun_makes_no_calls(runs, verdict
         {"checklist:1": 0.7, "checklist:2": 0.4, "checklist:3": 0.9})
     assert sc["checklist"]["checklist:2"] == "The subject is the same as [ref#1]"
     assert sc["verdicts"]["ok"] == 3 * n_samples and sc["verdicts"]["failed"] == 0
-    assert sc["judge"]["served_models"] == ["fake-judge-2026-01-01"]
+    assert sc["judge"]["served_models"] == ["fake-judge-2026-01-01"] and sc["judge"]["fingerprints"] == ["fp_fake"]
     assert sc["judge"]["identity"]["prompts"]["version"] == "v1"
     assert len(sc["judge"]["identity"]["prompts"]["sha256"]) == 64
     assert again["metrics"]["judge_o"]["verdicts"]["cached"] == questions

@@ -4,7 +4,8 @@ A verdict record (one per question, also the cache's value) is::
 
     {status: ok | failed | pending, answer: score | winner, score: 0-10 or None, winner: "1"/"2"/"tie" or None,
      reasoning, reply, failure: None | parse | refusal | content_filter | timeout | rate_limited | http_<status> ...,
-     detail, attempts, calls: [{prompt_tokens, completion_tokens, seconds}], probs, mass, served_model, judge}
+     detail, attempts, calls: [{prompt_tokens, completion_tokens, seconds}], probs, mass, served_model,
+     fingerprint, judge}
 
 ``failed`` never carries a number. ``pending`` means the call budget (``max_calls``) ran out before the
 question was asked; it is not a failure and a rerun asks it. Each chunk's finished verdicts are stored
@@ -14,7 +15,7 @@ before the next chunk starts, so an interrupted run loses at most one chunk of c
 from __future__ import annotations
 
 import dataclasses
-from typing import Optional
+from typing import Iterable, Optional
 
 from .backend import Reply, make_backend
 from .cache import VerdictCache
@@ -57,12 +58,14 @@ class Judge:
         self.builder = MessageBuilder(self.prompts, self.id, self.config.system_role, self.config.max_reference_images)
         self.cache = cache if cache is not None else VerdictCache()
         self.budget = Budget(max_calls)
-        self.served: set[str] = set()
 
-    def record(self) -> dict:
-        """The judge's identity as results.json and verdict files record it."""
+    def record(self, verdicts: Iterable[dict] = ()) -> dict:
+        """The judge's identity as results.json records it, with the models and system fingerprints the
+        server said answered ``verdicts`` (API backends)."""
+        verdicts = list(verdicts)
         return {"id": self.id, "label": self.label, "identity": self.identity,
-                "served_models": sorted(self.served)}
+                "served_models": sorted({v["served_model"] for v in verdicts if v.get("served_model")}),
+                "fingerprints": sorted({v["fingerprint"] for v in verdicts if v.get("fingerprint")})}
 
     def ask(self, queries: list[Query], progress: bool = False) -> dict[str, dict]:
         """Verdict records by query key (cached, fresh, failed or pending)."""
@@ -105,8 +108,6 @@ class Judge:
             retry = []
             for q, reply in zip(active, self.backend.run(active)):
                 calls[q.key].append(reply.usage())
-                if reply.served_model:
-                    self.served.add(reply.served_model)
                 record, problem = self._interpret(q, reply, calls[q.key])
                 if problem and attempt < self.config.max_retries:
                     messages = [*q.messages, {"role": "assistant", "content": reply.text or ""},
@@ -120,14 +121,15 @@ class Judge:
     def _base(self, q: Query, calls: list[dict]) -> dict:
         return {"answer": q.answer, "question": q.question, "score": None, "winner": None, "reasoning": "",
                 "reply": None, "failure": None, "detail": "", "attempts": len(calls), "calls": list(calls),
-                "probs": None, "mass": None, "served_model": None, "judge": self.id}
+                "probs": None, "mass": None, "served_model": None, "fingerprint": None, "judge": self.id}
 
     def _pending(self, q: Query, calls: list[dict]) -> dict:
         return {**self._base(q, calls), "status": "pending", "detail": "call budget (--judge-max-calls) used up"}
 
     def _interpret(self, q: Query, r: Reply, calls: list[dict]) -> tuple[dict, str]:
         """(record, problem): a non-empty problem means the reply did not parse (worth asking again)."""
-        rec = {**self._base(q, calls), "reply": (r.text or "")[:REPLY_CHARS] or None, "served_model": r.served_model}
+        rec = {**self._base(q, calls), "reply": (r.text or "")[:REPLY_CHARS] or None, "served_model": r.served_model,
+               "fingerprint": r.fingerprint}
         if r.error:
             return {**rec, "status": "failed", "failure": r.error, "detail": r.detail}, ""
         if r.finish in ("content_filter", "refusal"):

@@ -63,7 +63,7 @@ class JudgeKind(MetricKind):
         finally:
             judge.close()
         logged = self._log(ctx, queries, verdicts, asks)
-        return self._output(ctx, metrics, logged, judge.record(), judge.budget.exhausted)
+        return self._output(ctx, metrics, logged, judge.record(logged), judge.budget.exhausted)
 
     def _queries(self, ctx: ScoringContext, judge, asks: set[str]) -> list[Query]:
         queries, refs = [], {}

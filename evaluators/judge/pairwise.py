@@ -107,4 +107,4 @@ def judge_pairs(runs: list[PairRun], config=None, aspect: str = "sc", max_calls:
         log.append({**q.meta, "key": q.key, **record})
         if record["status"] == "ok":
             prefs.append(preference(q.meta, record["winner"], judge.label, record.get("reasoning", "")))
-    return PairwiseResult(prefs, log, judge.record())
+    return PairwiseResult(prefs, log, judge.record(log))
