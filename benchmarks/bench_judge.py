@@ -34,19 +34,6 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 DATA = ROOT.parent / "shared" / "data"
 
 
-class NoCache:
-    """A verdict cache that holds nothing: every question reaches the backend."""
-
-    def get(self, keys):
-        return {}
-
-    def put(self, judge, records):
-        pass
-
-    def close(self):
-        pass
-
-
 def real_images(n: int) -> list[Path]:
     photos = sorted(p for p in DATA.rglob("*.jpg") if "derived" not in p.parts)
     if len(photos) < n:
@@ -67,29 +54,36 @@ def timed(fn) -> float:
     return time.perf_counter() - t0
 
 
+def ask_time(config: dict, n: int, warmup: int = 0) -> float:
+    """Seconds to ask ``n`` fresh questions (no verdict cache), after ``warmup`` questions (model loading)."""
+    from ibench.evaluators.judge.cache import NullCache
+    from ibench.evaluators.judge.engine import Judge
+
+    judge = Judge(config, cache=NullCache())
+    queries = pq_queries(judge, real_images(n))
+    if warmup:
+        judge.ask(queries[:warmup])
+    seconds = timed(lambda: judge.ask(queries))
+    judge.close()
+    return seconds
+
+
 def bench_batching(n: int, work: Path) -> None:
     import torch
+    from safetensors.torch import load_file
 
-    from ibench.evaluators.judge.engine import Judge
     from ibench.evaluators.judge.tiny import build_vlm
 
     torch.set_num_threads(max(1, os.cpu_count() or 1))
     folder = build_vlm(work / "small-vlm", "small", max_pixels=224 * 224)
-    from safetensors.torch import load_file
-
     params = sum(t.numel() for t in load_file(str(folder / "model.safetensors")).values())
     print(f"1. transformers, Qwen2-VL architecture with random weights ({params / 1e6:.0f} M parameters), {n} "
           f"questions about real images at 224 px, CPU ({torch.get_num_threads()} threads)")
     for mode, extra in (("logprob", {}), ("generate", {"max_new_tokens": 16, "max_retries": 0})):
         times = {}
         for batch in (1, 8):
-            config = {"backend": "transformers", "model": str(folder), "mode": mode, "device": "cpu",
-                      "image_max_side": 224, "batch_size": batch, **extra}
-            judge = Judge(config, cache=NoCache())
-            queries = pq_queries(judge, real_images(n))
-            judge.ask(queries[:2])  # load the model and warm up
-            times[batch] = timed(lambda: judge.ask(queries))
-            judge.close()
+            times[batch] = ask_time({"backend": "transformers", "model": str(folder), "mode": mode, "device": "cpu",
+                                     "image_max_side": 224, "batch_size": batch, **extra}, n, warmup=2)
         print(f"   {mode:8s}: one at a time {times[1]:.2f} s, batch 8 {times[8]:.2f} s -> "
               f"{times[1] / times[8]:.2f}x ({n / times[8]:.2f} questions/s batched)")
 
@@ -97,18 +91,12 @@ def bench_batching(n: int, work: Path) -> None:
 def bench_http(n: int, work: Path) -> None:
     from fake_openai import FakeOpenAI
 
-    from ibench.evaluators.judge.engine import Judge
-
     reply = json.dumps({"score": 7, "reasoning": "fine"})
     with FakeOpenAI(lambda body, k: reply, latency=0.3) as server:
         times = {}
         for conc in (1, 8):
-            config = {"backend": "openai", "model": "fake", "base_url": server.url, "concurrency": conc,
-                      "image_max_side": 256}
-            judge = Judge(config, cache=NoCache())
-            queries = pq_queries(judge, real_images(n))
-            times[conc] = timed(lambda: judge.ask(queries))
-            judge.close()
+            times[conc] = ask_time({"backend": "openai", "model": "fake", "base_url": server.url, "concurrency": conc,
+                                    "image_max_side": 256}, n)
     print(f"2. openai backend, fake server with 300 ms latency, {n} questions: concurrency 1 {times[1]:.2f} s, "
           f"concurrency 8 {times[8]:.2f} s -> {times[1] / times[8]:.2f}x (goal >= 6x)")
 
@@ -167,6 +155,7 @@ def bench_gpu(n: int, work: Path) -> None:
         return
     from transformers import Qwen2_5_VLForConditionalGeneration
 
+    from ibench.evaluators.judge.cache import NullCache
     from ibench.evaluators.judge.engine import Judge
     from ibench.evaluators.judge.tiny import build_vlm
 
@@ -181,7 +170,7 @@ def bench_gpu(n: int, work: Path) -> None:
     torch.set_default_dtype(torch.float32)
     for batch in (1, 8):
         judge = Judge({"backend": "transformers", "model": str(folder), "mode": "logprob", "device": "cuda",
-                       "dtype": "bf16", "image_max_side": 768, "batch_size": batch}, cache=NoCache())
+                       "dtype": "bf16", "image_max_side": 768, "batch_size": batch}, cache=NullCache())
         judge.backend._load()
         judge.backend.model = model
         queries = pq_queries(judge, real_images(n))

@@ -69,6 +69,7 @@ def reference_expectation(folder: Path, query) -> float:
 
 def test_logprob_mode_reads_the_expected_score_as_defined(env, verdict_cache):
     from ibench.core.rundir import RunStore
+    from ibench.evaluators.judge.cache import NullCache
     from ibench.evaluators.judge.engine import Judge
     from ibench.evaluators.judge.kind import JudgeKind
     from ibench.evaluators.kinds import ScoringContext
@@ -81,7 +82,7 @@ def test_logprob_mode_reads_the_expected_score_as_defined(env, verdict_cache):
     queries = JudgeKind()._queries(ctx, batched, {"sc", "pq"})
     assert len(queries) == len(ctx.ok) * (3 + 2)
     got = batched.ask(queries)
-    single = Judge(hf_config(env["vlm"], batch_size=1), cache=_NoCache())
+    single = Judge(hf_config(env["vlm"], batch_size=1), cache=NullCache())
     alone = single.ask(queries[:5])
     for q in queries[:5]:  # batching and left padding change nothing
         assert alone[q.key]["score"] == pytest.approx(got[q.key]["score"], abs=1e-4)
@@ -93,19 +94,6 @@ def test_logprob_mode_reads_the_expected_score_as_defined(env, verdict_cache):
     assert all(r["status"] == "ok" and r["calls"][0]["prompt_tokens"] > 100 for r in got.values())
     batched.close()
     single.close()
-
-
-class _NoCache:
-    """A verdict cache that holds nothing (so a second judge really asks)."""
-
-    def get(self, keys):
-        return {}
-
-    def put(self, judge, records):
-        pass
-
-    def close(self):
-        pass
 
 
 def test_logprob_mode_scores_a_run_end_to_end(env, verdict_cache, cli):

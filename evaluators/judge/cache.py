@@ -55,3 +55,16 @@ class VerdictCache:
 
     def close(self) -> None:
         self._db.close()
+
+
+class NullCache:
+    """A verdict cache that keeps nothing: every question reaches the judge (benchmarks, re-judging on purpose)."""
+
+    def get(self, keys: Iterable[str]) -> dict[str, dict]:
+        return {}
+
+    def put(self, judge: str, records: dict[str, dict]) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
