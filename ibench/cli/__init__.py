@@ -15,7 +15,7 @@ app = typer.Typer(help="ibench: evaluate image generation from multi-modal instr
 
 #: Modules that add commands (each has ``register(app)``), in help order.
 COMMAND_MODULES = ["ibench.cli.run", "ibench.cli.score", "ibench.cli.report", "ibench.cli.listing",
-                   "ibench.cli.data", "ibench.cli.human"]
+                   "ibench.cli.data", "ibench.cli.human", "ibench.cli.judge"]
 
 for _module in COMMAND_MODULES:
     importlib.import_module(_module).register(app)

@@ -10,8 +10,9 @@ import typer
 
 from ibench.errors import IbenchError, one_line
 
-from .options import (BatchOpt, DataOpt, InstancesOpt, LimitOpt, ModelArgOpt, ModelConfigOpt, ModelOpt, OutOpt,
-                      SamplesOpt, SeedOpt, TaskOpt, load_model, model_class)
+from .options import (BatchOpt, DataOpt, InstancesOpt, JudgeConfigOpt, JudgeMaxCallsOpt, LimitOpt, ModelArgOpt,
+                      ModelConfigOpt, ModelOpt, OutOpt, SamplesOpt, SeedOpt, TaskOpt, kind_options, load_model,
+                      model_class)
 
 
 def _generate(task: str, model: str, model_arg: Optional[list[str]], model_config: Optional[Path],
@@ -56,21 +57,22 @@ def run(task: str = TaskOpt, model: str = ModelOpt, model_arg: Optional[list[str
         score: bool = typer.Option(True, "--score/--no-score", help="Score the run after generating."),
         extractor_config: Optional[str] = typer.Option(
             None, "--extractor-config", help="Extractor weights for scoring: a YAML file, or `tiny` for the offline "
-                                             "tiny random extractors (see docs/evaluators.md).")) -> None:
+                                             "tiny random extractors (see docs/evaluators.md)."),
+        judge_config: Optional[str] = JudgeConfigOpt, judge_max_calls: Optional[int] = JudgeMaxCallsOpt) -> None:
     """Build, generate and score in one go (resumable: rerun the same command)."""
     store, _ = _generate(task, model, model_arg, model_config, data_dir,
                          dict(out=out, limit=limit, samples=samples, seed=seed, batch_size=batch_size), instances_file)
     if score:
-        score_stage(store, extractor_config)
+        score_stage(store, extractor_config, kind_options(judge_config, judge_max_calls))
 
 
-def score_stage(store, extractor_config: Optional[str] = None) -> None:
+def score_stage(store, extractor_config: Optional[str] = None, options: Optional[dict] = None) -> None:
     """Score a run with its task's metrics and print the summary."""
     from ibench.evaluators.score import score_run
 
     from .score import summary
 
-    for line in summary(score_run(store.path, config=extractor_config, progress=True)):
+    for line in summary(score_run(store.path, config=extractor_config, progress=True, options=options)):
         typer.echo(line)
 
 

@@ -27,8 +27,8 @@ def _run_record(run: RunInfo) -> dict:
 
 def build_report(paths: Sequence[str | Path], study_db: Optional[str | Path] = None, study: Optional[str] = None,
                  title: Optional[str] = None, grid_instances: int = 4, data_dir: Optional[Path] = None,
-                 seed: int = 0) -> Report:
-    """Read runs (and a study), compute every table; nothing is written."""
+                 seed: int = 0, pairwise: Sequence[str | Path] = ()) -> Report:
+    """Read runs (and a study, and pairwise preference files), compute every table; nothing is written."""
     runs = discover_runs(paths)
     raw = {r.run_id: scores(r) for r in runs}
     per_instance = {rid: instance_values(df) for rid, df in raw.items()}
@@ -46,4 +46,7 @@ def build_report(paths: Sequence[str | Path], study_db: Optional[str | Path] = N
         report.agreement = human.agreement
         report.joined = joined_items(items, human_items(human.ratings))
         report.correlations = correlation_table(report.joined, seed=seed)
+    from .judge import judge_tables
+
+    report.judge = judge_tables(runs, items, human.ratings if study_db is not None else None, pairwise, seed)
     return report

@@ -32,6 +32,7 @@ class Report:
     agreement: Optional[pd.DataFrame] = None
     joined: Optional[pd.DataFrame] = None
     correlations: pd.DataFrame = field(default_factory=pd.DataFrame)
+    judge: dict[str, pd.DataFrame] = field(default_factory=dict)  # ibench.report.judge.judge_tables
     version: str = __version__
     resamples: int = RESAMPLES
     confidence: float = CONFIDENCE

@@ -8,6 +8,7 @@ from typing import Any
 import pandas as pd
 
 from .format import fmt, fmt_ci, md_table, records
+from .judge import judge_html, judge_markdown
 from .model import Report
 from .tables import FAMILIES, FAMILY_TITLES
 
@@ -86,6 +87,7 @@ def render_markdown(report: Report) -> str:
                              fmt_ci(r["spearman"], r["spearman_ci_low"], r["spearman_ci_high"], 2),
                              fmt_ci(r["kendall"], r["kendall_ci_low"], r["kendall_ci_high"], 2)]
                             for r in records(report.correlations)]), ""]
+    lines += judge_markdown(report.judge)
     return "\n".join(lines)
 
 
@@ -128,5 +130,6 @@ def render_html(report: Report) -> str:
         "human": records(report.human), "agreement": records(report.agreement),
         "agreement_cols": list(report.agreement.columns) if report.agreement is not None else [],
         "correlations": records(report.correlations), "bars": bars, "scatters": scatters, "grids": report.grids,
+        "judge_html": judge_html(report.judge),
     }
     return env.from_string(_template("report.html.j2")).render(**ctx)

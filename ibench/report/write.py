@@ -26,7 +26,8 @@ def results_document(report: Report) -> dict:
                    "method": {"confidence": report.confidence, "resamples": report.resamples, "unit": "instance",
                               "interval": "percentile bootstrap"},
                    "runs": report.runs, "metrics": records(report.metrics), "set_metrics": records(report.set_metrics),
-                   "human": human, "correlations": records(report.correlations)})
+                   "human": human, "correlations": records(report.correlations),
+                   "judge": {name: records(df) for name, df in report.judge.items()} or None})
 
 
 # -- writing --------------------------------------------------------------------------------------------
@@ -37,6 +38,7 @@ def tables(report: Report) -> dict[str, pd.DataFrame]:
     if report.human is not None:
         out.update({"human": report.human, "table4": table4_long(report.table4), "agreement": report.agreement,
                     "correlations": report.correlations})
+    out.update(report.judge)
     return {k: v for k, v in out.items() if v is not None and not v.empty}
 
 
