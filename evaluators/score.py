@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Optional
 
 from ibench import __version__
-from ibench.core.metrics import MetricDef, parse_metrics
+from ibench.core.metrics import METRICS, MetricDef, parse_metrics
 from ibench.core.paths import DataRoot
 from ibench.core.registry import get_task
 from ibench.core.rundir import Generation, RunStore
@@ -99,7 +99,7 @@ def _results(ctx: ScoringContext, chosen: list[MetricDef], output: KindOutput, g
             reason = "skipped: no condition of this kind in the run's instances" if ok else "skipped: no images"
         per_metric[m.name] = {**overall, "n_rows": len(rows), "higher_is_better": m.higher_is_better,
                               "description": m.description, "conditions": conds, "skipped": reason,
-                              **output.details.get(m.name, {})}
+                              **recipe_of(m), **output.details.get(m.name, {})}
     return {
         "schema": SCHEMA, "run_id": ctx.manifest.run_id, "task": ident.task,
         "task_version": ident.task_version, "family": ctx.manifest.family or (ctx.spec.family if ctx.spec else ""),
@@ -109,5 +109,11 @@ def _results(ctx: ScoringContext, chosen: list[MetricDef], output: KindOutput, g
                    "scored": len(ok)},
         "extractors": {n: {"id": e.id, "preprocessing": e.preprocessing} for n, e in sorted(ctx.extractors.items())},
         "metrics": per_metric,
-        "set_metrics": output.sets,
+        "set_metrics": {name: {**rec, **recipe_of(METRICS[name])} if name in METRICS else rec
+                        for name, rec in output.sets.items()},
     }
+
+
+def recipe_of(metric: MetricDef) -> dict:
+    """What a metric's number means: its recipe and the published tables it is comparable with."""
+    return {"recipe": dict(metric.recipe), "comparable_with": list(metric.comparable_with)}

@@ -32,6 +32,8 @@ class Report:
     agreement: Optional[pd.DataFrame] = None
     joined: Optional[pd.DataFrame] = None
     correlations: pd.DataFrame = field(default_factory=pd.DataFrame)
+    scaling: pd.DataFrame = field(default_factory=pd.DataFrame)  # ibench.report.scaling
+    recipes: pd.DataFrame = field(default_factory=pd.DataFrame)  # ibench.report.recipes
     version: str = __version__
     resamples: int = RESAMPLES
     confidence: float = CONFIDENCE

@@ -9,6 +9,8 @@ import pandas as pd
 
 from .format import fmt, fmt_ci, md_table, records
 from .model import Report
+from .recipes import recipes_html, recipes_markdown
+from .scaling import scaling_html, scaling_markdown
 from .tables import FAMILIES, FAMILY_TITLES
 
 
@@ -86,6 +88,7 @@ def render_markdown(report: Report) -> str:
                              fmt_ci(r["spearman"], r["spearman_ci_low"], r["spearman_ci_high"], 2),
                              fmt_ci(r["kendall"], r["kendall_ci_low"], r["kendall_ci_high"], 2)]
                             for r in records(report.correlations)]), ""]
+    lines += scaling_markdown(report.scaling) + recipes_markdown(report.recipes)
     return "\n".join(lines)
 
 
@@ -128,5 +131,6 @@ def render_html(report: Report) -> str:
         "human": records(report.human), "agreement": records(report.agreement),
         "agreement_cols": list(report.agreement.columns) if report.agreement is not None else [],
         "correlations": records(report.correlations), "bars": bars, "scatters": scatters, "grids": report.grids,
+        "extra_sections": scaling_html(report.scaling) + recipes_html(report.recipes),
     }
     return env.from_string(_template("report.html.j2")).render(**ctx)
