@@ -79,6 +79,8 @@ def score_run(run_dir: str | Path, metrics: "list[str] | str | None" = None, dev
     for name, r in output.rows.items():
         write_rows(store.scores_dir, name, r)
     for name, rec in output.sets.items():
+        if name in METRICS:
+            rec.update(recipe_of(METRICS[name]))
         write_set(store.scores_dir, name, rec)
     results = _results(ctx, chosen, output, gens)
     results["notes"] = notes
@@ -109,8 +111,7 @@ def _results(ctx: ScoringContext, chosen: list[MetricDef], output: KindOutput, g
                    "scored": len(ok)},
         "extractors": {n: {"id": e.id, "preprocessing": e.preprocessing} for n, e in sorted(ctx.extractors.items())},
         "metrics": per_metric,
-        "set_metrics": {name: {**rec, **recipe_of(METRICS[name])} if name in METRICS else rec
-                        for name, rec in output.sets.items()},
+        "set_metrics": output.sets,
     }
 
 

@@ -19,6 +19,17 @@ from .controls import ensure_control
 
 #: (instruction, meta, keys): ``keys`` are what makes the draw distinct (duplicates are drawn again).
 Draw = tuple[Instruction, dict[str, Any], Optional[list]]
+#: An edit mask must cover at least this share of its source (GrabCut finds nothing on a few photos).
+MIN_EDIT_MASK = 0.02
+
+
+def mask_share(root, rel: str) -> float:
+    """The share of a mask's pixels that are foreground (white)."""
+    import numpy as np
+    from PIL import Image
+
+    with Image.open(root.resolve(rel)) as im:
+        return float((np.asarray(im.convert("L")) > 127).mean())
 
 
 class Cycle:
@@ -62,7 +73,8 @@ class Drawer:
             self.cycles["faces"] = Cycle(self.catalog.faces, self.rng)
         return self.cycles["faces"]
 
-    def draw(self) -> Draw:
+    def draw(self) -> Optional[Draw]:
+        """One instance's draw, or None when it is unusable (an edit mask that covers almost nothing)."""
         if self.spec.scaling:
             return self._draw_group()
         rng, refs, meta = self.rng, [], {"subjects": [], "classes": []}
@@ -102,6 +114,8 @@ class Drawer:
                     meta["source_class"] = item.cls if isinstance(item, Subject) else ""
             meta.setdefault(f"{rs.kind}_source", image)
             path = ensure_control(self.catalog.root, rs.control, image) if rs.kind == "control" else image
+            if rs.control == "mask" and "same_source" in rs.pools and mask_share(self.catalog.root, path) < MIN_EDIT_MASK:
+                return None
             refs.append(self._ref(rs, [path], caption=caption, cls=getattr(source[1] if source else None, "cls", "")))
         if control_subject is not None:
             meta["classes"].append(control_subject.cls)

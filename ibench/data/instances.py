@@ -29,7 +29,10 @@ def build_instances(spec: TaskSpec, root: DataRoot, seed: int = 0, count: int | 
     for _ in range(max(50, count * 20)):
         if len(out) == count:
             break
-        instruction, meta, keys = drawer.draw()
+        drawn = drawer.draw()
+        if drawn is None:  # unusable (e.g. an edit mask that covers almost nothing): draw again
+            continue
+        instruction, meta, keys = drawn
         iid = instance_id(spec.name, instruction)
         keys = keys or [iid]  # a scaling group's draws name every prefix: its tasks skip the same draws
         if iid in seen or any(k in seen for k in keys):
