@@ -106,7 +106,8 @@ class SimilarityKind(MetricKind):
                         refs_m = ref_feats[m.name]
                         if not text:  # a reference that is also a generated image: read it
                             refs_m.update(ctx.caches[m.extractor].get(k for k in keys if k not in refs_m))
-                        sims = [float(v @ r) for r in (refs_m[k].astype(np.float32) for k in keys) if np.isfinite(r).all()]
+                        described = (refs_m[k].astype(np.float32) for k in keys)
+                        sims = [float(v @ r) for r in described if np.isfinite(r).all()]
                         why = (f"{nothing} in the output" if not np.isfinite(v).all()
                                else f"{nothing} in any reference image" if not sims else None)
                         if why:

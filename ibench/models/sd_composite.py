@@ -243,8 +243,8 @@ class SDCompositeModel(ModelAdapter):
             init = Image.new("RGB", (size, size), (127, 127, 127))  # neutral canvas outside the mask
         mode = "inpaint" if mask is not None else "i2i" if init is not None else "t2i"
         prompt = ins.target_prompt if self.options["prompt"] == "target" else ins.plain_text()
-        return Inputs(key, prompt, subject, style, init, mask, controls, Layout(mode, tuple(kinds), len(subject), len(style), bool(content),
-                                                                      bool(source)))
+        layout = Layout(mode, tuple(kinds), len(subject), len(style), bool(content), bool(source))
+        return Inputs(key, prompt, subject, style, init, mask, controls, layout)
 
     def _ip_embeds(self, items: list[Inputs], cfg: bool) -> list[torch.Tensor]:
         """Per-request image embeddings for both adapters, stacked as diffusers expects (negatives first)."""
