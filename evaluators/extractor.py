@@ -53,6 +53,7 @@ class Extractor:
     kind: str = "image"  # or "text"
     id: str = ""
     preprocessing: str = ""
+    nothing: str = "nothing to describe"  # why an image got a NaN vector (the face extractor: no face detected)
 
     def __init__(self, device: str = "cpu"):
         self.device = device

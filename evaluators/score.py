@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Optional
 
 from ibench import __version__
-from ibench.core.metrics import MetricDef, parse_metrics
+from ibench.core.metrics import METRICS, MetricDef, parse_metrics
 from ibench.core.paths import DataRoot
 from ibench.core.registry import get_task
 from ibench.core.rundir import Generation, RunStore
@@ -83,6 +83,8 @@ def score_run(run_dir: str | Path, metrics: "list[str] | str | None" = None, dev
     for name, r in output.rows.items():
         write_rows(store.scores_dir, name, r)
     for name, rec in output.sets.items():
+        if name in METRICS:
+            rec.update(recipe_of(METRICS[name]))
         write_set(store.scores_dir, name, rec)
     results = _results(ctx, chosen, output, gens)
     _keep_previous(store, results)
@@ -121,7 +123,7 @@ def _results(ctx: ScoringContext, chosen: list[MetricDef], output: KindOutput, g
             reason = "skipped: no condition of this kind in the run's instances" if ok else "skipped: no images"
         per_metric[m.name] = {**overall, "n_rows": len(rows), "higher_is_better": m.higher_is_better,
                               "description": m.description, "conditions": conds, "skipped": reason,
-                              **output.details.get(m.name, {})}
+                              **recipe_of(m), **output.details.get(m.name, {})}
     return {
         "schema": SCHEMA, "run_id": ctx.manifest.run_id, "task": ident.task,
         "task_version": ident.task_version, "family": ctx.manifest.family or (ctx.spec.family if ctx.spec else ""),
@@ -133,3 +135,8 @@ def _results(ctx: ScoringContext, chosen: list[MetricDef], output: KindOutput, g
         "metrics": per_metric,
         "set_metrics": output.sets,
     }
+
+
+def recipe_of(metric: MetricDef) -> dict:
+    """What a metric's number means: its recipe and the published tables it is comparable with."""
+    return {"recipe": dict(metric.recipe), "comparable_with": list(metric.comparable_with)}

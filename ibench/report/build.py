@@ -15,7 +15,9 @@ from ibench.core.rundir import RunStore
 
 from .grid import task_grids
 from .model import Report
+from .recipes import recipe_table
 from .runs import RunInfo, discover_runs, instance_values, scores
+from .scaling import scaling_table
 from .tables import correlation_table, human_items, item_table, joined_items, metric_table, set_metric_table
 
 
@@ -38,6 +40,7 @@ def build_report(paths: Sequence[str | Path], study_db: Optional[str | Path] = N
                     runs=[_run_record(r) for r in runs], metrics=metric_table(runs, per_instance),
                     set_metrics=set_metric_table(runs), items=items,
                     grids=task_grids(runs, grid_instances, data_dir) if grid_instances > 0 else [])
+    report.scaling, report.recipes = scaling_table(runs, report.metrics), recipe_table(runs)
     if study_db is not None:
         from ibench.report.human import load_human
 

@@ -33,6 +33,8 @@ class Report:
     joined: Optional[pd.DataFrame] = None
     correlations: pd.DataFrame = field(default_factory=pd.DataFrame)
     judge: dict[str, pd.DataFrame] = field(default_factory=dict)  # ibench.report.judge.judge_tables
+    scaling: pd.DataFrame = field(default_factory=pd.DataFrame)  # ibench.report.scaling
+    recipes: pd.DataFrame = field(default_factory=pd.DataFrame)  # ibench.report.recipes
     version: str = __version__
     resamples: int = RESAMPLES
     confidence: float = CONFIDENCE

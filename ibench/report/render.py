@@ -10,6 +10,8 @@ import pandas as pd
 from .format import fmt, fmt_ci, md_table, records
 from .judge import judge_html, judge_markdown
 from .model import Report
+from .recipes import recipes_html, recipes_markdown
+from .scaling import scaling_html, scaling_markdown
 from .tables import FAMILIES, FAMILY_TITLES
 
 
@@ -88,6 +90,7 @@ def render_markdown(report: Report) -> str:
                              fmt_ci(r["kendall"], r["kendall_ci_low"], r["kendall_ci_high"], 2)]
                             for r in records(report.correlations)]), ""]
     lines += judge_markdown(report.judge)
+    lines += scaling_markdown(report.scaling) + recipes_markdown(report.recipes)
     return "\n".join(lines)
 
 
@@ -131,5 +134,6 @@ def render_html(report: Report) -> str:
         "agreement_cols": list(report.agreement.columns) if report.agreement is not None else [],
         "correlations": records(report.correlations), "bars": bars, "scatters": scatters, "grids": report.grids,
         "judge_html": judge_html(report.judge),
+        "extra_sections": scaling_html(report.scaling) + recipes_html(report.recipes),
     }
     return env.from_string(_template("report.html.j2")).render(**ctx)

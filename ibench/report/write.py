@@ -27,14 +27,15 @@ def results_document(report: Report) -> dict:
                               "interval": "percentile bootstrap"},
                    "runs": report.runs, "metrics": records(report.metrics), "set_metrics": records(report.set_metrics),
                    "human": human, "correlations": records(report.correlations),
-                   "judge": {name: records(df) for name, df in report.judge.items()} or None})
+                   "judge": {name: records(df) for name, df in report.judge.items()} or None,
+                   "scaling": records(report.scaling), "recipes": records(report.recipes)})
 
 
 # -- writing --------------------------------------------------------------------------------------------
 def tables(report: Report) -> dict[str, pd.DataFrame]:
     """The tables written as CSV and parquet (empty ones are skipped)."""
     out = {"runs": pd.DataFrame(report.runs), "metrics": report.metrics, "set_metrics": report.set_metrics,
-           "items": report.items}
+           "items": report.items, "scaling": report.scaling, "recipes": report.recipes}
     if report.human is not None:
         out.update({"human": report.human, "table4": table4_long(report.table4), "agreement": report.agreement,
                     "correlations": report.correlations})
