@@ -20,6 +20,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from ibench.errors import IbenchError
+from ibench.core.labels import LabelKey, labels
 from ibench.core.rundir import RunStore
 
 from .store import Assignment, Item, Rater, Study, get_engine, token_hash, utcnow, write
@@ -67,19 +68,18 @@ def rater_names(raters: int | Sequence[str]) -> list[str]:
 
 
 def items_from_runs(runs: Sequence[str | Path]) -> list[dict]:
-    """One item record per successful generation of each run; model labels unique per task."""
-    records, seen, labels = [], set(), defaultdict(set)
+    """One item record per successful generation of each run; models named by the one labelling rule."""
+    records, stores = [], {}
     for path in runs:
         store = RunStore(path)
-        manifest = store.manifest()
-        rid = manifest.run_id
-        if rid in seen:
+        rid = store.manifest().run_id
+        if rid in stores:
             raise IbenchError(f"run {rid} is given twice")
-        seen.add(rid)
-        task, model = manifest.identity.task, manifest.identity.model
-        if model in labels[task]:
-            model = f"{model}@{rid[-6:]}"  # same model twice on a task (other settings): keep them apart
-        labels[task].add(model)
+        stores[rid] = store
+    named = labels(LabelKey.of(s.manifest()) for s in stores.values())
+    for rid, store in stores.items():
+        manifest = store.manifest()
+        task, model = manifest.identity.task, named[rid]
         instances = {i.id: i for i in store.instances()}
         gens = [g for g in store.generations() if g.ok and g.instance_id in instances]
         if not gens:

@@ -103,7 +103,8 @@ def plan(spec: TaskSpec, model: ModelAdapter, root: DataRoot, opts: GenerateOpti
     try:
         store.create(Manifest(run_id=store.path.name, identity=ident, family=spec.family,
                               created=datetime.now(timezone.utc).isoformat(), data_root=str(root.root),
-                              derived_dir=str(root.derived_dir), environment=environment()))
+                              derived_dir=str(root.derived_dir), environment=environment(),
+                              model_defaults=type(model).default_settings()))
         store.add_instances(instances)
     except OSError as exc:
         raise IbenchError(f"--out {opts.out}: cannot write the run directory {store.path} "
