@@ -26,7 +26,7 @@ def register(app: typer.Typer) -> None:
 
 @human_app.command("create-study")
 def create_study(runs: list[Path] = typer.Argument(..., help="Run directories (one per model; same tasks)."),
-                 raters_per_item: int = typer.Option(3, "--raters-per-item", "-k", min=1,
+                 raters_per_item: int = typer.Option(3, "--raters-per-item", min=1,
                                                      help="Distinct raters per item."),
                  raters: Optional[int] = typer.Option(None, "--raters", min=1, help="Number of raters (rater01, ...)."),
                  rater: Optional[list[str]] = typer.Option(None, "--rater", help="A rater's name (repeatable)."),
