@@ -18,20 +18,29 @@ RunsArg = typer.Argument(..., help="Run directories, or folders holding run dire
 
 def report(runs: list[Path] = RunsArg,
            out: Path = typer.Option(..., "--out", "-o", help="Report folder, e.g. reports/NAME/."),
-           study_db: Optional[str] = typer.Option(None, "--study", help="Rating database (file or SQLAlchemy URL)."),
+           study_db: Optional[str] = typer.Option(None, "--study", "--db",
+                                                  help="Rating database (file or SQLAlchemy URL)."),
            study: Optional[str] = typer.Option(None, "--study-name", help="One study in the database (default: all)."),
            title: Optional[str] = typer.Option(None, "--title", help="Report title (default: the tasks)."),
            grid: int = typer.Option(4, "--grid", min=0, help="Instances per task in the image grid (0: none)."),
            data_dir: Optional[Path] = typer.Option(None, "--data-dir", "-d",
                                                    help="Data root for reference thumbnails (default: each run's)."),
-           seed: int = typer.Option(0, "--seed", help="Bootstrap seed.")) -> None:
-    """Write report.md, a self-contained index.html, results.json and CSV/parquet tables."""
+           seed: int = typer.Option(0, "--seed", help="Bootstrap seed."),
+           viewer: bool = typer.Option(True, "--viewer/--no-viewer",
+                                       help="Also write samples.html (every sample) and its images under media/.")
+           ) -> None:
+    """Write report.md, a self-contained index.html, the sample viewer, results.json and CSV/parquet tables.
+
+    Runs that were never scored are left out with a warning."""
     from ibench.report import build_report, write_report
 
     built = build_report(runs, study_db=study_db, study=study, title=title, grid_instances=grid, data_dir=data_dir,
-                         seed=seed)
+                         seed=seed, viewer=viewer)
+    for warning in built.warnings:
+        typer.echo(f"warning: {warning}", err=True)
     written = write_report(built, out)
-    typer.echo(f"wrote {out / 'index.html'}, {out / 'report.md'}, {out / 'results.json'} "
+    viewer_note = f", {out / 'samples.html'}" if "samples.html" in written else ""
+    typer.echo(f"wrote {out / 'index.html'}{viewer_note}, {out / 'report.md'}, {out / 'results.json'} "
                f"and {sum(n.endswith('.csv') for n in written)} tables under {out / 'tables'}")
 
 

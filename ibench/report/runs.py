@@ -18,6 +18,7 @@ import pandas as pd
 from ibench.errors import IbenchError
 from ibench.evaluators.results import COLUMNS as SCORE_COLUMNS
 from ibench.evaluators.results import load_results, load_scores
+from ibench.core.paths import DataRoot
 from ibench.core.labels import LabelKey, labels, own_label
 from ibench.core.rundir import RunLayout, RunStore
 
@@ -91,6 +92,15 @@ def label_runs(runs: list[RunInfo]) -> list[RunInfo]:
     for r in runs:
         r.label = named[r.run_id]
     return runs
+
+
+def data_root_of(run: RunInfo, data_dir: Optional[Path] = None) -> Optional[DataRoot]:
+    """Where a run's references are: ``data_dir`` when given, else the run's own root (None if gone)."""
+    if data_dir is not None:
+        return DataRoot(data_dir) if Path(data_dir).is_dir() else None
+    if not run.data_root or not Path(run.data_root).is_dir():
+        return None
+    return DataRoot(run.data_root, derived_dir=run.derived_dir)
 
 
 def scores(run: RunInfo) -> pd.DataFrame:
