@@ -75,12 +75,30 @@ def _progress(engine: Engine, ident: ratings.Identity) -> None:
     accuracy = accuracy_table(engine, ident.study_id)
     total, done = int(progress["assigned"].sum()), int((progress["rated"] + progress["flagged"]).sum())
     st.progress(done / total if total else 1.0, text=f"{done} of {total} assignments done")
-    st.dataframe(progress.merge(accuracy, on="rater", how="left"), hide_index=True, key="progress_table",
-                 column_config={"seconds_per_item": st.column_config.NumberColumn("s / item (median)", format="%.1f"),
-                                "gold_accuracy": st.column_config.NumberColumn("gold accuracy", format="percent"),
-                                "attention_accuracy": st.column_config.NumberColumn("attention", format="percent")})
+    st.table(rater_table(progress.merge(accuracy, on="rater", how="left")))
     st.caption("Gold items have known answers (exact match counts as correct); attention checks ask for a given "
                "answer. Seconds: the time an item was on screen before it was saved (median over the rater's items).")
+
+
+def _share(done, total) -> str:  # noqa: ANN001
+    return "—" if not total else f"{int(done)}/{int(total)} ({100 * done / total:.0f}%)"
+
+
+def rater_table(table):  # noqa: ANN001, ANN201 - a pandas DataFrame
+    """Progress and accuracy per rater, formatted to read at a glance (a static table: it fits)."""
+    import pandas as pd
+
+    out = pd.DataFrame({
+        "rater": table["rater"], "done": [f"{r + f}/{a}" for r, f, a in zip(table["rated"], table["flagged"],
+                                                                             table["assigned"])],
+        "rated": table["rated"], "skipped": table["skipped"], "flagged": table["flagged"], "open": table["open"],
+        "s / item": ["—" if pd.isna(v) else f"{v:.1f}" for v in table["seconds_per_item"]],
+        "gold correct": [_share(c, n) for c, n in zip(table["gold_correct"], table["gold"])],
+        "attention passed": [_share(c, n) for c, n in zip(table["attention_passed"], table["attention"])],
+        "consented": ["yes" if pd.notna(v) else "no" for v in table["consented"]],
+        "last activity": ["—" if pd.isna(v) else pd.Timestamp(v).strftime("%Y-%m-%d %H:%M") for v in
+                          table["last_activity"]]})
+    return out.set_index("rater")
 
 
 def _scores(engine: Engine, ident: ratings.Identity) -> None:

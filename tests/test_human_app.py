@@ -221,11 +221,13 @@ def test_admin_page_progress_agreement_flags_export_import(open_app, study, down
     # the order an organiser needs: progress first, then scores, flagged items, export, import last
     assert [h.value for h in at.subheader] == ["Progress per rater", "Scores and agreement per task and model",
                                                "Flagged items", "Export", "Import ImagenHub TSVs"]
-    progress, scores, full, flagged = (d.value for d in at.dataframe)
-    assert list(progress["rater"]) == ["rater01", "rater02", "rater03", "rater04"]
-    assert progress.set_index("rater").loc["rater01", "flagged"] == 1
-    assert (progress["open"] == 0).all() and progress["assigned"].sum() == 18
-    assert {"seconds_per_item", "gold_accuracy", "attention_accuracy", "consented"} <= set(progress.columns)
+    scores, full, flagged = (d.value for d in at.dataframe)
+    progress = at.table[0].value
+    assert list(progress.index) == ["rater01", "rater02", "rater03", "rater04"]
+    assert progress.loc["rater01", "flagged"] == 1 and (progress["open"] == 0).all()
+    done = [tuple(map(int, d.split("/"))) for d in progress["done"]]
+    assert all(a == b for a, b in done) and sum(b for _, b in done) == 18  # every assignment rated or flagged
+    assert {"s / item", "gold correct", "attention passed", "consented"} <= set(progress.columns)
     assert list(scores["model"]) == ["references", "tiny"]  # the admin does see models...
     assert re.search(r"\btiny\b", page_text(at))  # ...and page_text (used for blindness) would catch them
     assert len(scores.columns) <= 11  # the main table fits; every column is in the expander
