@@ -24,15 +24,6 @@ from typing import Any, Optional
 
 from ibench.errors import IbenchError
 
-#: Every tiny random extractor's id contains this (``ibench.evaluators.tiny`` marks its folders), so
-#: results and reports can say loudly that their scores are meaningless.
-TINY_MARK = "ibench-tiny"
-
-
-def is_tiny(extractor_id: str) -> bool:
-    return TINY_MARK in str(extractor_id)
-
-
 ENV = {"clip_model": "IBENCH_CLIP_MODEL", "clip_pretrained": "IBENCH_CLIP_PRETRAINED",
        "clip_config": "IBENCH_CLIP_CONFIG", "dino_model": "IBENCH_DINO_MODEL",
        "style_model": "IBENCH_STYLE_MODEL", "inception_weights": "IBENCH_INCEPTION_WEIGHTS",

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .config import TINY_MARK
+from .tiny_mark import TINY_MARK
 
 
 def file_identity(path: str | Path) -> str:

@@ -111,7 +111,7 @@ def save_tiny_extractors(folder: Path) -> dict:
     """All tiny extractors under ``folder``; returns the extractor config that points at them.
 
     Each folder gets a ``.ibench-tiny`` marker, so every tiny extractor's id says what it is."""
-    from .config import TINY_MARK
+    from .tiny_mark import TINY_MARK
 
     folder = Path(folder)
     config = {"clip": save_tiny_clip(folder / "clip"), "dino": {"model": save_tiny_dino(folder / "dino")},

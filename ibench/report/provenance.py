@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from ibench.core.rundir import RunStore
-from ibench.evaluators.config import is_tiny
+from ibench.evaluators.tiny_mark import is_tiny
 
 from .runs import RunInfo, results
 
