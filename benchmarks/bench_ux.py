@@ -28,20 +28,13 @@ SHARED = ROOT.parent / "shared" / "data"
 
 
 def bench_rating(items: int, tmp: Path) -> None:
-    from human_fixtures import make_runs
+    from human_fixtures import make_runs, one_rater
     from test_human_browser import IN_VIEW, KEY, chromium, open_as_rater, serving
-
-    from ibench.human_eval import ratings
-    from ibench.human_eval.assignment import create_study
-    from ibench.human_eval.store import get_engine
 
     os.environ["IBENCH_CACHE_DIR"] = str(tmp / "cache")
     runs = make_runs(SHARED, tmp, limit=max(1, items // 2))
     db = tmp / "bench.db"
-    tokens = create_study(str(db), runs, ["bench"], raters_per_item=1, name="bench")
-    engine = get_engine(str(db))
-    me = ratings.sign_in(engine, tokens.raters["bench"])
-    slots = ratings.queue(engine, me.rater_id)
+    tokens, engine, _, slots = one_rater(db, runs, "bench")
     n = len(slots)
     values = [1.0, 0.5, 1.0, 1.0]
     seconds, scroll = [], []

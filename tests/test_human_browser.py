@@ -17,9 +17,9 @@ from pathlib import Path
 
 import human_fixtures
 import pytest
-from ibench.human_eval import ratings
-from ibench.human_eval.assignment import create_study, items_from_runs, sign_in_link
-from ibench.human_eval.store import Assignment, Item, Rating, get_engine, reading
+from human_fixtures import one_rater
+from ibench.human_eval.assignment import items_from_runs, sign_in_link
+from ibench.human_eval.store import Assignment, Item, Rating, reading
 from sqlalchemy import select
 
 REPO = Path(__file__).resolve().parents[1]
@@ -126,10 +126,7 @@ def press(page, keys: list[str], then: str) -> float:  # noqa: ANN001
 
 def test_keyboard_only_rating_without_scrolling(human_runs, tmp_path):
     db = tmp_path / "kbd.db"
-    tokens = create_study(str(db), human_runs, ["ann"], raters_per_item=1, name="kbd")
-    engine = get_engine(str(db))
-    me = ratings.sign_in(engine, tokens.raters["ann"])
-    slots = ratings.queue(engine, me.rater_id)
+    tokens, engine, me, slots = one_rater(db, human_runs, "ann")
     n = len(slots)
     assert n == 6
     plan = [[1.0, 0.5, 1.0, 1.0], [0.0, 1.0, 1.0, 0.5], [1.0, 1.0, 1.0, 1.0], [0.5, 0.5, 0.0, 0.0],
@@ -187,10 +184,7 @@ def test_pairwise_study_end_to_end(human_runs, tmp_path, capsys):
     from report_fixtures import cli_main
 
     db = tmp_path / "pair.db"
-    tokens = create_study(str(db), human_runs, ["bea"], raters_per_item=1, name="pair", kind="pairwise")
-    engine = get_engine(str(db))
-    me = ratings.sign_in(engine, tokens.raters["bea"])
-    slots = ratings.queue(engine, me.rater_id)
+    tokens, engine, me, slots = one_rater(db, human_runs, "bea", kind="pairwise")
     errors = []
     with serving(db, tmp_path / "streamlit.log") as url, chromium(tmp_path) as ctx:
         page = open_as_rater(ctx, url, tokens.raters["bea"], errors)
@@ -220,11 +214,7 @@ def test_gold_and_attention_accuracy_on_the_admin_page(human_runs, tmp_path):
     gold.write_text("".join(json.dumps({"task": r["task"], "instance_id": r["instance_id"], "sample": r["sample"],
                                         "model": r["model"], **good}) + "\n" for r in records[:3]))
     db = tmp_path / "gold.db"
-    tokens = create_study(str(db), human_runs, ["cy"], raters_per_item=1, name="gold", gold=gold, practice=1,
-                          attention=1)
-    engine = get_engine(str(db))
-    me = ratings.sign_in(engine, tokens.raters["cy"])
-    slots = ratings.queue(engine, me.rater_id)
+    tokens, engine, me, slots = one_rater(db, human_runs, "cy", gold=gold, practice=1, attention=1)
     with reading(engine) as s:
         expected = [s.get(Item, s.get(Assignment, sl.assignment_id).item_id).expected for sl in slots]
     errors, gold_seen = [], 0

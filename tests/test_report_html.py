@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from report_fixtures import raw_ratings, raw_scores, report_inputs  # noqa: F401 (fixture)
+from report_fixtures import guard_offline, raw_ratings, raw_scores, report_inputs  # noqa: F401 (fixture)
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -37,23 +37,13 @@ def page_data(report_inputs, tmp_path_factory):
     write_report(build_report(report_inputs.runs, study_db=report_inputs.db, title="pilot"), out)
     html = (out / "index.html").read_text()
     ARTIFACTS.mkdir(exist_ok=True)
-    outside, errors = [], []
     with sync_playwright() as p:
         ctx = p.chromium.launch_persistent_context(str(tmp_path_factory.mktemp("chromium-profile")),
                                                    executable_path=str(CHROMIUM), args=ARGS, headless=True,
                                                    viewport={"width": 1400, "height": 900})
         try:
             page = ctx.new_page()
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.on("console", lambda m: errors.append(m.text) if m.type in ("error", "warning") else None)
-
-            def route(r):  # the page must need nothing but itself: refuse and record anything else
-                if r.request.url.startswith(("data:", f"file://{out}")):
-                    return r.continue_()
-                outside.append(r.request.url)
-                return r.abort()
-
-            page.route("**/*", route)
+            errors, outside = guard_offline(page, out)
             page.goto((out / "index.html").as_uri())
             page.wait_for_selector("figure.plot svg circle", timeout=20000)
             data = {

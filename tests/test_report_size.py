@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from ibench.core.registry import all_tasks
+from report_fixtures import guard_offline
 from ibench.report.headline import headline_table
 from ibench.report.model import Report
 from ibench.report.render import MD_LIMIT, render_markdown
@@ -139,22 +140,12 @@ def test_demo_report_is_small_self_contained_and_clean_in_chromium(tmp_path):
     html = (out / "index.html").read_text()
     markup = re.sub(r"data:image/[a-z]+;base64,[A-Za-z0-9+/=]+", "", html)
     assert len(markup) < 60_000  # what is not an image grows with tables, not a fixed payload
-    errors, outside = [], []
     with sync_playwright() as p:
         ctx = p.chromium.launch_persistent_context(str(tmp_path / "profile"), executable_path=str(CHROMIUM),
                                                    args=ARGS, headless=True, viewport={"width": 1400, "height": 900})
         try:
             page = ctx.new_page()
-            page.on("console", lambda m: errors.append(m.text) if m.type in ("error", "warning") else None)
-            page.on("pageerror", lambda e: errors.append(str(e)))
-
-            def route(r):
-                if r.request.url.startswith(("data:", f"file://{out}")):
-                    return r.continue_()
-                outside.append(r.request.url)
-                return r.abort()
-
-            page.route("**/*", route)
+            errors, outside = guard_offline(page, out)
             page.goto((out / "index.html").as_uri())
             assert "Meaningless scores" in page.locator("#tiny-banner").inner_text()
             assert page.locator("figure.plot svg").count() == 5
