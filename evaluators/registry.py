@@ -24,6 +24,7 @@ KINDS: dict[str, str] = {
     "similarity": "ibench.evaluators.similarity:SimilarityKind",
     "control": "ibench.evaluators.control:ControlKind",
     "set": "ibench.evaluators.setlevel:SetKind",
+    "judge": "ibench.evaluators.judge.kind:JudgeKind",
 }
 EXTRACTORS: dict[str, str] = {
     "clip": "ibench.evaluators.clip:ClipImage",

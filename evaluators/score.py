@@ -31,8 +31,12 @@ def _task_spec(name: str):
 
 def score_run(run_dir: str | Path, metrics: "list[str] | str | None" = None, device: str = "cpu",
               batch_size: int = 32, num_workers: int = 2, config: "ExtractorConfig | dict | str | Path | None" = None,
-              data_root: "DataRoot | str | Path | None" = None, progress: bool = False) -> dict:
-    """Score a run with ``metrics`` (default: its task's) and write scores/ and results.json; returns the results."""
+              data_root: "DataRoot | str | Path | None" = None, progress: bool = False,
+              options: Optional[dict[str, dict]] = None) -> dict:
+    """Score a run with ``metrics`` (default: its task's) and write scores/ and results.json; returns the results.
+
+    ``options`` are per metric kind (``{"judge": {"config": FILE, "max_calls": N}}``). Entries of metrics
+    scored before and not re-scored now stay in results.json (their score files stay too)."""
     store = RunStore(run_dir)
     manifest = store.manifest()
     ident = manifest.identity
@@ -63,7 +67,7 @@ def score_run(run_dir: str | Path, metrics: "list[str] | str | None" = None, dev
     ctx = ScoringContext(store=store, manifest=manifest, spec=spec, instances=instances,
                          ok=[g for g in gens if g.ok and g.instance_id in instances], root=root,
                          config=resolve_config(config), device=device, batch_size=batch_size,
-                         num_workers=num_workers, progress=progress)
+                         num_workers=num_workers, progress=progress, options=dict(options or {}))
     names = set().union(*(kinds[k].extractors(ms) for k, ms in by_kind.items())) if by_kind else set()
     ctx.extractors = build_extractors(names, ctx.config, device)
     ctx.caches = {n: fcache.FeatureCache(e.id, e.preprocessing) for n, e in ctx.extractors.items()}
@@ -81,9 +85,27 @@ def score_run(run_dir: str | Path, metrics: "list[str] | str | None" = None, dev
     for name, rec in output.sets.items():
         write_set(store.scores_dir, name, rec)
     results = _results(ctx, chosen, output, gens)
+    _keep_previous(store, results)
     results["notes"] = notes
     write_json_atomic(store.results_path, results)
     return results
+
+
+def _keep_previous(store: RunStore, results: dict) -> None:
+    """Carry over the previous results.json's entries of metrics not scored this time."""
+    if not store.results_path.is_file():
+        return
+    try:
+        from .results import load_results
+
+        old = load_results(store.path)
+    except IbenchError:  # an old schema or a torn file: start afresh
+        return
+    if old.get("run_id") != results["run_id"]:
+        return
+    for part in ("metrics", "set_metrics"):
+        for name, entry in old.get(part, {}).items():
+            results[part].setdefault(name, entry)
 
 
 def _results(ctx: ScoringContext, chosen: list[MetricDef], output: KindOutput, gens: list[Generation]) -> dict:

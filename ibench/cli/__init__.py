@@ -32,15 +32,28 @@ def _root(version: bool = typer.Option(False, "--version", callback=_version, is
 
 #: Modules that add commands (each has ``register(app)``), in help order.
 COMMAND_MODULES = ["ibench.cli.run", "ibench.cli.score", "ibench.cli.report", "ibench.cli.listing",
-                   "ibench.cli.data", "ibench.cli.human"]
+                   "ibench.cli.data", "ibench.cli.human", "ibench.cli.judge"]
 
 for _module in COMMAND_MODULES:
     importlib.import_module(_module).register(app)
 
 
+def load_plugins() -> None:
+    """Import the modules named in ``IBENCH_PLUGINS`` (comma-separated): they register models, metrics,
+    metric kinds and extractors before any command runs (docs/extending.md)."""
+    import os
+
+    for name in filter(None, (n.strip() for n in os.environ.get("IBENCH_PLUGINS", "").split(","))):
+        try:
+            importlib.import_module(name)
+        except ImportError as exc:
+            raise IbenchError(f"IBENCH_PLUGINS: cannot import {name!r} ({exc})") from None
+
+
 def main(argv: Optional[list[str]] = None) -> None:
     """Entry point: user errors print one line and exit 2; nothing else is swallowed."""
     try:
+        load_plugins()
         code = app(args=argv, standalone_mode=False)  # click returns Exit codes in this mode
         if code == 130:  # typer turns Ctrl-C into Exit(130)
             typer.echo("interrupted; rerun the same command to resume", err=True)

@@ -26,6 +26,9 @@ def report(runs: list[Path] = RunsArg,
            data_dir: Optional[Path] = typer.Option(None, "--data-dir", "-d",
                                                    help="Data root for reference thumbnails (default: each run's)."),
            seed: int = typer.Option(0, "--seed", help="Bootstrap seed."),
+           pairwise: Optional[list[Path]] = typer.Option(
+               None, "--pairwise", help="Pairwise preferences (pairwise.jsonl of `ibench judge pairwise` or "
+                                        "`ibench human export --format pairwise`) to rank; repeatable."),
            viewer: bool = typer.Option(True, "--viewer/--no-viewer",
                                        help="Also write samples.html (every sample) and its images under media/.")
            ) -> None:
@@ -35,7 +38,7 @@ def report(runs: list[Path] = RunsArg,
     from ibench.report import build_report, write_report
 
     built = build_report(runs, study_db=study_db, study=study, title=title, grid_instances=grid, data_dir=data_dir,
-                         seed=seed, viewer=viewer)
+                         seed=seed, pairwise=pairwise or (), viewer=viewer)
     for warning in built.warnings:
         typer.echo(f"warning: {warning}", err=True)
     written = write_report(built, out)

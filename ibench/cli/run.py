@@ -10,9 +10,9 @@ import typer
 
 from ibench.errors import IbenchError, one_line
 
-from .options import (DEFAULT_MODEL, BatchOpt, DataOpt, FamilyOpt, InstancesOpt, LimitOpt, ModelArgOpt,
-                      ModelConfigOpt, OutOpt, SamplesOpt, SeedOpt, SuiteModelOpt, SuiteTaskOpt, TaskOpt, load_model,
-                      model_class)
+from .options import (DEFAULT_MODEL, BatchOpt, DataOpt, FamilyOpt, InstancesOpt, JudgeConfigOpt, JudgeMaxCallsOpt,
+                      LimitOpt, ModelArgOpt, ModelConfigOpt, OutOpt, SamplesOpt, SeedOpt, SuiteModelOpt, SuiteTaskOpt,
+                      TaskOpt, kind_options, load_model, model_class)
 from .suite import run_suite, select_tasks, split_names
 
 
@@ -72,27 +72,28 @@ def run(task: Optional[list[str]] = SuiteTaskOpt, family: Optional[list[str]] = 
         score: bool = typer.Option(True, "--score/--no-score", help="Score the runs after generating."),
         extractor_config: Optional[str] = typer.Option(
             None, "--extractor-config", help="Extractor weights for scoring: a YAML file, or `tiny` for the offline "
-                                             "tiny random extractors (see docs/evaluators.md).")) -> None:
+                                             "tiny random extractors (see docs/evaluators.md)."),
+        judge_config: Optional[str] = JudgeConfigOpt, judge_max_calls: Optional[int] = JudgeMaxCallsOpt) -> None:
     """Build, generate and score in one go (resumable: rerun the same command).
 
     Suites: --task a,b,... or --task all or --family zero_shot, and several --model values; each model
     is loaded once for all its tasks and closed before its runs are scored."""
     def after_model(stores) -> None:  # noqa: ANN001
         for store in stores if score else []:
-            score_stage(store, extractor_config)
+            score_stage(store, extractor_config, kind_options(judge_config, judge_max_calls))
 
     _suite(task, family, model, model_arg, model_config, data_dir,
            dict(out=out, limit=limit, samples=samples, seed=seed, batch_size=batch_size), instances_file,
            after_model)
 
 
-def score_stage(store, extractor_config: Optional[str] = None) -> None:
+def score_stage(store, extractor_config: Optional[str] = None, options: Optional[dict] = None) -> None:
     """Score a run with its task's metrics and print the summary."""
     from ibench.evaluators.score import score_run
 
     from .score import summary
 
-    for line in summary(score_run(store.path, config=extractor_config, progress=True)):
+    for line in summary(score_run(store.path, config=extractor_config, progress=True, options=options)):
         typer.echo(line)
 
 

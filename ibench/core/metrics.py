@@ -115,6 +115,26 @@ BUILTIN: list[MetricDef] = [
               recipe={**_FID, "formula": "unbiased MMD^2, cubic polynomial kernel, seeded subsets"},
               comparable_with=["clean-fid"]),
 ]
+
+_JUDGE = {"model": "the VLM of --judge-config (model id + revision in results.json: judge.identity)",
+          "layer": "reply JSON {score: 0-10, reasoning} (generate) or the expected score at the answer token (logprob)",
+          "preprocessing": "images downscaled to image_max_side; prompts/<version>.yaml (sha256 in the identity)"}
+# params.combine = "min": a sample's value is the minimum over its conditions, not their mean
+# (ibench.evaluators.results.combine_conditions); params.judge: which verdicts the judge kind asks.
+BUILTIN += [
+    MetricDef(name="judge_sc", kind="judge", higher_is_better=True, params={"judge": "sc", "combine": "min"},
+              description="VLM judge semantic consistency: per checklist condition 0-10 / 10; a sample's SC is the "
+                          "minimum over its conditions",
+              recipe={**_JUDGE, "formula": "per sample min over checklist conditions of score/10 (VIEScore SC)"},
+              comparable_with=["VIEScore"]),
+    MetricDef(name="judge_pq", kind="judge", higher_is_better=True, params={"judge": "pq", "combine": "min"},
+              description="VLM judge perceptual quality: min(naturalness, artifacts), each 0-10 / 10",
+              recipe={**_JUDGE, "formula": "per sample min(naturalness, artifacts)/10 (VIEScore PQ)"},
+              comparable_with=["VIEScore"]),
+    MetricDef(name="judge_o", kind="judge", higher_is_better=True, params={"judge": "o"},
+              description="VLM judge overall: sqrt(SC * PQ) per sample",
+              recipe={**_JUDGE, "formula": "per sample sqrt(SC * PQ) (VIEScore O)"}, comparable_with=["VIEScore"]),
+]
 #: Every known metric definition by name (built-ins, then what extensions register).
 METRICS: dict[str, MetricDef] = {m.name: m for m in BUILTIN}
 

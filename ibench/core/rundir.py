@@ -6,6 +6,7 @@
 ``runs/<run_id>/images/<instance_id>/<sample>.png``
 ``runs/<run_id>/scores/<metric>.jsonl`` and ``scores/<metric>.json`` (written by the scoring stage)
 ``runs/<run_id>/results.json``       aggregates (written by the scoring stage)
+``runs/<run_id>/judge/<sc|pq>.jsonl`` every verdict of the VLM judge, failed ones included (scoring stage)
 
 A record is appended only after its image is completely on disk; readers take the last record of a
 (instance, sample) key, so a retried failure supersedes the failed record.
@@ -39,6 +40,7 @@ class RunLayout:
     RESULTS = "results.json"
     SCORES = "scores"
     IMAGES = "images"
+    JUDGE = "judge"  # judge/<sc|pq>.jsonl: one verdict per question
 
     @staticmethod
     def shard(name: str) -> str:

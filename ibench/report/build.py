@@ -40,9 +40,9 @@ def scored_runs(paths: Sequence[str | Path]) -> tuple[list[RunInfo], dict, list[
 
 def build_report(paths: Sequence[str | Path], study_db: Optional[str | Path] = None, study: Optional[str] = None,
                  title: Optional[str] = None, grid_instances: int = 4, data_dir: Optional[Path] = None,
-                 seed: int = 0, viewer: bool = True) -> Report:
-    """Read runs (and a study), compute every table; nothing is written. Unscored runs are left out
-    with a warning (``Report.warnings``)."""
+                 seed: int = 0, pairwise: Sequence[str | Path] = (), viewer: bool = True) -> Report:
+    """Read runs (and a study, and pairwise preference files), compute every table; nothing is written.
+    Unscored runs are left out with a warning (``Report.warnings``)."""
     runs, raw, warnings = scored_runs(paths)
     per_instance = {rid: instance_values(df) for rid, df in raw.items()}
     items = item_table(runs, raw)
@@ -62,6 +62,9 @@ def build_report(paths: Sequence[str | Path], study_db: Optional[str | Path] = N
         report.agreement, report.ratings = human.agreement, human.ratings
         report.joined = joined_items(items, human_items(human.ratings))
         report.correlations = correlation_table(report.joined, seed=seed)
+    from .judge import judge_tables
+
+    report.judge = judge_tables(runs, items, human.ratings if study_db is not None else None, pairwise, seed)
     if viewer:
         report.samples, report.media = sample_records(runs, raw, report.ratings, data_dir)
     return report

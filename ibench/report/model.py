@@ -40,6 +40,7 @@ class Report:
     samples: list[dict] = field(default_factory=list)  # the viewer's records (ibench.report.viewer)
     media: list[MediaFile] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)  # e.g. runs left out because they are not scored
+    judge: dict[str, pd.DataFrame] = field(default_factory=dict)  # ibench.report.judge.judge_tables
     version: str = __version__
     resamples: int = RESAMPLES
     confidence: float = CONFIDENCE

@@ -271,12 +271,27 @@ def provenance_md(report: Report) -> list[str]:
             runs, "", "### Extractors and judges", "", ext, ""]
 
 
+# -- the VLM judge (ibench.report.judge renders its own tables) ------------------------------------------------
+def judge_section_html(report: Report, page) -> str:  # noqa: ANN001
+    from .judge import judge_html
+
+    html = judge_html(report.judge).strip()  # its own <section id="judge"><h2>…</h2> … </section>: keep the inside
+    return html.split("</h2>", 1)[1].rsplit("</section>", 1)[0] if html else ""
+
+
+def judge_section_md(report: Report) -> list[str]:
+    from .judge import judge_markdown
+
+    return judge_markdown(report.judge)[2:]  # after its "## VLM judge" heading
+
+
 SECTIONS: list[Section] = [
     Section("headline", "Headline", headline_html, headline_md, keep=1),
     Section("metrics", "Automatic metrics", metrics_html, metrics_md, keep=2),
     Section("human", "Human evaluation", human_html, human_md, keep=1),
     Section("agreement", "Agreement", agreement_html, agreement_md, keep=4),
     Section("correlation", "Metric–human correlation", correlation_html, correlation_md, keep=4),
+    Section("judge", "VLM judge", judge_section_html, judge_section_md, keep=3),
     Section("images", "Images", images_html, lambda r: [], keep=5),
     Section("provenance", "Provenance", provenance_html, provenance_md, keep=3),
 ]

@@ -28,7 +28,8 @@ def results_document(report: Report) -> dict:
                    "runs": report.runs, "metrics": records(report.metrics), "set_metrics": records(report.set_metrics),
                    "human": human, "correlations": records(report.correlations),
                    "headline": records(report.headline), "extractors": report.extractors,
-                   "tiny_extractors": bool(report.tiny_runs), "warnings": report.warnings})
+                   "tiny_extractors": bool(report.tiny_runs), "warnings": report.warnings,
+                   "judge": {name: records(df) for name, df in report.judge.items()} or None})
 
 
 # -- writing --------------------------------------------------------------------------------------------
@@ -39,6 +40,7 @@ def tables(report: Report) -> dict[str, pd.DataFrame]:
     if report.human is not None:
         out.update({"human": report.human, "table4": table4_long(report.table4), "agreement": report.agreement,
                     "correlations": report.correlations})
+    out.update(report.judge)
     return {k: v for k, v in out.items() if v is not None and not v.empty}
 
 
