@@ -150,22 +150,29 @@ def save_tiny_depth(folder: Path) -> str:
 
 
 def save_tiny_extractors(folder: Path) -> dict:
-    """All tiny extractors under ``folder``; returns the extractor config that points at them."""
+    """All tiny extractors under ``folder``; returns the extractor config that points at them.
+
+    Each folder gets a ``.ibench-tiny`` marker, so every tiny extractor's id says what it is."""
+    from .tiny_mark import TINY_MARK
+
     folder = Path(folder)
-    return {"clip": save_tiny_clip(folder / "clip"), "dino": {"model": save_tiny_dino(folder / "dino")},
-            "style": {"model": save_tiny_gram(folder / "gram"), "layers": 3},
-            "inception": {"weights": save_tiny_inception(folder / "inception")},
-            "depth": {"model": save_tiny_depth(folder / "depth")},
-            "dinov2": {"model": save_tiny_dinov2(folder / "dinov2")}, "csd": save_tiny_csd(folder / "csd"),
-            "lpips": {"net": "alex", "backbone": save_tiny_lpips_backbone(folder / "lpips")},
-            "face": {"model": "tiny"}}
+    config = {"clip": save_tiny_clip(folder / "clip"), "dino": {"model": save_tiny_dino(folder / "dino")},
+              "style": {"model": save_tiny_gram(folder / "gram"), "layers": 3},
+              "inception": {"weights": save_tiny_inception(folder / "inception")},
+              "depth": {"model": save_tiny_depth(folder / "depth")},
+              "dinov2": {"model": save_tiny_dinov2(folder / "dinov2")}, "csd": save_tiny_csd(folder / "csd"),
+              "lpips": {"net": "alex", "backbone": save_tiny_lpips_backbone(folder / "lpips")},
+              "face": {"model": "tiny"}}
+    for sub in ("clip", "dino", "gram", "inception", "depth", "dinov2", "csd", "lpips"):
+        (folder / sub / f".{TINY_MARK}").write_text("random weights made by ibench.evaluators.tiny\n")
+    return config
 
 
 def tiny_preset() -> dict:
     """The ``tiny`` extractor config: the tiny extractors saved once in the cache dir, then reused."""
     from ibench.core.paths import cache_dir
 
-    folder = cache_dir() / "extractors" / "tiny-v2"
+    folder = cache_dir() / "extractors" / "tiny-v2"  # v2: folders carry the tiny marker
     done = folder / "config.json"
     if done.is_file():
         return json.loads(done.read_text())

@@ -10,8 +10,25 @@ import typer
 
 from ibench.errors import IbenchError, one_line
 
+#: ``-h`` and ``--help`` on every command (sub-apps are made with this too).
+HELP = {"help_option_names": ["-h", "--help"]}
+
 app = typer.Typer(help="ibench: evaluate image generation from multi-modal instructions.", no_args_is_help=True,
-                  pretty_exceptions_enable=False, add_completion=False)
+                  pretty_exceptions_enable=False, add_completion=False, context_settings=HELP)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from ibench import __version__
+
+        typer.echo(f"ibench {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="Print the ibench version and exit.")) -> None:
+    """ibench: evaluate image generation from multi-modal instructions."""
 
 #: Modules that add commands (each has ``register(app)``), in help order.
 COMMAND_MODULES = ["ibench.cli.run", "ibench.cli.score", "ibench.cli.report", "ibench.cli.listing",
@@ -53,8 +70,9 @@ def main(argv: Optional[list[str]] = None) -> None:
     except Exception as exc:  # click usage errors (click's own classes, or typer's vendored copy)
         usage, abort = _click_classes()
         if isinstance(exc, usage):
-            if type(exc).__name__ == "NoArgsIsHelpError":  # `ibench` / `ibench list` alone: show the help
+            if type(exc).__name__ == "NoArgsIsHelpError":  # `ibench` / `ibench list` alone: the help, exit 0
                 exc.show()
+                sys.exit(0)
             else:
                 ctx = getattr(exc, "ctx", None)
                 hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""

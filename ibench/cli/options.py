@@ -10,8 +10,13 @@ import yaml
 
 from ibench.errors import IbenchError, one_line
 
+DEFAULT_MODEL = "tiny"
 TaskOpt = typer.Option(..., "--task", "-t", help="Task name (see `ibench list tasks`) or path to a task YAML.")
-ModelOpt = typer.Option("tiny", "--model", "-m", help="Model name (see `ibench list models`) or module:Class.")
+SuiteTaskOpt = typer.Option(None, "--task", "-t", help="Task name(s): a,b,... (or repeat the option), `all`, or a "
+                                                      "task YAML path (see `ibench list tasks`).")
+FamilyOpt = typer.Option(None, "--family", help="Every task of a family (in_domain, zero_shot); repeatable.")
+SuiteModelOpt = typer.Option(None, "--model", "-m", help="Model name (see `ibench list models`) or module:Class; "
+                                                        "repeatable or a,b. Default: tiny.")
 ModelArgOpt = typer.Option(None, "--model-arg", "-a", help="Model setting KEY=VALUE (repeatable).")
 ModelConfigOpt = typer.Option(None, "--model-config", help="YAML file of model settings (CLI args override).")
 DataOpt = typer.Option(None, "--data-dir", "-d", envvar="IBENCH_DATA_DIR",

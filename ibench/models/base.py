@@ -93,6 +93,11 @@ class ModelAdapter(ABC):
     def settings(self) -> dict[str, Any]:
         return self.config.identity()
 
+    @classmethod
+    def default_settings(cls) -> dict[str, Any]:
+        """The output-affecting settings a run gets when none is given (labels show what differs)."""
+        return cls.Settings.model_construct().identity()
+
     def missing(self, instance: Instance) -> set[str]:
         """Reference capabilities the instance needs that this model lacks."""
         return instance.instruction.capabilities - set(self.capabilities)

@@ -13,7 +13,6 @@ from importlib import metadata
 from pathlib import Path
 
 from PIL import Image
-from tqdm.auto import tqdm
 
 from ibench import __version__
 from ibench.core.instance import Instance
@@ -24,6 +23,7 @@ from ibench.core.taskspec import TaskSpec
 from ibench.data.instances import build_instances
 from ibench.errors import IbenchError
 from ibench.models.base import Failed, ModelAdapter, Request, StopRun, check_capabilities
+from ibench.progress import progress as progress_bar
 
 from .options import GenerateOptions
 
@@ -103,7 +103,8 @@ def plan(spec: TaskSpec, model: ModelAdapter, root: DataRoot, opts: GenerateOpti
     try:
         store.create(Manifest(run_id=store.path.name, identity=ident, family=spec.family,
                               created=datetime.now(timezone.utc).isoformat(), data_root=str(root.root),
-                              derived_dir=str(root.derived_dir), environment=environment()))
+                              derived_dir=str(root.derived_dir), environment=environment(),
+                              model_defaults=type(model).default_settings()))
         store.add_instances(instances)
     except OSError as exc:
         raise IbenchError(f"--out {opts.out}: cannot write the run directory {store.path} "
@@ -127,7 +128,7 @@ def _checked(outcomes, n: int, allow_none: bool = False) -> list:
 def execute(p: Plan, model: ModelAdapter, root: DataRoot, shard: str | None = None, progress: bool = True) -> dict:
     """Generate the planned samples; a failing batch is recorded per sample, not fatal."""
     counts = {"generated": 0, "failed": 0, "skipped": p.samples * len(p.instances) - len(p.todo)}
-    bar = tqdm(total=len(p.todo), desc=p.store.path.name, unit="img", disable=not progress, dynamic_ncols=True)
+    bar = progress_bar(len(p.todo), p.store.path.name, "img", enabled=progress)
     for start in range(0, len(p.todo), p.batch_size):
         chunk = p.todo[start:start + p.batch_size]
         requests = [Request(inst, k, sample_seed(p.seed, inst.id, k), root) for inst, k in chunk]
@@ -166,8 +167,9 @@ def execute(p: Plan, model: ModelAdapter, root: DataRoot, shard: str | None = No
 
 
 def generate(spec: TaskSpec, model: ModelAdapter, root: DataRoot,
-             opts: GenerateOptions = GenerateOptions()) -> tuple[RunStore, dict]:
-    """Plan and execute a generation run; returns the store and counts.
+             opts: GenerateOptions = GenerateOptions(), close: bool = True) -> tuple[RunStore, dict]:
+    """Plan and execute a generation run; returns the store and counts. ``close=False`` keeps the
+    model loaded for the next task (a suite loads each model once).
 
     Under ``torchrun`` / ``accelerate launch`` the samples are split over the processes, each writes
     its own record shard and rank 0 merges them at the end (see ``ibench.run.distributed``).
@@ -186,5 +188,6 @@ def generate(spec: TaskSpec, model: ModelAdapter, root: DataRoot,
         if procs.is_main:
             merge_shards(p.store)
     finally:
-        model.close()
+        if close:
+            model.close()
     return p.store, counts
