@@ -24,7 +24,9 @@ from ibench.core.taskspec import TaskSpec
 from ibench.core.vocabulary import REFERENCE_KINDS
 
 KIND_POOLS = {kind: list(info.real_images) for kind, info in REFERENCE_KINDS.items()}
-POOL_MAP = {"subject": "dreambench", "same_subject": "dreambench"}
+# same_source: a map of the task's source image, which today's editing tasks draw from DreamBench (issue 15's
+# explicit `reference_set:` key replaces this inference)
+POOL_MAP = {"subject": "dreambench", "same_subject": "dreambench", "same_source": "dreambench"}
 
 
 @dataclass(frozen=True)

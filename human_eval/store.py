@@ -42,6 +42,11 @@ from ibench.errors import IbenchError, one_line
 DB_ENV = "IBENCH_HUMAN_DB"
 DEFAULT_DB = "ibench-human.db"
 STATUSES = ("rated", "skipped", "flagged")
+KINDS = ("absolute", "pairwise")  # SC/PQ per output (ImagenHub) | which of two outputs is better
+#: What an item is for: ``main`` items are the study; the others check or train raters and never count
+#: in scores, agreement or exports: ``practice`` (first, with feedback when the answer is known),
+#: ``gold`` (known answers, hidden among the main items), ``attention`` (an instructed response).
+ROLES = ("main", "practice", "gold", "attention")
 
 
 def utcnow() -> datetime:
@@ -66,6 +71,8 @@ class Study(Base):
     raters_per_item: Mapped[int] = mapped_column(Integer, default=3)
     seed: Mapped[int] = mapped_column(Integer, default=0)
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    kind: Mapped[str] = mapped_column(String(16), default="absolute", server_default="absolute")
+    instructions: Mapped[Optional[str]] = mapped_column(Text, nullable=True)  # shown before consent (markdown)
     items: Mapped[list["Item"]] = relationship(back_populates="study")
     raters: Mapped[list["Rater"]] = relationship(back_populates="study")
 
@@ -87,6 +94,13 @@ class Item(Base):
     instance: Mapped[Optional[dict[str, Any]]] = mapped_column(nullable=True)  # Instance as JSON
     data_root: Mapped[Optional[str]] = mapped_column(Text, nullable=True)
     derived_dir: Mapped[Optional[str]] = mapped_column(Text, nullable=True)  # where the control maps are
+    role: Mapped[str] = mapped_column(String(16), default="main", server_default="main")  # see ROLES
+    expected: Mapped[Optional[dict[str, Any]]] = mapped_column(nullable=True)  # a known answer (gold, ...)
+    notice: Mapped[Optional[str]] = mapped_column(Text, nullable=True)  # shown above the item (attention checks)
+    # pairwise studies: the second output (``model``/``run_id``/``image`` are the first's)
+    model_b: Mapped[Optional[str]] = mapped_column(String(200), nullable=True)
+    run_b: Mapped[Optional[str]] = mapped_column(String(200), nullable=True)
+    image_b: Mapped[Optional[str]] = mapped_column(Text, nullable=True)
     study: Mapped[Study] = relationship(back_populates="items")
 
 
@@ -100,6 +114,7 @@ class Rater(Base):
     name: Mapped[str] = mapped_column(String(200))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    consented: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True), nullable=True)
     study: Mapped[Study] = relationship(back_populates="raters")
 
 
@@ -112,6 +127,7 @@ class Assignment(Base):
     rater_id: Mapped[int] = mapped_column(ForeignKey("raters.id"), index=True)
     item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), index=True)
     position: Mapped[int] = mapped_column(Integer)
+    pair_order: Mapped[Optional[str]] = mapped_column(String(2), nullable=True)  # pairwise: "ab" shows model A left
 
 
 class Rating(Base):
@@ -127,6 +143,8 @@ class Rating(Base):
     sc: Mapped[Optional[float]] = mapped_column(Float, nullable=True)  # min over the conditions
     pq: Mapped[Optional[float]] = mapped_column(Float, nullable=True)
     reason: Mapped[Optional[str]] = mapped_column(Text, nullable=True)
+    preference: Mapped[Optional[dict[str, Any]]] = mapped_column(nullable=True)  # pairwise: {aspect: a|b|tie}
+    seconds: Mapped[Optional[float]] = mapped_column(Float, nullable=True)  # time on the item before this save
     version: Mapped[int] = mapped_column(Integer, default=1)
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -146,6 +164,8 @@ class RatingHistory(Base):
     sc: Mapped[Optional[float]] = mapped_column(Float, nullable=True)
     pq: Mapped[Optional[float]] = mapped_column(Float, nullable=True)
     reason: Mapped[Optional[str]] = mapped_column(Text, nullable=True)
+    preference: Mapped[Optional[dict[str, Any]]] = mapped_column(nullable=True)
+    seconds: Mapped[Optional[float]] = mapped_column(Float, nullable=True)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
@@ -153,7 +173,25 @@ def history_row(rating: Rating, at: datetime) -> RatingHistory:
     """The history record of a rating's current version (appended on every save)."""
     return RatingHistory(rating_id=rating.id, rater_id=rating.rater_id, item_id=rating.item_id, version=rating.version,
                          status=rating.status, conditions=rating.conditions, sc=rating.sc, pq=rating.pq,
-                         reason=rating.reason, at=at)
+                         reason=rating.reason, preference=rating.preference, seconds=rating.seconds, at=at)
+
+
+def _add_missing_columns(engine: Engine) -> None:
+    """A database made by an older ibench gets the columns added since (each nullable or with a default)."""
+    from sqlalchemy import inspect, text
+
+    found = inspect(engine)
+    for table in Base.metadata.sorted_tables:
+        if not found.has_table(table.name):
+            continue
+        have = {c["name"] for c in found.get_columns(table.name)}
+        for column in table.columns:
+            if column.name in have:
+                continue
+            kind = column.type.compile(dialect=engine.dialect)
+            default = f" DEFAULT {column.server_default.arg!r}" if column.server_default is not None else ""
+            with engine.begin() as conn:
+                conn.execute(text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}{default}'))
 
 
 # -- engines ----------------------------------------------------------------------------------
@@ -222,6 +260,7 @@ def new_engine(db: str | Path | None = None, create: bool = True) -> Engine:
                          parsed.render_as_string())
         if create:
             Base.metadata.create_all(engine)
+        _add_missing_columns(engine)  # an older ibench's database: the columns added since
     except DBAPIError as exc:  # "file is not a database", unreachable servers, permissions
         raise IbenchError(f"cannot open database {parsed.render_as_string()}: {one_line(exc.orig)}") from None
     return engine
@@ -245,11 +284,12 @@ def _quote(name: str) -> str:
 
 
 def check_schema(tables: dict[str, set[str]], name: str, sqlite: bool = False) -> None:
-    """Refuse, in one line, a database that is not ibench's: our tables that are there must have our
-    columns, and a SQLite file holding only other tables belongs to something else."""
+    """Refuse, in one line, a database that is not ibench's: our tables that are there must have the
+    columns no migration can add, and a SQLite file holding only other tables belongs to something else."""
     ours = Base.metadata.tables
-    for table in sorted(set(tables) & set(ours)):
-        lacking = sorted(set(ours[table].columns.keys()) - tables[table])
+    for table in sorted(set(tables) & set(ours)):  # columns an older ibench lacked are added (nullable or defaulted)
+        needed = {c.name for c in ours[table].columns if not c.nullable and c.server_default is None}
+        lacking = sorted(needed - tables[table])
         if lacking:
             raise IbenchError(f"database {name} is not an ibench rating database: table {table!r} has no column "
                               f"{lacking[0]!r}")

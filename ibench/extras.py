@@ -16,10 +16,13 @@ from ibench.errors import IbenchError
 #: extra -> (import name, distribution name) of every module its commands import.
 EXTRAS: dict[str, tuple[tuple[str, str], ...]] = {
     "eval": (("open_clip", "open_clip_torch"), ("timm", "timm"), ("cleanfid", "clean-fid"),
-             ("torchmetrics", "torchmetrics"), ("torchvision", "torchvision")),
-    "report": (("plotly", "plotly"), ("jinja2", "jinja2")),
+             ("torchmetrics", "torchmetrics"), ("torchvision", "torchvision"), ("lpips", "lpips")),
+    "report": (("jinja2", "jinja2"),),
     "human": (("streamlit", "streamlit"), ("sqlalchemy", "SQLAlchemy"), ("krippendorff", "krippendorff"),
               ("statsmodels", "statsmodels")),
+    "judge": (("openai", "openai"),),
+    "api": (("openai", "openai"), ("google.genai", "google-genai"), ("tenacity", "tenacity")),
+    "face": (("insightface", "insightface"), ("onnxruntime", "onnxruntime")),
 }
 
 

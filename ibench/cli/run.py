@@ -13,95 +13,141 @@ from ibench.errors import IbenchError, one_line
 from ibench.extras import require
 from ibench.weights import MissingWeights, gather
 
-from .options import (BatchOpt, DataOpt, DeviceOpt, InstancesOpt, LimitOpt, ModelArgOpt, ModelConfigOpt, ModelOpt,
-                      OutOpt, SamplesOpt, SeedOpt, TaskOpt, check_model_weights, load_model, model_class, model_options)
+from .options import (DEFAULT_MODEL, BatchOpt, DataOpt, DeviceOpt, FamilyOpt, InstancesOpt, JudgeConfigOpt,
+                      JudgeMaxCallsOpt, LimitOpt, ModelArgOpt, ModelConfigOpt, OutOpt, SamplesOpt, SeedOpt, SuiteModelOpt,
+                      SuiteTaskOpt, TaskOpt, check_model_weights, kind_options, load_model, model_class, model_options)
+from .suite import run_suite, select_tasks, split_names
 
 
-def _generate(task: str, model: str, model_arg: Optional[list[str]], model_config: Optional[Path],
-              data_dir: Optional[str], options: dict, instances_file: Optional[Path] = None,
-              keep_lock: Optional[ExitStack] = None, scoring: bool = False, extractor_config: Optional[str] = None):
-    """Generate for one task and model; ``options`` are the ``GenerateOptions`` fields from the CLI.
+def _suite(tasks: Optional[list[str]], families: Optional[list[str]], models: Optional[list[str]],
+           model_arg: Optional[list[str]], model_config: Optional[Path], data_dir: Optional[str], options: dict,
+           instances_file: Optional[Path] = None, after_model=lambda stores: None, locks: Optional[ExitStack] = None,
+           scoring: bool = False, extractor_config: Optional[str] = None) -> list:
+    """Generate every task of the suite with every model (each loaded once); ``options`` are the
+    ``GenerateOptions`` fields from the CLI. Returns the stores this process reported.
 
-    Before anything loads, the model's weights (and with ``scoring`` the scorer's) are looked up:
-    every missing one is named in one line."""
-    from ibench.core.registry import get_task
+    Before anything loads, every model's weights (and with ``scoring`` the scorer's) are looked up:
+    every missing one is named in one line. ``locks`` keeps each run's lock (through scoring)."""
     from ibench.data import load_instances, resolve_data_root
     from ibench.models.base import check_capabilities
     from ibench.run import GenerateOptions, generate
     from ibench.run.distributed import is_main_process
 
-    spec = get_task(task)
+    specs = select_tasks(tasks, families)
+    models = split_names(models) or [DEFAULT_MODEL]
+    if instances_file and len(specs) > 1:
+        raise IbenchError("--instances gives the instructions of one task: name one --task")
     root = resolve_data_root(data_dir)
-    given = load_instances(instances_file, spec, root) if instances_file else None
-    cls = model_class(model)
-    checks = []
-    if cls is not None:  # a built-in: refuse before its weights load (minutes for a real model)
-        needed = {c for i in given for c in i.instruction.capabilities} if given is not None else spec.capabilities
-        text_only = any(not i.instruction.references for i in given) if given is not None else not spec.references
-        check_capabilities(cls, needed, text_only, spec.name)
-        checks.append(lambda: check_model_weights(cls, model_options(model_arg, model_config)))
-    if scoring:
+    given = {s.name: load_instances(instances_file, s, root) for s in specs} if instances_file else {}
+
+    def check(model: str, spec) -> None:  # noqa: ANN001
+        cls = model_class(model)
+        if cls is None:  # module:Class may widen its capabilities: checked once it is built
+            return
+        mine = given.get(spec.name)
+        needed = {c for i in mine for c in i.instruction.capabilities} if mine is not None else spec.capabilities
+        text_only = any(not i.instruction.references for i in mine) if mine is not None else not spec.references
+        check_capabilities(cls, needed, text_only, spec.name)  # before its weights load (minutes for a real model)
+
+    _check_weights(models, specs, check, model_arg, model_config, extractor_config if scoring else False)
+
+    def make(spec, adapter):  # noqa: ANN001, ANN202
+        store, counts = generate(spec, adapter, root, GenerateOptions(**options, instances=given.get(spec.name)),
+                                 close=False, keep_lock=locks)
+        if not is_main_process():  # under torchrun/accelerate: rank 0 reports (and scores) for everyone
+            return None
+        typer.echo(f"{store.path}: {counts['generated']} generated, {counts['failed']} failed, "
+                   f"{counts['skipped']} already done")
+        if counts["failed"] and not counts["generated"] and not counts["skipped"]:
+            first = next((g.error for g in store.generations() if g.error), "")
+            message = (f"{store.path}: all {counts['failed']} samples failed (first: {first[:300]}); the errors are "
+                       f"recorded in {store.path.name}/generations.jsonl: fix the cause and rerun")
+            if len(specs) * len(models) == 1:
+                raise IbenchError(message)
+            typer.echo(f"warning: {message}", err=True)
+        return store
+
+    return run_suite(specs, models, check, lambda m: load_model(m, model_arg, model_config), make, after_model)
+
+
+def _check_weights(models: list[str], specs: list, check, model_arg, model_config, extractor_config) -> None:  # noqa: ANN001
+    """Look up (load nothing) the weights of every built-in model that has a task here, and the scorer's
+    (``extractor_config`` not False): one ``MissingWeights`` line naming every missing one."""
+    lookups = []
+    for model in models:
+        cls = model_class(model)
+        doable = []
+        for spec in specs:
+            try:
+                check(model, spec)
+                doable.append(spec)
+            except IbenchError:
+                pass
+        if cls is not None and doable:
+            lookups.append(lambda cls=cls: check_model_weights(cls, model_options(model_arg, model_config)))
+    if extractor_config is not False:
         from ibench.evaluators.score import check_weights
 
-        checks.append(lambda: check_weights(spec, extractor_config))
+        lookups += [lambda spec=spec: check_weights(spec, extractor_config) for spec in specs]
     try:
-        gather(checks)
+        gather(lookups)
     except MissingWeights as exc:
-        raise MissingWeights(exc.items, exc.reason, " (--no-score generates without the scorer's)" if scoring else "")
-    adapter = load_model(model, model_arg, model_config)
-    store, counts = generate(spec, adapter, root, GenerateOptions(**options, instances=given), keep_lock=keep_lock)
-    if not is_main_process():  # under torchrun/accelerate: rank 0 reports (and scores) for everyone
-        raise typer.Exit(0)
-    typer.echo(f"{store.path}: {counts['generated']} generated, {counts['failed']} failed, "
-               f"{counts['skipped']} already done")
-    if counts["failed"] and not counts["generated"] and not counts["skipped"]:
-        first = next((g.error for g in store.generations() if g.error), "")
-        raise IbenchError(f"{store.path}: all {counts['failed']} samples failed (first: {first[:300]}); the "
-                          f"errors are recorded in {store.path.name}/generations.jsonl: fix the cause and rerun")
-    return store, counts
+        hint = " (--no-score generates without the scorer's)" if extractor_config is not False else ""
+        raise MissingWeights(exc.items, exc.reason, hint) from None
 
 
-def generate(task: str = TaskOpt, model: str = ModelOpt, model_arg: Optional[list[str]] = ModelArgOpt,
+def generate(task: Optional[list[str]] = SuiteTaskOpt, family: Optional[list[str]] = FamilyOpt,
+             model: Optional[list[str]] = SuiteModelOpt, model_arg: Optional[list[str]] = ModelArgOpt,
              model_config: Optional[Path] = ModelConfigOpt, data_dir: Optional[str] = DataOpt,
              limit: Optional[int] = LimitOpt, samples: Optional[int] = SamplesOpt, seed: int = SeedOpt,
              out: Path = OutOpt, batch_size: int = BatchOpt, instances_file: Optional[Path] = InstancesOpt) -> None:
     """Build instances and generate images (no scoring). Rerun the same command to resume."""
-    _generate(task, model, model_arg, model_config, data_dir,
-              dict(out=out, limit=limit, samples=samples, seed=seed, batch_size=batch_size), instances_file)
+    _suite(task, family, model, model_arg, model_config, data_dir,
+           dict(out=out, limit=limit, samples=samples, seed=seed, batch_size=batch_size), instances_file)
 
 
-def run(task: str = TaskOpt, model: str = ModelOpt, model_arg: Optional[list[str]] = ModelArgOpt,
+def run(task: Optional[list[str]] = SuiteTaskOpt, family: Optional[list[str]] = FamilyOpt,
+        model: Optional[list[str]] = SuiteModelOpt, model_arg: Optional[list[str]] = ModelArgOpt,
         model_config: Optional[Path] = ModelConfigOpt, data_dir: Optional[str] = DataOpt,
         limit: Optional[int] = LimitOpt, samples: Optional[int] = SamplesOpt, seed: int = SeedOpt,
         out: Path = OutOpt, batch_size: int = BatchOpt, instances_file: Optional[Path] = InstancesOpt,
-        score: bool = typer.Option(True, "--score/--no-score", help="Score the run after generating."),
+        score: bool = typer.Option(True, "--score/--no-score", help="Score the runs after generating."),
         extractor_config: Optional[str] = typer.Option(
             None, "--extractor-config", help="Extractor weights for scoring: a YAML file, or `tiny` for the offline "
                                              "tiny random extractors (see docs/evaluators.md)."),
+        judge_config: Optional[str] = JudgeConfigOpt, judge_max_calls: Optional[int] = JudgeMaxCallsOpt,
         device: str = DeviceOpt) -> None:
-    """Build, generate and score in one go (resumable: rerun the same command)."""
+    """Build, generate and score in one go (resumable: rerun the same command).
+
+    Suites: --task a,b,... or --task all or --family zero_shot, and several --model values; each model
+    is loaded once for all its tasks and closed before its runs are scored."""
     if score:  # before any image is made
         require("eval", "ibench run (scoring)", ", or pass --no-score to generate only")
-    with ExitStack() as held:  # the run's lock, from generation through scoring
-        store, _ = _generate(task, model, model_arg, model_config, data_dir,
-                             dict(out=out, limit=limit, samples=samples, seed=seed, batch_size=batch_size),
-                             instances_file, keep_lock=held, scoring=score, extractor_config=extractor_config)
-        if score:
+
+    def after_model(stores) -> None:  # noqa: ANN001
+        for store in stores if score else []:
             try:
-                score_stage(store, extractor_config, limit=limit, samples=samples, device=device)
+                score_stage(store, extractor_config, kind_options(judge_config, judge_max_calls), limit=limit,
+                            samples=samples, device=device)
             except IbenchError as exc:
                 raise IbenchError(f"{exc} [scoring failed; the images are kept in {store.path}: score them later "
                                   f"with `ibench score {store.path}` (--extractor-config FILE, or `tiny`)]") from None
 
+    with ExitStack() as held:  # each run's lock, from its generation through its scoring
+        _suite(task, family, model, model_arg, model_config, data_dir,
+               dict(out=out, limit=limit, samples=samples, seed=seed, batch_size=batch_size), instances_file,
+               after_model, locks=held, scoring=score, extractor_config=extractor_config)
 
-def score_stage(store, extractor_config: Optional[str] = None, limit: Optional[int] = None,
-                samples: Optional[int] = None, device: str = "auto") -> None:
+
+def score_stage(store, extractor_config: Optional[str] = None, options: Optional[dict] = None,
+                limit: Optional[int] = None, samples: Optional[int] = None, device: str = "auto") -> None:
     """Score a run (the first ``limit`` instances x ``samples``; default all) with its task's metrics; print the summary."""
     from ibench.evaluators.score import score_run
 
     from .score import summary
 
-    results = score_run(store.path, config=extractor_config, progress=True, limit=limit, samples=samples, device=device)
+    results = score_run(store.path, config=extractor_config, progress=True, options=options, limit=limit,
+                        samples=samples, device=device)
     for line in summary(results):
         typer.echo(line)
 

@@ -31,17 +31,22 @@ def results_document(report: Report) -> dict:
                    "method": {"confidence": report.confidence, "resamples": report.resamples, "unit": "instance",
                               "interval": "percentile bootstrap"},
                    "runs": report.runs, "metrics": records(report.metrics), "set_metrics": records(report.set_metrics),
-                   "human": human, "correlations": records(report.correlations)})
+                   "human": human, "correlations": records(report.correlations),
+                   "headline": records(report.headline), "extractors": report.extractors,
+                   "tiny_extractors": bool(report.tiny_runs), "warnings": report.warnings,
+                   "judge": {name: records(df) for name, df in report.judge.items()} or None,
+                   "scaling": records(report.scaling), "recipes": records(report.recipes)})
 
 
 # -- writing --------------------------------------------------------------------------------------------
 def tables(report: Report) -> dict[str, pd.DataFrame]:
     """The tables written as CSV and parquet (empty ones are skipped)."""
     out = {"runs": pd.DataFrame(report.runs), "metrics": report.metrics, "set_metrics": report.set_metrics,
-           "items": report.items}
+           "items": report.items, "headline": report.headline, "scaling": report.scaling, "recipes": report.recipes}
     if report.human is not None:
         out.update({"human": report.human, "table4": table4_long(report.table4), "agreement": report.agreement,
                     "correlations": report.correlations})
+    out.update(report.judge)
     return {k: v for k, v in out.items() if v is not None and not v.empty}
 
 
@@ -59,7 +64,8 @@ def write_report(report: Report, out: Path) -> dict[str, Path]:
 
 
 def _write(report: Report, out: Path) -> dict[str, Path]:
-    from .render import render_html, render_markdown
+    from .render import render_html, render_markdown, render_viewer
+    from .viewer import copy_media
 
     written = {}
     for name, df in tables(report).items():
@@ -72,6 +78,9 @@ def _write(report: Report, out: Path) -> dict[str, Path]:
         written[f"{name}.csv"] = out / "tables" / f"{name}.csv"
     files = {"results.json": dumps(results_document(report)), "report.md": render_markdown(report),
              "index.html": render_html(report)}
+    if report.samples:
+        copy_media(report.media, out)
+        files["samples.html"] = render_viewer(report)
     for name, text in files.items():
         write_text_atomic(out / name, text)
         written[name] = out / name
