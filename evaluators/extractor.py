@@ -8,7 +8,9 @@ from the cache, so a warm re-score never builds a network.
 
 from __future__ import annotations
 
+import hashlib
 import logging
+from pathlib import Path
 from typing import Callable
 
 import numpy as np

@@ -97,8 +97,9 @@ class MissingWeights(IbenchError):
             if not m.hub_id and not m.how:
                 return f"{m.label} not found" + (f" (check {m.flag})" if m.flag else "")
             verb = "are" if "weights" in m.label.split("'")[0] else "is"
+            where = " not in the Hugging Face cache" + (f" and {self.reason}" if self.reason else "") if m.hub_id else why
             local = f", or pass a local folder with {m.flag}" if m.flag and m.hub_id else ""
-            return f"{m.label} {verb}{why}: {'; '.join(steps)}{local}"
+            return f"{m.label} {verb}{where}: {'; '.join(steps)}{local}"
         listed = "; ".join(m.label + (f" ({m.flag})" if m.flag else "") for m in self.items)
         steps.append("point the settings at local folders" if steps else "check the paths")
         return f"{len(self.items)} weights are{why}: {listed}: {'; or '.join(steps)}"
@@ -189,17 +190,3 @@ def download_error(name: str, what: str, exc: BaseException) -> IbenchError:
                        f"network, or download it where there is internet (`hf download {name}`) and pass the "
                        f"local folder")
 
-
-def file_identity(path: str | Path) -> str:
-    """Identity of a local weights file or folder: path, sizes and modification times (never a hub id)."""
-    import hashlib
-
-    path = Path(path).expanduser().resolve()
-    if not path.exists():
-        raise IbenchError(f"weights {path} not found")
-    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-    h = hashlib.sha256(str(path).encode())
-    for p in files:
-        st = p.stat()
-        h.update(f"{p.name}:{st.st_size}:{st.st_mtime_ns}\n".encode())
-    return f"{path.name}@{h.hexdigest()[:16]}"

@@ -91,7 +91,7 @@ CASES = {
     "option: --device cuda": lambda w: (["score", w.copy_run(), "--device", "cuda:3"], ["--device cuda:3"]),
     "option: unknown metric": lambda w: (["score", w.copy_run(), "--metrics", "clip_tt"], ["clip_tt"]),
     "option: missing data dir": lambda w: (gen(w, *T, "-d", w.tmp / "nodata"), ["nodata", "ibench data fetch"]),
-    "option: bad tolerance": lambda w: (["check", w.run, "-b", w.world / "baseline.json", "-t", "lots"], ["--tolerance 'lots'"]),
+    "option: bad tolerance": lambda w: (["check", w.run, "--baseline", w.world / "baseline.json", "--tolerance", "lots"], ["--tolerance 'lots'"]),
     # run directories
     "run: manifest a list": lambda w: b.run_file(w, "manifest.json", "[1, 2]"),
     "run: manifest lacks a key": lambda w: (b.manifest_edit(w, drop("identity"))[0], ["manifest.json", "identity"]),
@@ -117,22 +117,22 @@ CASES = {
     "run: results a list": lambda w: (b.run_file(w, "results.json", "[]", "baseline")[0], ["results.json"]),
     "run: results set metric malformed": lambda w: results_edit(w, lambda d: d["set_metrics"].update(fid="bad")),
     # baselines (ibench check)
-    "baseline: not JSON": lambda w: (["check", w.run, "-b", w.file("b.json", "{")], ["b.json", "invalid JSON"]),
-    "baseline: wrong schema": lambda w: (["check", w.run, "-b", w.baseline(setitem("schema", "x"))], ["baseline.json", "schema"]),
-    "baseline: metrics a list": lambda w: (["check", w.run, "-b", w.baseline(setitem("metrics", [1]))],
+    "baseline: not JSON": lambda w: (["check", w.run, "--baseline", w.file("b.json", "{")], ["b.json", "invalid JSON"]),
+    "baseline: wrong schema": lambda w: (["check", w.run, "--baseline", w.baseline(setitem("schema", "x"))], ["baseline.json", "schema"]),
+    "baseline: metrics a list": lambda w: (["check", w.run, "--baseline", w.baseline(setitem("metrics", [1]))],
                                            ["baseline.json", "metrics must be a mapping"]),
-    "baseline: per_instance a list": lambda w: (["check", w.run, "-b", w.baseline(lambda d: first_metric(d).update(
+    "baseline: per_instance a list": lambda w: (["check", w.run, "--baseline", w.baseline(lambda d: first_metric(d).update(
         per_instance=[0.1]))], ["baseline.json", "per_instance"]),
-    "baseline: mean NaN": lambda w: (["check", w.run, "-b", w.file("b.json", nan_baseline(w))], ["b.json", ".mean is nan"]),
-    "baseline: per-instance value a string": lambda w: (["check", w.run, "-b", w.baseline(lambda d: first_metric(d).update(
+    "baseline: mean NaN": lambda w: (["check", w.run, "--baseline", w.file("b.json", nan_baseline(w))], ["b.json", ".mean is nan"]),
+    "baseline: per-instance value a string": lambda w: (["check", w.run, "--baseline", w.baseline(lambda d: first_metric(d).update(
         per_instance={"x": "high"}))], ["baseline.json", "per_instance.x"]),
-    "baseline: direction a string": lambda w: (["check", w.run, "-b", w.baseline(lambda d: first_metric(d).update(
+    "baseline: direction a string": lambda w: (["check", w.run, "--baseline", w.baseline(lambda d: first_metric(d).update(
         higher_is_better="yes"))], ["baseline.json", "higher_is_better"]),
-    "baseline: no run.task": lambda w: (["check", w.run, "-b", w.baseline(lambda d: d["run"].pop("task"))],
+    "baseline: no run.task": lambda w: (["check", w.run, "--baseline", w.baseline(lambda d: d["run"].pop("task"))],
                                         ["baseline.json", "run.task"]),
-    "baseline: set metric value a string": lambda w: (["check", w.run, "-b", w.baseline(
+    "baseline: set metric value a string": lambda w: (["check", w.run, "--baseline", w.baseline(
         lambda d: d["set_metrics"].update(fid={"value": "x"}))], ["baseline.json", "set_metrics.fid"]),
-    "baseline: missing file": lambda w: (["check", w.run, "-b", w.tmp / "none.json"], ["none.json"]),
+    "baseline: missing file": lambda w: (["check", w.run, "--baseline", w.tmp / "none.json"], ["none.json"]),
     # ImagenHub rating TSVs
     "tsv: cell ..": lambda w: imagenhub(w, b.tsv_row("a.jpg", "[..]", "[1,1]"), "'[..]'"),
     "tsv: cell [1,2]": lambda w: imagenhub(w, b.tsv_row("a.jpg", "[1,2]", "[1,1]"), "outside 0, 0.5, 1"),
@@ -153,7 +153,7 @@ CASES = {
                                      ["ratings.sqlite", "not an ibench rating database"]),
     "db: ibench table missing a column": lambda w: (["human", "export", "-o", w.tmp / "out", "--db", b.sqlite_db(
         w, "CREATE TABLE studies (id INTEGER PRIMARY KEY, name TEXT);")], ["ratings.sqlite", "'studies'"]),
-    "db: foreign SQLite for create-study": lambda w: (["human", "create-study", w.run, "--raters", "1", "-k", "1",
+    "db: foreign SQLite for create-study": lambda w: (["human", "create-study", w.run, "--raters", "1", "--raters-per-item", "1",
                                                        "--db", b.sqlite_db(w, "CREATE TABLE songs (t TEXT);")],
                                                       ["not an ibench rating database"]),
     "db: missing file": lambda w: (["human", "stats", "--db", w.tmp / "typo.sqlite"], ["typo.sqlite", "no such rating database"]),
@@ -237,7 +237,7 @@ def world(tmp_path_factory) -> tuple[Path, Path]:
         for args in (lambda: ["run", *T, "-m", "tiny", "-d", "synthetic", "-n", "2", "-k", "1", "-o", world / "runs",
                               "--extractor-config", "tiny"],
                      lambda: ["baseline", run(), "-o", world / "baseline.json"],
-                     lambda: ["human", "create-study", run(), "--raters", "2", "-k", "1", "--db", world / "h.db",
+                     lambda: ["human", "create-study", run(), "--raters", "2", "--raters-per-item", "1", "--db", world / "h.db",
                               "--name", "pilot", "--tokens-out", world / "tokens.txt"]):
             try:
                 main([str(a) for a in args()])

@@ -74,8 +74,8 @@ def commands(i: dict) -> dict[str, list]:
         "eval": [["score", run, "--extractor-config", "tiny", "--workers", "0"]],
         "report": [["report", run, "-o", tmp / "report"]],
         "human": [["human", "stats", "--imagenhub", i["tsv"]],
-                  ["human", "create-study", run, "--raters", "1", "-k", "1", "--db", tmp / "h.db", "--name", "x"]],
-        None: [["baseline", run, "-o", tmp / "b.json"], ["check", run, "-b", tmp / "b.json"], ["compare", run, run],
+                  ["human", "create-study", run, "--raters", "1", "--raters-per-item", "1", "--db", tmp / "h.db", "--name", "x"]],
+        None: [["baseline", run, "-o", tmp / "b.json"], ["check", run, "--baseline", tmp / "b.json"], ["compare", run, run],
                ["list", "models"], ["validate"],
                ["run", "-t", "txt2img", "-d", "synthetic", "-n", "1", "-k", "1", "-o", tmp / "plain", "--no-score"]],
     }

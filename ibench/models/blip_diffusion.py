@@ -22,9 +22,8 @@ import json
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import TYPE_CHECKING, Any, Literal, Optional
 
-import torch
 from PIL import Image
 from pydantic import model_validator
 
@@ -32,9 +31,13 @@ from .base import Failed, ModelAdapter, Request
 from .hf_common import free, generators, load_failure, pick_device, pick_dtype, place, quiet, resolve_all, silence_progress
 from .settings import Count, DiffusersSettings, Number
 
+if TYPE_CHECKING:
+    import torch
+
 @lru_cache(maxsize=1)
 def qformer_class() -> type:
     """diffusers' BLIP-Diffusion Q-Former, runnable on transformers 4 and 5 (same weights); imported on first use."""
+    import torch
     try:  # the deprecated pipeline's modules (diffusers >= 0.33 keeps them under pipelines.deprecated)
         from diffusers.pipelines.deprecated.blip_diffusion import modeling_blip2 as blip2
     except ImportError:  # pragma: no cover - older diffusers
@@ -189,6 +192,8 @@ class BlipDiffusionModel(ModelAdapter):
                 generator=generators([batch[n].seed for n, _ in ready]), output_type="pil")
             if self.controlled:
                 kwargs["condtioning_image"] = [it["control"] for _, it in ready]  # sic: diffusers' spelling
+            import torch
+
             with torch.inference_mode():
                 images = self.pipe(**kwargs).images
             for (n, _), image in zip(ready, images):

@@ -29,12 +29,14 @@ def pick_device(device: str) -> "torch.device":
     return torch.device(resolve_device(device))
 
 
-def pick_dtype(dtype: str, device: "torch.device", gpu_default: str = "float16") -> "torch.dtype":
-    """``auto``: ``gpu_default`` on CUDA, float32 on the CPU (half precision is slow or unsupported there)."""
+def pick_dtype(dtype: str, device: "torch.device", gpu_default: "str | torch.dtype" = "float16") -> "torch.dtype":
+    """``auto``: ``gpu_default`` (a name or a torch dtype) on CUDA, float32 on the CPU (half precision is
+    slow or unsupported there)."""
     import torch
 
     if dtype == "auto":
-        return getattr(torch, gpu_default) if device.type == "cuda" else torch.float32
+        gpu = getattr(torch, gpu_default) if isinstance(gpu_default, str) else gpu_default
+        return gpu if device.type == "cuda" else torch.float32
     if dtype not in DTYPES:
         raise IbenchError(f"dtype {dtype!r}: expected auto, {', '.join(DTYPES)}")
     return getattr(torch, DTYPES[dtype])

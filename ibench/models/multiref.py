@@ -15,7 +15,6 @@ import contextlib
 import importlib
 from typing import Any, Iterator, Optional
 
-import torch
 from PIL import Image
 from pydantic import Field, field_validator
 
@@ -90,12 +89,13 @@ class MultiRefModel(ModelAdapter):
         self.config = self.config.model_copy(update=resolved)  # the run id names what was actually used
         self.options = o = self.config.model_dump()
         self.needs_references = preset.needs_references
+        path = resolve_all(self.name, {"model": (o["model"], None)})["model"]  # before the heavy imports
         import diffusers
+        import torch
 
         silence_progress()
         self.device = pick_device(o["device"])
-        self.dtype = pick_dtype(o["dtype"], self.device, gpu_default=torch.bfloat16)
-        path = resolve_all(self.name, {"model": (o["model"], None)})["model"]
+        self.dtype = pick_dtype(o["dtype"], self.device, gpu_default="bfloat16")
         try:
             self.pipe = getattr(diffusers, preset.pipeline).from_pretrained(path, dtype=self.dtype)
         except (OSError, ValueError, EnvironmentError) as exc:
@@ -130,6 +130,8 @@ class MultiRefModel(ModelAdapter):
         if preset.reference_side_arg and o["reference_side"]:
             kwargs[preset.reference_side_arg] = o["reference_side"]
         kwargs.update(o["call_args"] or {})
+        import torch
+
         with self._reference_area(), torch.inference_mode():
             return list(self.pipe(**kwargs).images)
 
