@@ -73,22 +73,23 @@ def _suite(tasks: Optional[list[str]], families: Optional[list[str]], models: Op
 def _check_weights(models: list[str], specs: list, check, model_arg, model_config, extractor_config) -> None:  # noqa: ANN001
     """Look up (load nothing) the weights of every built-in model that has a task here, and the scorer's
     (``extractor_config`` not False): one ``MissingWeights`` line naming every missing one."""
-    lookups = []
+    lookups, doable = [], {}  # doable: the tasks some model can do (the others are refused or skipped first)
     for model in models:
         cls = model_class(model)
-        doable = []
+        mine = []
         for spec in specs:
             try:
                 check(model, spec)
-                doable.append(spec)
+                mine.append(spec)
             except IbenchError:
                 pass
-        if cls is not None and doable:
+        doable.update((s.name, s) for s in mine)
+        if cls is not None and mine:
             lookups.append(lambda cls=cls: check_model_weights(cls, model_options(model_arg, model_config)))
     if extractor_config is not False:
         from ibench.evaluators.score import check_weights
 
-        lookups += [lambda spec=spec: check_weights(spec, extractor_config) for spec in specs]
+        lookups += [lambda spec=spec: check_weights(spec, extractor_config) for spec in doable.values()]
     try:
         gather(lookups)
     except MissingWeights as exc:
