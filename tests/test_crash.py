@@ -80,8 +80,8 @@ def test_torn_cache_entries_are_rebuilt(work):
     assert ibench([*args, "-o", runs], env).returncode == 0
     first = sha_tree(only_run(runs) / "images")
     cache = env["IBENCH_CACHE_DIR"]
-    torn = [f"{cache}/models/tiny-sd/model_index.json", f"{cache}/extractors/tiny-v1/config.json",
-            f"{cache}/extractors/tiny-v1/dino/config.json"]
+    torn = [f"{cache}/models/tiny-sd/model_index.json", f"{cache}/extractors/tiny-v2/config.json",
+            f"{cache}/extractors/tiny-v2/dino/config.json"]
     for path in torn:
         open(path, "w").close()  # a torn write: 0 bytes
     again = runs.parent / "again"

@@ -6,7 +6,7 @@ from __future__ import annotations
 from email.utils import parsedate_to_datetime
 from typing import Callable, Optional, TypeVar
 
-import tenacity
+from ibench.extras import require
 
 T = TypeVar("T")
 MAX_WAIT = 120.0  # never wait longer than this for one retry, whatever the header says
@@ -42,6 +42,9 @@ def retry_after(headers) -> Optional[float]:
 
 def call_with_retries(fn: Callable[[], T], retries: int, backoff: float, sleep=None) -> tuple[T, int]:
     """``fn()`` retried on ``Transient`` up to ``retries`` times; returns (result, attempts)."""
+    require("api", "the api model")  # imported here: `ibench list models` works without the api extra
+    import tenacity
+
     fallback = tenacity.wait_exponential_jitter(initial=backoff, max=MAX_WAIT, jitter=backoff)
 
     def wait(state: tenacity.RetryCallState) -> float:
