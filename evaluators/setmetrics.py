@@ -43,6 +43,8 @@ def fid(gen: np.ndarray, ref: np.ndarray) -> float:
         # clean-fid prints when it adds eps to the diagonal, and passes sqrtm(disp=False), deprecated in
         # SciPy 1.16 and removed in 1.18 (hence scipy<1.18 in the eval extra)
         warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", RuntimeWarning)  # sqrtm of a singular product at small N: flagged below
+        warnings.filterwarnings("ignore", message="Matrix is singular")
         return float(fid_from_feats(gen.astype(np.float64), ref.astype(np.float64)))
 
 

@@ -22,12 +22,15 @@ def report(runs: list[Path] = RunsArg,
            grid: int = typer.Option(4, "--grid", min=0, help="Instances per task in the image grid (0: none)."),
            data_dir: Optional[Path] = typer.Option(None, "--data-dir", "-d",
                                                    help="Data root for reference thumbnails (default: each run's)."),
-           seed: int = typer.Option(0, "--seed", help="Bootstrap seed.")) -> None:
+           seed: int = typer.Option(0, "--seed", help="Bootstrap seed."),
+           table4_o: str = typer.Option("per-image", "--table4-o",
+                                        help="Which O Table 4 shows: per-image (ImagenHub: sqrt(SC*PQ) per image, "
+                                             "averaged) or of-means (sqrt(mean SC * mean PQ)).")) -> None:
     """Write report.md, a self-contained index.html, results.json and CSV/parquet tables."""
     from ibench.report import build_report, write_report
 
     built = build_report(runs, study_db=study_db, study=study, title=title, grid_instances=grid, data_dir=data_dir,
-                         seed=seed)
+                         seed=seed, table4_o=table4_o)
     written = write_report(built, out)
     typer.echo(f"wrote {out / 'index.html'}, {out / 'report.md'}, {out / 'results.json'} "
                f"and {sum(n.endswith('.csv') for n in written)} tables under {out / 'tables'}")

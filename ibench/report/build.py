@@ -16,7 +16,8 @@ from ibench.core.rundir import RunStore
 from .grid import task_grids
 from .model import Report
 from .runs import RunInfo, discover_runs, instance_values, scores
-from .tables import correlation_table, human_items, item_table, joined_items, metric_table, set_metric_table
+from .tables import (correlation_table, human_items, item_table, joined_items, metric_table, model_correlation_table,
+                     set_metric_table)
 
 
 def _run_record(run: RunInfo) -> dict:
@@ -27,8 +28,11 @@ def _run_record(run: RunInfo) -> dict:
 
 def build_report(paths: Sequence[str | Path], study_db: Optional[str | Path] = None, study: Optional[str] = None,
                  title: Optional[str] = None, grid_instances: int = 4, data_dir: Optional[Path] = None,
-                 seed: int = 0) -> Report:
+                 seed: int = 0, table4_o: str = "per-image") -> Report:
     """Read runs (and a study), compute every table; nothing is written."""
+    from ibench.report.human import table4_measures
+
+    table4_measures(table4_o)  # a bad choice is one line before any work
     runs = discover_runs(paths)
     raw = {r.run_id: scores(r) for r in runs}
     per_instance = {rid: instance_values(df) for rid, df in raw.items()}
@@ -41,9 +45,11 @@ def build_report(paths: Sequence[str | Path], study_db: Optional[str | Path] = N
     if study_db is not None:
         from ibench.report.human import load_human
 
-        human = load_human(study_db, runs, study)
+        human = load_human(study_db, runs, study, table4_o)
         report.study, report.human, report.table4 = human.study, human.summary, human.table4
+        report.table4_o = human.table4_o
         report.agreement = human.agreement
         report.joined = joined_items(items, human_items(human.ratings))
         report.correlations = correlation_table(report.joined, seed=seed)
+        report.model_correlations = model_correlation_table(report.joined, seed=seed)
     return report

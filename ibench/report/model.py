@@ -32,6 +32,8 @@ class Report:
     agreement: Optional[pd.DataFrame] = None
     joined: Optional[pd.DataFrame] = None
     correlations: pd.DataFrame = field(default_factory=pd.DataFrame)
+    model_correlations: pd.DataFrame = field(default_factory=pd.DataFrame)
+    table4_o: str = "per-image"  # which O Table 4 shows (ibench.report.human.TABLE4_O)
     version: str = __version__
     resamples: int = RESAMPLES
     confidence: float = CONFIDENCE

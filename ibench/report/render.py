@@ -39,11 +39,46 @@ def table4_blocks(report: Report) -> list[dict]:
     out = []
     for family, block in report.table4.items():
         tasks = [c for c in block.columns if c not in ("model", "measure")]
-        out.append({"family": family, "title": FAMILY_TITLES[family], "tasks": tasks,
+        out.append({"family": family, "title": FAMILY_TITLES[family], "tasks": tasks, "note": average_note(block),
                     "rows": [{"model": r["model"], "measure": r["measure"],
                               "cells": [{"task": t, "value": r[t], "text": fmt(r[t], 3)} for t in tasks]}
                              for r in block.to_dict("records")]})
     return out
+
+
+# -- captions (shared by markdown and HTML) ------------------------------------------------------------
+SET_METRICS_NOTE = ("Every generated image counts (duplicates included; `distinct` shows collapse). FID is biased at "
+                    "small N: beside it is its noise floor, the FID between two disjoint halves of the reference set at "
+                    "the same N (mean ± sd over splits), i.e. what two samples of one distribution score; a value is "
+                    "`stable` only when it stands clear of its floor. KID is unbiased: at these sizes, read KID.")
+CORRELATION_NOTE = ("Over rated images of each task (all models pooled): the image's metric value against the raters' "
+                    "mean rating. 95% bootstrap CIs resample instances (all images of an instance together: they share "
+                    "its prompt and references).")
+MODEL_CORRELATION_NOTE = ("Do the metric's and the people's rankings of models agree? Per task, across models (3 or "
+                          "more): each model's mean metric and mean rating over the same rated images; 95% bootstrap "
+                          "CIs resample instances.")
+
+
+def table4_caption(report: Report) -> str:
+    from .human import TABLE4_O_TEXT
+
+    other = next(o for o in TABLE4_O_TEXT if o != report.table4_o)
+    return (f"{study_text(report.study)}. SC and PQ in {{0, 0.5, 1}} (SC: the minimum over the instruction's "
+            f"conditions); this table's {TABLE4_O_TEXT[report.table4_o]}. Laid out after Instruct-Imagen's Table 4 "
+            f"(SC, PQ, O per task, in-domain and zero-shot blocks); the paper follows ImagenHub's protocol but does "
+            f"not say how its table aggregates O, so the table states its own (`--table4-o {other}` for "
+            f"{TABLE4_O_TEXT[other].split(',')[0]}; both are in the detail table). — marks a task the model was not "
+            f"rated on.")
+
+
+def average_note(block: pd.DataFrame) -> str:
+    from .tables import shared_tasks
+
+    shared = shared_tasks(block)
+    if not shared:
+        return "Average: none, as no task of this block was rated for every model."
+    return (f"Average over the {len(shared)} task(s) every model of this block was rated on "
+            f"({', '.join(shared)}), so every model is averaged over the same tasks.")
 
 
 # -- markdown ------------------------------------------------------------------------------------------
@@ -61,15 +96,15 @@ def render_markdown(report: Report) -> str:
                            [[r["task"], r["model"], *[_md_cell(r["cells"].get(m)) for m in b["metrics"]]]
                             for r in b["rows"]]), ""]
     if not report.set_metrics.empty:
-        lines += ["### Set-level metrics", "",
-                  md_table(["task", "model", "metric", "value", "n", "note"],
+        lines += ["### Set-level metrics", "", SET_METRICS_NOTE, "",
+                  md_table(["task", "model", "metric", "value", "noise floor", "n", "distinct", "stable", "note"],
                            [[r["task"], r["model"], f"{r['metric']} {'↑' if r['higher_is_better'] else '↓'}",
-                             fmt(r["value"], 4), r["n"], r["note"] or ""] for r in records(report.set_metrics)]), ""]
+                             fmt(r["value"], 4), _floor_text(r), r["n"], fmt(r.get("n_distinct")), fmt(r["stable"]),
+                             r["note"] or ""] for r in records(report.set_metrics)]), ""]
     if report.human is not None:
-        lines += ["## Human evaluation", "", f"{study_text(report.study)}. SC and PQ in {{0, 0.5, 1}}; "
-                  "O = √(SC·PQ) of the means, as in Instruct-Imagen's Table 4.", ""]
+        lines += ["## Human evaluation", "", table4_caption(report), ""]
         for b in table4_blocks(report):
-            lines += [f"### {b['title']}", "",
+            lines += [f"### {b['title']}", "", b["note"], "",
                       md_table(["model", "", *b["tasks"]],
                                [[r["model"], r["measure"], *[c["text"] for c in r["cells"]]] for r in b["rows"]]), ""]
         lines += ["### Per task and model (mean ± std over raters)", "",
@@ -79,14 +114,27 @@ def render_markdown(report: Report) -> str:
         lines += ["### Agreement", "", md_table(list(report.agreement.columns),
                                                 [[fmt(v) for v in r.values()] for r in records(report.agreement)]), ""]
     if not report.correlations.empty:
-        lines += ["## Metric–human correlation", "", "Over rated images of each task (all models pooled); "
-                  "95% bootstrap CIs resampling images.", "",
+        lines += ["## Metric–human correlation", "", CORRELATION_NOTE, "",
                   md_table(["task", "metric", "human", "n", "Spearman ρ [CI]", "Kendall τ [CI]"],
                            [[r["task"], r["metric"], r["human"], r["n"],
                              fmt_ci(r["spearman"], r["spearman_ci_low"], r["spearman_ci_high"], 2),
                              fmt_ci(r["kendall"], r["kendall_ci_low"], r["kendall_ci_high"], 2)]
                             for r in records(report.correlations)]), ""]
+    if not report.model_correlations.empty:
+        lines += ["### Model rankings", "", MODEL_CORRELATION_NOTE, "",
+                  md_table(["task", "metric", "human", "models", "Spearman ρ [CI]", "Kendall τ [CI]"],
+                           [[r["task"], r["metric"], r["human"], r["n_models"],
+                             fmt_ci(r["spearman"], r["spearman_ci_low"], r["spearman_ci_high"], 2),
+                             fmt_ci(r["kendall"], r["kendall_ci_low"], r["kendall_ci_high"], 2)]
+                            for r in records(report.model_correlations)]), ""]
     return "\n".join(lines)
+
+
+def _floor_text(row: dict) -> str:
+    if row.get("floor") is None:
+        return "—"
+    sd = row.get("floor_sd")
+    return f"{fmt(row['floor'], 4)}" + (f" ± {fmt(sd, 2)}" if sd is not None else "") + f" (N={row.get('floor_n')})"
 
 
 def study_text(study: str | None) -> str:
@@ -128,5 +176,8 @@ def render_html(report: Report) -> str:
         "human": records(report.human), "agreement": records(report.agreement),
         "agreement_cols": list(report.agreement.columns) if report.agreement is not None else [],
         "correlations": records(report.correlations), "bars": bars, "scatters": scatters, "grids": report.grids,
+        "model_correlations": records(report.model_correlations), "floor_text": _floor_text,
+        "notes": {"set_metrics": SET_METRICS_NOTE, "table4": table4_caption(report) if report.human is not None else "",
+                  "correlation": CORRELATION_NOTE, "model_correlation": MODEL_CORRELATION_NOTE},
     }
     return env.from_string(_template("report.html.j2")).render(**ctx)

@@ -10,7 +10,7 @@ from ibench.core.jsonio import dumps, json_safe, replace_atomic, write_text_atom
 
 from .format import records
 from .model import REPORT_SCHEMA, Report
-from .tables import table4_long
+from .tables import shared_tasks, table4_long
 
 
 # -- results.json -------------------------------------------------------------------------------------
@@ -18,7 +18,10 @@ def results_document(report: Report) -> dict:
     """The report as JSON (schema ``ibench.report/1``)."""
     human = None
     if report.human is not None:
-        human = {"study": report.study, "table4_measures": {"SC": "SC_mean", "PQ": "PQ_mean", "O": "O_of_means"},
+        from .human import table4_measures
+
+        human = {"study": report.study, "table4_measures": table4_measures(report.table4_o), "table4_o": report.table4_o,
+                 "table4_shared_tasks": {f: shared_tasks(b) for f, b in report.table4.items()},
                  "summary": records(report.human), "table4": records(table4_long(report.table4)),
                  "agreement": records(report.agreement)}
     return json_safe({"schema": REPORT_SCHEMA, "title": report.title, "created": report.created,
@@ -26,7 +29,8 @@ def results_document(report: Report) -> dict:
                    "method": {"confidence": report.confidence, "resamples": report.resamples, "unit": "instance",
                               "interval": "percentile bootstrap"},
                    "runs": report.runs, "metrics": records(report.metrics), "set_metrics": records(report.set_metrics),
-                   "human": human, "correlations": records(report.correlations)})
+                   "human": human, "correlations": records(report.correlations),
+                   "model_correlations": records(report.model_correlations)})
 
 
 # -- writing --------------------------------------------------------------------------------------------
@@ -36,7 +40,7 @@ def tables(report: Report) -> dict[str, pd.DataFrame]:
            "items": report.items}
     if report.human is not None:
         out.update({"human": report.human, "table4": table4_long(report.table4), "agreement": report.agreement,
-                    "correlations": report.correlations})
+                    "correlations": report.correlations, "model_correlations": report.model_correlations})
     return {k: v for k, v in out.items() if v is not None and not v.empty}
 
 
