@@ -25,37 +25,41 @@ class Estimate:
         return asdict(self)
 
 
-def _bootstrap(x: np.ndarray, seed: int, confidence: float):
-    from scipy.stats import bootstrap
-
-    return bootstrap((x,), np.mean, confidence_level=confidence, n_resamples=RESAMPLES, method="percentile",
-                     rng=np.random.default_rng(seed))
-
-
 def mean_ci(values, seed: int = 0, confidence: float = CONFIDENCE) -> Estimate:
     """Mean of ``values`` and its percentile bootstrap CI (resampling the values)."""
-    return mean_test(values, seed, confidence)[0]
-
-
-def mean_test(values, seed: int = 0, confidence: float = CONFIDENCE) -> tuple[Estimate, float]:
-    """(``mean_ci``, one-sided bootstrap p-value of "the true mean is <= 0" against "> 0").
-
-    The p-value comes from the same replicates as the interval: ``(1 + #{replicates <= 0}) / (R + 1)``
-    (the percentile-bootstrap test, with the +1 that keeps it valid). NaN when there is nothing to test.
-    """
     x = np.asarray(values, dtype=float)
     x = x[~np.isnan(x)]
     if x.size == 0:
-        return Estimate(math.nan, math.nan, math.nan, 0), math.nan
-    mean = float(x.mean())
+        return Estimate(math.nan, math.nan, math.nan, 0)
+    if x.size < 2 or np.all(x == x[0]):
+        return Estimate(float(x.mean()), float(x.mean()) if x.size > 1 else math.nan,
+                        float(x.mean()) if x.size > 1 else math.nan, int(x.size))
+    from scipy.stats import bootstrap
+
+    res = bootstrap((x,), np.mean, confidence_level=confidence, n_resamples=RESAMPLES, method="percentile",
+                    rng=np.random.default_rng(seed))
+    return Estimate(float(x.mean()), float(res.confidence_interval.low), float(res.confidence_interval.high),
+                    int(x.size))
+
+
+def mean_test(values, seed: int = 0, confidence: float = CONFIDENCE,
+              resamples: int = RESAMPLES) -> tuple[Estimate, float]:
+    """The mean with its percentile bootstrap CI and the one-sided p-value of "the true mean is <= 0".
+
+    Both come from one set of replicates (resampling the values, vectorised: the gate runs it per
+    metric): p = (1 + #{replicate means <= 0}) / (R + 1), the percentile-bootstrap test with the +1
+    that keeps it valid. NaN p (and CI) with fewer than 2 values.
+    """
+    x = np.asarray(values, dtype=float)
+    x = x[~np.isnan(x)]
     if x.size < 2:
-        return Estimate(mean, math.nan, math.nan, 1), math.nan
-    if np.all(x == x[0]):  # every replicate equals the mean
-        return Estimate(mean, mean, mean, int(x.size)), (1.0 if mean <= 0 else 1 / (RESAMPLES + 1))
-    res = _bootstrap(x, seed, confidence)
-    reps = np.asarray(res.bootstrap_distribution)
-    p = (1 + int(np.sum(reps <= 0))) / (reps.size + 1)
-    return Estimate(mean, float(res.confidence_interval.low), float(res.confidence_interval.high), int(x.size)), p
+        m = float(x.mean()) if x.size else math.nan
+        return Estimate(m, math.nan, math.nan, int(x.size)), math.nan
+    reps = x[np.random.default_rng(seed).integers(0, x.size, (resamples, x.size))].mean(axis=1)
+    alpha = (1 - confidence) / 2
+    low, high = np.quantile(reps, [alpha, 1 - alpha])
+    p = (1 + int(np.sum(reps <= 0))) / (resamples + 1)
+    return Estimate(float(x.mean()), float(low), float(high), int(x.size)), p
 
 
 def paired_delta_ci(a, b, seed: int = 0, confidence: float = CONFIDENCE) -> Estimate:

@@ -52,19 +52,23 @@ def check(run: Path = typer.Argument(..., help="A scored run directory."),
           baseline_file: Path = typer.Option(..., "--baseline", "-b", help="Baseline JSON (from `ibench baseline`)."),
           tolerance: Optional[list[str]] = typer.Option(
               None, "--tolerance", "-t",
-              help="Allowed worsening: 0.01 (absolute), 2% (of the baseline mean), or per metric clip_t=0.02 / "
-                   "fid=5% (repeatable). Default 1%."),
+              help="Allowed worsening: 1se (standard errors of the baseline mean; the default), 0.01 (absolute), "
+                   "2% (of the baseline mean), or per metric dino=2se / clip_t=0.02 / fid=5% / missing_instances=2 "
+                   "(repeatable)."),
+          alpha: float = typer.Option(0.05, "--alpha",
+                                      help="Family-wise false-alarm level: Holm–Bonferroni over the gated metrics."),
           junit: Optional[Path] = typer.Option(None, "--junit", help="Write JUnit XML here."),
           summary: Optional[Path] = typer.Option(None, "--summary", help="Also write the markdown summary here "
                                                  "(e.g. $GITHUB_STEP_SUMMARY)."),
           seed: int = typer.Option(0, "--seed", help="Bootstrap seed.")) -> None:
-    """Exit 1 when a metric regresses beyond its tolerance and beyond its CI; print a markdown summary."""
+    """Exit 1 when a metric (or the failure rate) regresses beyond its tolerance and beyond noise (Holm-adjusted);
+    exit 2 for an unpaired comparison. Prints a markdown summary."""
     from ibench.report.gate import check_run, load_baseline
     from ibench.report.gate_output import markdown_summary, write_junit
     from ibench.report.runs import open_run
 
     base = load_baseline(baseline_file)
-    result = check_run(open_run(run), base, tolerance or [], seed=seed)
+    result = check_run(open_run(run), base, tolerance or [], seed=seed, alpha=alpha)
     text = markdown_summary(result)
     typer.echo(text)
     if summary is not None:
