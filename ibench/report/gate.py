@@ -5,8 +5,9 @@ its samples that failed; an instance that failed entirely counts, as it has no m
 
 - the difference is **paired** over the instances both runs generated (an unpaired comparison is
   refused: a run that shares fewer than 2 instance ids with its baseline is a user error, exit 2);
-- a one-sided percentile-bootstrap p-value of "not worse" comes from the same replicates as the
-  95% interval; the p-values of all gated metrics are adjusted together by **Holm–Bonferroni**
+- a one-sided p-value of "not worse on average" (the paired t-test's: ``ibench.stats.mean_test``;
+  the shown 95% interval is the percentile bootstrap's); the p-values of all gated metrics are
+  adjusted together by **Holm–Bonferroni**
   (statsmodels ``multipletests(method="holm")``), so the chance that *any* metric of an unchanged
   model fails stays at most ``alpha`` (default 5%);
 - a metric **regresses** when it is worse by more than its tolerance **and** its adjusted p < alpha.
@@ -105,7 +106,7 @@ class MetricCheck:
     status: str  # pass | within-noise | improved | regression | missing | new | not-gated
     message: str = ""
     allowed: float = math.nan  # the tolerance as an absolute worsening
-    p_value: float = math.nan  # one-sided bootstrap p of "not worse"
+    p_value: float = math.nan  # one-sided p of "not worse" (paired t-test)
     p_adjusted: float = math.nan  # after Holm–Bonferroni over the gated metrics
 
     @property
@@ -192,8 +193,9 @@ def check_metrics(baseline_metrics: dict, per_instance: pd.DataFrame, default: T
                   per: dict[str, Tolerance], seed: int = 0) -> list[MetricCheck]:
     """The per-instance checks of the baseline's metrics (provisional status; ``decide`` finishes them)."""
     out = []
+    groups = {m: g.set_index("instance_id")["value"] for m, g in per_instance.groupby("metric")}
     for name, base in sorted(baseline_metrics.items()):
-        cur = per_instance[per_instance["metric"] == name].set_index("instance_id")["value"]
+        cur = groups.get(name, pd.Series(dtype=float))
         if cur.empty:
             out.append(MetricCheck(name, base["higher_is_better"], base["mean"], math.nan, math.nan, math.nan,
                                    math.nan, 0, "none", str(per.get(name, default)), "missing",

@@ -31,7 +31,7 @@ def markdown_summary(result: CheckResult) -> str:
     if result.notes:
         lines += ["", "Run identity differs from the baseline:", *[f"- {n}" for n in result.notes]]
     lines += ["", f"A metric regresses when it is worse than the baseline by more than its tolerance and its one-sided "
-                  f"bootstrap p-value of \"not worse\", adjusted over the {len(_family(result))} gated metrics by "
+                  f"p-value of \"not worse\" (paired t-test), adjusted over the {len(_family(result))} gated metrics by "
                   f"{PROCEDURES.get(result.procedure, result.procedure)}, is below {result.alpha:g}: an unchanged model "
                   f"fails on any metric with probability at most {result.alpha:g}. Differences are paired over matched "
                   f"instances; failure_rate is the share of each instance's samples that failed; missing_instances "
