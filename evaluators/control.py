@@ -4,7 +4,8 @@ the map (``ibench.data.controls``) and compare, at the map's resolution.
 - edge: OpenCV Canny (ControlNet thresholds); precision/recall with a 2 px (Euclidean, distance
   transform) tolerance; value = F1.
 - mask: GrabCut foreground of the output; value = ½(share of mask pixels called foreground +
-  share of non-mask pixels called background), so 0.5 is chance whatever the mask's size.
+  share of non-mask pixels called background): 0.5 for a random mask, but an unrelated photo of a centred
+  object scores ~0.71 (GrabCut's centred seed; chance levels: benchmarks/bench_chance.py, docs/evaluators.md).
 - depth: the same transformers depth model; both maps normalised to [0, 1]; the output's map is
   fitted to the target by least squares (scale >= 0 and shift); value = mean absolute error (lower is better).
 """
@@ -58,7 +59,7 @@ def edge_f1(output: Image.Image, edge_map: Image.Image, tolerance: int = EDGE_TO
 
 
 def mask_agreement(output: Image.Image, mask: Image.Image) -> float:
-    """Balanced agreement of the output's GrabCut mask with the mask (1 = identical, 0.5 = chance)."""
+    """Balanced agreement of the output's GrabCut mask with the mask (1 = identical; chance: docs/evaluators.md)."""
     target = np.asarray(mask.convert("L")) > 127
     pred = np.asarray(controls.grabcut_mask(output.convert("RGB").resize(mask.size, Image.BICUBIC))) > 127
     parts = []

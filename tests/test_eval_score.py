@@ -98,7 +98,7 @@ def test_all_metrics_end_to_end_with_failures_skipped(env):
         assert s["n"] == 4 and s["n_reference"] > 150 and s["reference"].startswith("dreambench+styledrop+classic@")
         assert "union of both sources" in s["reference_reason"]  # tasks/style_subject_control.yaml's reason
         floor = s["noise_floor"]
-        assert floor["n"] == 4 and floor["splits"] == 5 and s["value"] is not None and not s["higher_is_better"]
+        assert floor["n"] == 4 and floor["splits"] == 3 and s["value"] is not None and not s["higher_is_better"]
         assert s["stable"] is (s["note"] == "")
         assert json.loads((store.path / "scores" / f"{name}.json").read_text()) == s
     assert results["set_metrics"]["kid"]["estimator"] == "all images"

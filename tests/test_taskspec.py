@@ -76,9 +76,9 @@ def test_user_task_dirs(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("old,new,message", [
-    ("metrics: [clip_t, style_clip, style_gram]", "metrics: [clip_t, nometric]",
+    ("metrics: [clip_t, style_clip, style_gram, copy_rate]", "metrics: [clip_t, nometric]",
      r"key 'metrics.1': unknown metric 'nometric' \(known: .*clip_t"),
-    ("metrics: [clip_t, style_clip, style_gram]", "metrics: [clip_t, fid]", r"key 'metrics.1': 'fid' belongs under 'set_metrics'"),
+    ("metrics: [clip_t, style_clip, style_gram, copy_rate]", "metrics: [clip_t, fid]", r"key 'metrics.1': 'fid' belongs under 'set_metrics'"),
     ("set_metrics: [fid, kid]", "set_metrics: [fid, kdi]", r"key 'set_metrics.1': unknown set metric 'kdi'"),
     ("pools: [styledrop, classic]\n", "pools: [styledrop, classic]\n    caption: 'the {nope}'\n",
      r"caption 'the \{nope\}': unknown field \{nope\}"),

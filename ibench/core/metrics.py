@@ -116,11 +116,15 @@ BUILTIN: list[MetricDef] = [
               recipe={"model": "Intel/dpt-hybrid-midas", "preprocessing": "output resized to the map's size",
                       "formula": "MAE after least-squares scale and shift, depths in [0, 1]"}),
     MetricDef(name="fid", kind="set", level="set", higher_is_better=False, extractor="inception",
-              description="FID (clean-fid maths, 'clean' preprocessing, Inception) vs the task's real images",
-              recipe={**_FID, "formula": "Frechet distance of Gaussian fits"}, comparable_with=["clean-fid"]),
+              description="FID (clean-fid maths, 'clean' preprocessing, Inception) of every generated image vs the "
+                          "task's reference set, beside its noise floor",
+              recipe={**_FID, "formula": "Frechet distance of Gaussian fits; every image counts (duplicates too)"},
+              comparable_with=["clean-fid"]),
     MetricDef(name="kid", kind="set", level="set", higher_is_better=False, extractor="inception",
-              description="KID (clean-fid maths, seeded subsets) vs the task's real images",
-              recipe={**_FID, "formula": "unbiased MMD^2, cubic polynomial kernel, seeded subsets"},
+              description="KID (unbiased MMD^2, clean-fid's kernel) of every generated image vs the task's reference "
+                          "set, beside its noise floor: the one to read at small N",
+              recipe={**_FID, "formula": "unbiased MMD^2, cubic polynomial kernel, on all images (<= 10,000 per set), "
+                                         "else seeded subsets with the Monte-Carlo error"},
               comparable_with=["clean-fid"]),
 ]
 #: Every known metric definition by name (built-ins, then what extensions register).
