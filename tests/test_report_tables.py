@@ -148,3 +148,28 @@ def test_model_level_correlation_equals_instance_resampling_by_hand():
     reps = np.array(reps)
     assert (est.ci_low, est.ci_high) == pytest.approx(tuple(np.nanquantile(reps, [0.025, 0.975])), abs=1e-9)
     assert math.isnan(group_mean_corr_ci(a[:2], b[:2]).value)  # two models: no ranking to correlate
+
+
+def test_model_correlation_table_ranks_models_on_their_rated_images():
+    from ibench.report.tables import correlation_table, model_correlation_table
+
+    rng = np.random.default_rng(6)
+    rows = []
+    for m, quality in enumerate((0.2, 0.5, 0.6, 0.9)):
+        for i in range(10):
+            for sample in range(2):
+                rows.append({"task": "t", "family": "in_domain", "model": f"M{m}", "run_id": f"r{m}",
+                             "instance_id": f"i{i}", "sample": sample, "metric": "clip_t",
+                             "value": quality + rng.normal(0, 0.2), "SC": quality + rng.normal(0, 0.3),
+                             "PQ": rng.normal(), "O": quality})
+    joined = pd.DataFrame(rows)
+    table = model_correlation_table(joined).set_index("human")
+    for measure in ("SC", "PQ"):
+        per_instance = joined.groupby(["model", "instance_id"])[["value", measure]].mean()
+        means = per_instance.groupby(level="model").mean()
+        expected = spearmanr(means["value"], means[measure]).statistic
+        assert table.at[measure, "spearman"] == pytest.approx(expected)
+        assert table.at[measure, "n_models"] == 4 and table.at[measure, "n_instances"] == 10
+    assert table.at["SC", "spearman_ci_low"] <= table.at["SC", "spearman"] <= table.at["SC", "spearman_ci_high"]
+    pooled = correlation_table(joined).set_index("human")
+    assert pooled.at["SC", "n"] == 80 and pooled.at["SC", "n_instances"] == 10

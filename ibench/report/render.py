@@ -114,20 +114,19 @@ def render_markdown(report: Report) -> str:
         lines += ["### Agreement", "", md_table(list(report.agreement.columns),
                                                 [[fmt(v) for v in r.values()] for r in records(report.agreement)]), ""]
     if not report.correlations.empty:
-        lines += ["## Metric–human correlation", "", CORRELATION_NOTE, "",
-                  md_table(["task", "metric", "human", "n", "Spearman ρ [CI]", "Kendall τ [CI]"],
-                           [[r["task"], r["metric"], r["human"], r["n"],
-                             fmt_ci(r["spearman"], r["spearman_ci_low"], r["spearman_ci_high"], 2),
-                             fmt_ci(r["kendall"], r["kendall_ci_low"], r["kendall_ci_high"], 2)]
-                            for r in records(report.correlations)]), ""]
+        lines += ["## Metric–human correlation", "", CORRELATION_NOTE, "", _corr_table(report.correlations, "n", "n"),
+                  ""]
     if not report.model_correlations.empty:
         lines += ["### Model rankings", "", MODEL_CORRELATION_NOTE, "",
-                  md_table(["task", "metric", "human", "models", "Spearman ρ [CI]", "Kendall τ [CI]"],
-                           [[r["task"], r["metric"], r["human"], r["n_models"],
-                             fmt_ci(r["spearman"], r["spearman_ci_low"], r["spearman_ci_high"], 2),
-                             fmt_ci(r["kendall"], r["kendall_ci_low"], r["kendall_ci_high"], 2)]
-                            for r in records(report.model_correlations)]), ""]
+                  _corr_table(report.model_correlations, "n_models", "models"), ""]
     return "\n".join(lines)
+
+
+def _corr_table(table: pd.DataFrame, count: str, shown: str) -> str:
+    return md_table(["task", "metric", "human", shown, "Spearman ρ [CI]", "Kendall τ [CI]"],
+                    [[r["task"], r["metric"], r["human"], r[count],
+                      fmt_ci(r["spearman"], r["spearman_ci_low"], r["spearman_ci_high"], 2),
+                      fmt_ci(r["kendall"], r["kendall_ci_low"], r["kendall_ci_high"], 2)] for r in records(table)])
 
 
 def _floor_text(row: dict) -> str:
