@@ -7,12 +7,17 @@ A config file (YAML) looks like::
     style: {model: timm/vgg19.tv_in1k, layers: 4}            # hub id or local folder (timm)
     inception: {weights: /path/to/inception-2015-12-05.pt}   # clean-fid's torchscript Inception
     depth: {model: Intel/dpt-hybrid-midas}                   # transformers depth-estimation model
+    dinov2: {model: facebook/dinov2-small}                   # hub id or local folder (transformers)
+    csd: {weights: /path/to/csd/checkpoint.pth, model: ViT-L-14-quickgelu}   # CSD checkpoint + open_clip arch
+    lpips: {net: alex, backbone: /path/alexnet-owt-7be5be79.pth}              # torchvision backbone weights
+    face: {model: buffalo_l, root: ~/.insightface}           # insightface model pack (name or folder)
 
 ``tiny`` instead of a file selects tiny random extractors built in code (offline; random features).
 ``clip.config`` may name an extra open_clip model-config JSON to register first (``add_model_config``).
 Environment variables: ``IBENCH_EXTRACTOR_CONFIG`` (a file as above), ``IBENCH_CLIP_MODEL``,
 ``IBENCH_CLIP_PRETRAINED``, ``IBENCH_CLIP_CONFIG``, ``IBENCH_DINO_MODEL``, ``IBENCH_STYLE_MODEL``,
-``IBENCH_INCEPTION_WEIGHTS``, ``IBENCH_DEPTH_MODEL``.
+``IBENCH_INCEPTION_WEIGHTS``, ``IBENCH_DEPTH_MODEL``, ``IBENCH_DINOV2_MODEL``, ``IBENCH_CSD_WEIGHTS``,
+``IBENCH_LPIPS_BACKBONE``, ``IBENCH_FACE_MODEL``.
 """
 
 from __future__ import annotations
@@ -27,7 +32,8 @@ from ibench.errors import IbenchError
 ENV = {"clip_model": "IBENCH_CLIP_MODEL", "clip_pretrained": "IBENCH_CLIP_PRETRAINED",
        "clip_config": "IBENCH_CLIP_CONFIG", "dino_model": "IBENCH_DINO_MODEL",
        "style_model": "IBENCH_STYLE_MODEL", "inception_weights": "IBENCH_INCEPTION_WEIGHTS",
-       "depth_model": "IBENCH_DEPTH_MODEL"}
+       "depth_model": "IBENCH_DEPTH_MODEL", "dinov2_model": "IBENCH_DINOV2_MODEL",
+       "csd_weights": "IBENCH_CSD_WEIGHTS", "lpips_backbone": "IBENCH_LPIPS_BACKBONE", "face_model": "IBENCH_FACE_MODEL"}
 
 
 @dataclass(frozen=True)
@@ -42,6 +48,14 @@ class ExtractorConfig:
     style_layers: int = 4
     inception_weights: Optional[str] = None
     depth_model: Optional[str] = None
+    dinov2_model: str = "facebook/dinov2-small"
+    csd_model: str = "ViT-L-14-quickgelu"
+    csd_config: Optional[str] = None  # an open_clip model-config JSON to register first (tiny models)
+    csd_weights: Optional[str] = None
+    lpips_net: str = "alex"
+    lpips_backbone: Optional[str] = None  # torchvision's weights file of the backbone (default: torchvision's cache)
+    face_model: str = "buffalo_l"  # an insightface model pack name (in face_root/models) or folder; `tiny`: stand-in
+    face_root: str = "~/.insightface"
 
     def as_dict(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self)}

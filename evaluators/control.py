@@ -8,6 +8,9 @@ the map (``ibench.data.controls``) and compare, at the map's resolution.
   object scores ~0.71 (GrabCut's centred seed; chance levels: benchmarks/bench_chance.py, docs/evaluators.md).
 - depth: the same transformers depth model; both maps normalised to [0, 1]; the output's map is
   fitted to the target by least squares (scale >= 0 and shift); value = mean absolute error (lower is better).
+
+ControlNet++'s exact mode (``params.scorer``): ``edge_f1_exact`` (pixelwise F1, no tolerance),
+``depth_rmse`` (RMSE of min-max normalised depths on a 0-255 scale, no fit), ``mask_iou`` (foreground IoU).
 """
 
 from __future__ import annotations
@@ -58,10 +61,37 @@ def edge_f1(output: Image.Image, edge_map: Image.Image, tolerance: int = EDGE_TO
     return edge_prf(pred, target, tolerance)[2]
 
 
-def mask_agreement(output: Image.Image, mask: Image.Image) -> float:
-    """Balanced agreement of the output's GrabCut mask with the mask (1 = identical; chance: docs/evaluators.md)."""
+def edge_f1_exact(output: Image.Image, edge_map: Image.Image) -> float:
+    """ControlNet++'s Canny F1: the output's Canny edges (100, 200) against the map, pixel for pixel."""
+    return edge_f1(output, edge_map, tolerance=0)
+
+
+def _output_mask(output: Image.Image, mask: Image.Image) -> tuple[np.ndarray, np.ndarray]:
+    """(the output's GrabCut foreground at the mask's size, the mask's foreground), both boolean."""
     target = np.asarray(mask.convert("L")) > 127
     pred = np.asarray(controls.grabcut_mask(output.convert("RGB").resize(mask.size, Image.BICUBIC))) > 127
+    return pred, target
+
+
+def mask_iou(output: Image.Image, mask: Image.Image) -> float:
+    """Intersection over union of the output's foreground and the mask's (1 when both are empty)."""
+    pred, target = _output_mask(output, mask)
+    union = (pred | target).sum()
+    return 1.0 if union == 0 else float((pred & target).sum() / union)
+
+
+def depth_rmse(pred: np.ndarray, target: np.ndarray) -> float:
+    """RMSE of two relative depth maps of one size, each min-max normalised, on a 0-255 scale (no fit)."""
+    def unit(d: np.ndarray) -> np.ndarray:
+        d = d.astype(np.float64)
+        return (d - d.min()) / max(float(d.max() - d.min()), 1e-8)
+
+    return float(np.sqrt(np.mean((unit(pred) * 255 - unit(target) * 255) ** 2)))
+
+
+def mask_agreement(output: Image.Image, mask: Image.Image) -> float:
+    """Balanced agreement of the output's GrabCut mask with the mask (1 = identical; chance: docs/evaluators.md)."""
+    pred, target = _output_mask(output, mask)
     parts = []
     if target.any():
         parts.append(float(pred[target].mean()))
@@ -81,10 +111,11 @@ def depth_error(pred: np.ndarray, target: np.ndarray) -> float:
 
 
 #: Scorers that compare the output with the map directly (run in DataLoader workers), by name.
-PIXEL_SCORERS: dict[str, Callable[[Image.Image, Image.Image], float]] = {"edge_f1": edge_f1,
-                                                                         "mask_agreement": mask_agreement}
+PIXEL_SCORERS: dict[str, Callable[[Image.Image, Image.Image], float]] = {
+    "edge_f1": edge_f1, "mask_agreement": mask_agreement, "edge_f1_exact": edge_f1_exact, "mask_iou": mask_iou}
 #: Scorers of (output's relative depth, target depth), both in [0, 1]: they need the depth model.
-DEPTH_SCORERS: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {"depth_mae": depth_error}
+DEPTH_SCORERS: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {"depth_mae": depth_error,
+                                                                        "depth_rmse": depth_rmse}
 DEFAULT_SCORER = {"edge": "edge_f1", "mask": "mask_agreement", "depth": "depth_mae"}
 
 

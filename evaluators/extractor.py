@@ -17,16 +17,20 @@ import numpy as np
 import torch
 from PIL import Image
 
+from .tiny_mark import TINY_MARK
+
 
 def file_identity(path: str | Path) -> str:
-    """Identity of a local weights file or folder: path, sizes and modification times."""
+    """Identity of a local weights file or folder: path, sizes and modification times; weights that
+    ``ibench.evaluators.tiny`` made (a ``.ibench-tiny`` marker beside them) say so first."""
     path = Path(path).expanduser().resolve()
     files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
     h = hashlib.sha256(str(path).encode())
     for p in files:
         st = p.stat()
         h.update(f"{p.name}:{st.st_size}:{st.st_mtime_ns}\n".encode())
-    return f"{path.name}@{h.hexdigest()[:16]}"
+    tiny = ((path if path.is_dir() else path.parent) / f".{TINY_MARK}").is_file()
+    return f"{TINY_MARK + ':' if tiny else ''}{path.name}@{h.hexdigest()[:16]}"
 
 
 def quiet_transformers() -> None:
@@ -53,6 +57,7 @@ class Extractor:
     kind: str = "image"  # or "text"
     id: str = ""
     preprocessing: str = ""
+    nothing: str = "nothing to describe"  # why an image got a NaN vector (the face extractor: no face detected)
 
     def __init__(self, device: str = "cpu"):
         self.device = device

@@ -12,9 +12,9 @@ from typing import Callable, Mapping
 import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
-from tqdm.auto import tqdm
 
 from ibench.errors import IbenchError
+from ibench.progress import progress as progress_bar
 
 from .cache import FeatureCache
 from .extractor import Extractor
@@ -85,7 +85,7 @@ def ensure_image_features(needs: Mapping[str, Mapping[str, Path]], extractors: M
             per_image.setdefault(sha, []).append(name)
     items = [(sha, paths[sha], tuple(names)) for sha, names in per_image.items()]
     dataset = DecodeDataset(items, {n: extractors[n].transform for n in todo if todo[n]})
-    bar = tqdm(total=len(items), desc="features", unit="img", disable=not progress, dynamic_ncols=True)
+    bar = progress_bar(len(items), "features", "img", enabled=progress)
     for groups, errors, n in loader(dataset, batch_size, num_workers, collate_by_extractor):
         if errors:
             raise IbenchError(f"image does not decode: {errors[0]}")

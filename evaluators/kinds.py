@@ -58,6 +58,7 @@ class ScoringContext:
     extractors: dict[str, Extractor] = field(default_factory=dict)
     caches: dict[str, FeatureCache] = field(default_factory=dict)
     hasher: ReferenceHasher = field(default_factory=ReferenceHasher)
+    options: dict[str, dict] = field(default_factory=dict)  # per kind name (e.g. judge: {config, max_calls})
 
 
 @dataclass

@@ -25,6 +25,9 @@ KINDS: dict[str, str] = {
     "control": "ibench.evaluators.control:ControlKind",
     "set": "ibench.evaluators.setlevel:SetKind",
     "copy": "ibench.evaluators.copy:CopyKind",
+    "judge": "ibench.evaluators.judge.kind:JudgeKind",
+    "locality": "ibench.evaluators.perceptual:LocalityKind",
+    "diversity": "ibench.evaluators.perceptual:DiversityKind",
 }
 EXTRACTORS: dict[str, str] = {
     "clip": "ibench.evaluators.clip:ClipImage",
@@ -32,6 +35,10 @@ EXTRACTORS: dict[str, str] = {
     "dino": "ibench.evaluators.dino:Dino",
     "gram": "ibench.evaluators.gram:Gram",
     "inception": "ibench.evaluators.inception:Inception",
+    "dinov2": "ibench.evaluators.dino:Dinov2",
+    "csd": "ibench.evaluators.csd:Csd",
+    "lpips": "ibench.evaluators.perceptual:Lpips",
+    "face": "ibench.evaluators.face:Face",
 }
 
 

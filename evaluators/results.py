@@ -6,7 +6,9 @@
   preprocessing, extractor, stable, note, higher_is_better}``.
 - ``results.json``: per metric the mean over instances (each instance first averaged over its
   samples and conditions) with a 95% bootstrap CI over instances (``ibench.stats.mean_ci``), the
-  same per condition, set metrics, counts and the extractors' identities.
+  same per condition, set metrics, counts and the extractors' identities. A metric whose definition
+  says ``params.combine: min`` (the judge's SC and PQ) first takes, per sample, the minimum over its
+  conditions (``combine_conditions``); its per-condition estimates use the raw rows.
 """
 
 from __future__ import annotations
@@ -31,12 +33,25 @@ def estimate(values: Iterable[float]) -> dict:
     return json_safe({"mean": e.mean, "ci_low": e.ci_low, "ci_high": e.ci_high, "n": e.n})
 
 
+def combine_conditions(df: pd.DataFrame) -> pd.DataFrame:
+    """Rows of ``combine: min`` metrics reduced to one row per sample (condition ``min``); others as they are."""
+    from ibench.core.metrics import METRICS
+
+    mins = [m for m in df["metric"].unique() if m in METRICS and METRICS[m].params.get("combine") == "min"]
+    if not len(df) or not mins:
+        return df
+    part = df["metric"].isin(mins)
+    reduced = df[part].groupby(["instance_id", "sample", "metric"], as_index=False, sort=True)["value"].min()
+    reduced["condition"] = "min"
+    return pd.concat([df[~part], reduced[COLUMNS]], ignore_index=True)
+
+
 def summarize(rows: list[dict]) -> tuple[dict, dict]:
     """(overall estimate, per-condition estimates): instance means first, then CI over instances."""
     if not rows:
         return estimate([]), {}
     df = pd.DataFrame(rows, columns=COLUMNS)
-    overall = estimate(df.groupby("instance_id")["value"].mean().to_numpy())
+    overall = estimate(combine_conditions(df).groupby("instance_id")["value"].mean().to_numpy())
     by_cond = {str(cond): estimate(g.groupby("instance_id")["value"].mean().to_numpy())
                for cond, g in df.groupby("condition", sort=True)}
     return overall, by_cond
@@ -53,14 +68,18 @@ def write_set(scores_dir: Path, metric: str, record: dict) -> None:
     write_json_atomic(scores_dir / f"{metric}.json", record)
 
 
-def load_scores(run_dir: str | Path) -> pd.DataFrame:
-    """All per-instance score rows of a run (columns instance_id, sample, metric, condition, value)."""
+def load_scores(run_dir: str | Path, combine: bool = True) -> pd.DataFrame:
+    """All per-instance score rows of a run (columns instance_id, sample, metric, condition, value);
+    ``combine``: ``combine: min`` metrics as one row per sample (``combine_conditions``)."""
     scores = Path(run_dir) / RunLayout.SCORES
     rows: list[dict] = []
     for path in sorted(scores.glob("*.jsonl")):
         rows.extend(read_jsonl(path))
     df = pd.DataFrame(rows, columns=COLUMNS)
-    return df.astype({"sample": "int64", "value": "float64"}) if len(df) else df
+    if not len(df):
+        return df
+    df = df.astype({"sample": "int64", "value": "float64"})
+    return combine_conditions(df) if combine else df
 
 
 def load_results(run_dir: str | Path) -> dict:

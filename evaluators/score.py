@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Optional
 
 from ibench import __version__
-from ibench.core.metrics import MetricDef, parse_metrics
+from ibench.core.metrics import METRICS, MetricDef, parse_metrics
 from ibench.core.paths import DataRoot
 from ibench.core.registry import get_task
 from ibench.core.rundir import Generation, RunStore
@@ -31,8 +31,12 @@ def _task_spec(name: str):
 
 def score_run(run_dir: str | Path, metrics: "list[str] | str | None" = None, device: str = "cpu",
               batch_size: int = 32, num_workers: int = 2, config: "ExtractorConfig | dict | str | Path | None" = None,
-              data_root: "DataRoot | str | Path | None" = None, progress: bool = False) -> dict:
-    """Score a run with ``metrics`` (default: its task's) and write scores/ and results.json; returns the results."""
+              data_root: "DataRoot | str | Path | None" = None, progress: bool = False,
+              options: Optional[dict[str, dict]] = None) -> dict:
+    """Score a run with ``metrics`` (default: its task's) and write scores/ and results.json; returns the results.
+
+    ``options`` are per metric kind (``{"judge": {"config": FILE, "max_calls": N}}``). Entries of metrics
+    scored before and not re-scored now stay in results.json (their score files stay too)."""
     store = RunStore(run_dir)
     manifest = store.manifest()
     ident = manifest.identity
@@ -63,7 +67,7 @@ def score_run(run_dir: str | Path, metrics: "list[str] | str | None" = None, dev
     ctx = ScoringContext(store=store, manifest=manifest, spec=spec, instances=instances,
                          ok=[g for g in gens if g.ok and g.instance_id in instances], root=root,
                          config=resolve_config(config), device=device, batch_size=batch_size,
-                         num_workers=num_workers, progress=progress)
+                         num_workers=num_workers, progress=progress, options=dict(options or {}))
     names = set().union(*(kinds[k].extractors(ms) for k, ms in by_kind.items())) if by_kind else set()
     ctx.extractors = build_extractors(names, ctx.config, device)
     ctx.caches = {n: fcache.FeatureCache(e.id, e.preprocessing) for n, e in ctx.extractors.items()}
@@ -79,11 +83,31 @@ def score_run(run_dir: str | Path, metrics: "list[str] | str | None" = None, dev
     for name, r in output.rows.items():
         write_rows(store.scores_dir, name, r)
     for name, rec in output.sets.items():
+        if name in METRICS:
+            rec.update(recipe_of(METRICS[name]))
         write_set(store.scores_dir, name, rec)
     results = _results(ctx, chosen, output, gens)
+    _keep_previous(store, results)
     results["notes"] = notes
     write_json_atomic(store.results_path, results)
     return results
+
+
+def _keep_previous(store: RunStore, results: dict) -> None:
+    """Carry over the previous results.json's entries of metrics not scored this time."""
+    if not store.results_path.is_file():
+        return
+    try:
+        from .results import load_results
+
+        old = load_results(store.path)
+    except IbenchError:  # an old schema or a torn file: start afresh
+        return
+    if old.get("run_id") != results["run_id"]:
+        return
+    for part in ("metrics", "set_metrics"):
+        for name, entry in old.get(part, {}).items():
+            results[part].setdefault(name, entry)
 
 
 def _results(ctx: ScoringContext, chosen: list[MetricDef], output: KindOutput, gens: list[Generation]) -> dict:
@@ -99,7 +123,7 @@ def _results(ctx: ScoringContext, chosen: list[MetricDef], output: KindOutput, g
             reason = "skipped: no condition of this kind in the run's instances" if ok else "skipped: no images"
         per_metric[m.name] = {**overall, "n_rows": len(rows), "higher_is_better": m.higher_is_better,
                               "description": m.description, "conditions": conds, "skipped": reason,
-                              **output.details.get(m.name, {})}
+                              **recipe_of(m), **output.details.get(m.name, {})}
     return {
         "schema": SCHEMA, "run_id": ctx.manifest.run_id, "task": ident.task,
         "task_version": ident.task_version, "family": ctx.manifest.family or (ctx.spec.family if ctx.spec else ""),
@@ -111,3 +135,8 @@ def _results(ctx: ScoringContext, chosen: list[MetricDef], output: KindOutput, g
         "metrics": per_metric,
         "set_metrics": output.sets,
     }
+
+
+def recipe_of(metric: MetricDef) -> dict:
+    """What a metric's number means: its recipe and the published tables it is comparable with."""
+    return {"recipe": dict(metric.recipe), "comparable_with": list(metric.comparable_with)}

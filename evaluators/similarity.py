@@ -1,6 +1,10 @@
 """Metric kind ``similarity``: mean cosine between the output's embedding and each reference's (or the
 target prompt's), from cached features (CLIP-T, CLIP-I, DINO, style and content similarity).
 
+An extractor may describe an image with a NaN vector (the face extractor: no face detected): such an
+output gets no row but a recorded failure (``details[metric]``: counts and the failed samples), and
+such a reference image is left out of the mean.
+
 The features of every image are computed once per extractor and cached by content hash; the rows
 are then read from the cache in chunks, so memory stays flat in the number of images.
 """
@@ -32,10 +36,12 @@ class SubjectPhotos:
 
     def __call__(self, views: list[str]) -> list[str]:
         if self.by_image is None:
-            try:
-                subjects = Catalog(self.root).subjects
-            except IbenchError:  # a root without DreamBench's layout: the given views are all we know
-                subjects = []
+            subjects = []
+            for group in ("subjects", "faces"):  # a person's reference: every photo of that person
+                try:
+                    subjects += getattr(Catalog(self.root), group)
+                except IbenchError:  # a root without that layout: the given views are all we know
+                    pass
             self.by_image = {im: list(s.images) for s in subjects for im in s.images}
         return self.by_image.get(views[0], views) if views else views
 
@@ -85,6 +91,7 @@ class SimilarityKind(MetricKind):
             else:
                 ref_feats[m.name] = ctx.caches[m.extractor].get(s for s in needs[m.extractor] if s not in gen_shas)
         out = KindOutput(rows={m.name: [] for m in metrics})
+        failed: dict[str, list[dict]] = {m.name: [] for m in metrics}
         for start in range(0, len(ctx.ok), CHUNK):
             chunk = ctx.ok[start:start + CHUNK]
             gen = {name: ctx.caches[name].get(g.sha256 for g in chunk) for name in {m.extractor for m in metrics}}
@@ -92,13 +99,28 @@ class SimilarityKind(MetricKind):
                 inst = ctx.instances[g.instance_id]
                 for m in metrics:
                     v = gen[m.extractor][g.sha256].astype(np.float32)
+                    nothing = ctx.extractors[m.extractor].nothing
                     for cond, refs in conditions(m, inst):
                         text = m.target == "text"
                         keys = [text_key(t) for t in refs] if text else [ctx.hasher(resolve(r)) for r in refs]
                         refs_m = ref_feats[m.name]
                         if not text:  # a reference that is also a generated image: read it
                             refs_m.update(ctx.caches[m.extractor].get(k for k in keys if k not in refs_m))
-                        value = float(np.mean([float(v @ refs_m[k].astype(np.float32)) for k in keys]))
+                        described = (refs_m[k].astype(np.float32) for k in keys)
+                        sims = [float(v @ r) for r in described if np.isfinite(r).all()]
+                        why = (f"{nothing} in the output" if not np.isfinite(v).all()
+                               else f"{nothing} in any reference image" if not sims else None)
+                        if why:
+                            failed[m.name].append({"instance_id": g.instance_id, "sample": g.sample,
+                                                   "condition": cond, "reason": why})
+                            continue
+                        value = float(np.mean(sims))
                         out.rows[m.name].append({"instance_id": g.instance_id, "sample": g.sample,
                                                  "metric": m.name, "condition": cond, "value": value})
+        for name, rows in failed.items():
+            if rows:
+                counts: dict[str, int] = {}
+                for r in rows:
+                    counts[r["reason"]] = counts.get(r["reason"], 0) + 1
+                out.details[name] = {"failures": counts, "failed": rows}
         return out

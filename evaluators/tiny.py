@@ -1,7 +1,8 @@
 """Tiny random versions of every extractor, saved to a folder in the formats the real loaders read.
 
 ``save_tiny_extractors(folder)`` returns an extractor config dict (``clip``, ``dino``, ``style``,
-``inception``, ``depth``) that points ibench's real loading code at them. They are the offline
+``inception``, ``depth``, ``dinov2``, ``csd``, ``lpips``, ``face``) that points ibench's real loading code
+at them (``face: {model: tiny}`` is the stand-in face analyzer of ``ibench.evaluators.face``). They are the offline
 embedded default (``--extractor-config tiny``) and what the tests use: their features are random,
 so the scores they give show the pipeline working, not image quality.
 """
@@ -46,6 +47,47 @@ def save_tiny_dino(folder: Path, arch: str = "vit") -> str:
         model = ViTModel(ViTConfig(intermediate_size=64, **kw), add_pooling_layer=False)
     model.save_pretrained(folder)
     return str(folder)
+
+
+def save_tiny_dinov2(folder: Path) -> str:
+    """A tiny ``Dinov2Model`` with an image processor that crops 32 px (as dinov2-small's crops 224)."""
+    from transformers import BitImageProcessor
+
+    save_tiny_dino(folder, "dinov2")
+    BitImageProcessor(size={"shortest_edge": 37}, crop_size={"height": 32, "width": 32}, do_center_crop=True,
+                      image_mean=[0.485, 0.456, 0.406], image_std=[0.229, 0.224, 0.225]).save_pretrained(folder)
+    return str(folder)
+
+
+def save_tiny_csd(folder: Path) -> dict:
+    """A CSD-format checkpoint (``model_state_dict``, ``module.backbone.*``, style and content heads) for a
+    tiny open_clip vision tower, and the open_clip config it needs."""
+    import open_clip
+
+    folder.mkdir(parents=True, exist_ok=True)
+    cfg = folder / f"{TINY_CLIP}.json"
+    cfg.write_text(json.dumps(TINY_CLIP_CFG))
+    open_clip.add_model_config(str(cfg))
+    torch.manual_seed(6)
+    visual = open_clip.create_model(TINY_CLIP, pretrained=None).visual
+    state = {f"module.backbone.{k}": v for k, v in visual.state_dict().items() if k != "proj"}
+    width = visual.proj.shape[0]
+    state["module.last_layer_style"] = torch.randn(width, 16) / width ** 0.5
+    state["module.last_layer_content"] = torch.randn(width, 16) / width ** 0.5
+    torch.save({"model_state_dict": state, "epoch": 0}, folder / "checkpoint.pth")
+    return {"model": TINY_CLIP, "config": str(cfg), "weights": str(folder / "checkpoint.pth")}
+
+
+def save_tiny_lpips_backbone(folder: Path, net: str = "alex") -> str:
+    """torchvision's backbone with random weights, saved as its ImageNet checkpoint is (``features.*``)."""
+    import torchvision.models as tvm
+
+    folder.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(7)
+    model = {"alex": tvm.alexnet, "vgg": tvm.vgg16, "squeeze": tvm.squeezenet1_1}[net](weights=None)
+    path = folder / f"{net}-random.pth"
+    torch.save({k: v for k, v in model.state_dict().items() if k.startswith("features.")}, path)
+    return str(path)
 
 
 def save_tiny_gram(folder: Path) -> str:
@@ -108,19 +150,29 @@ def save_tiny_depth(folder: Path) -> str:
 
 
 def save_tiny_extractors(folder: Path) -> dict:
-    """All tiny extractors under ``folder``; returns the extractor config that points at them."""
+    """All tiny extractors under ``folder``; returns the extractor config that points at them.
+
+    Each folder gets a ``.ibench-tiny`` marker, so every tiny extractor's id says what it is."""
+    from .tiny_mark import TINY_MARK
+
     folder = Path(folder)
-    return {"clip": save_tiny_clip(folder / "clip"), "dino": {"model": save_tiny_dino(folder / "dino")},
-            "style": {"model": save_tiny_gram(folder / "gram"), "layers": 3},
-            "inception": {"weights": save_tiny_inception(folder / "inception")},
-            "depth": {"model": save_tiny_depth(folder / "depth")}}
+    config = {"clip": save_tiny_clip(folder / "clip"), "dino": {"model": save_tiny_dino(folder / "dino")},
+              "style": {"model": save_tiny_gram(folder / "gram"), "layers": 3},
+              "inception": {"weights": save_tiny_inception(folder / "inception")},
+              "depth": {"model": save_tiny_depth(folder / "depth")},
+              "dinov2": {"model": save_tiny_dinov2(folder / "dinov2")}, "csd": save_tiny_csd(folder / "csd"),
+              "lpips": {"net": "alex", "backbone": save_tiny_lpips_backbone(folder / "lpips")},
+              "face": {"model": "tiny"}}
+    for sub in ("clip", "dino", "gram", "inception", "depth", "dinov2", "csd", "lpips"):
+        (folder / sub / f".{TINY_MARK}").write_text("random weights made by ibench.evaluators.tiny\n")
+    return config
 
 
 def tiny_preset() -> dict:
     """The ``tiny`` extractor config: the tiny extractors saved once in the cache dir, then reused."""
     from ibench.core.paths import cache_dir
 
-    folder = cache_dir() / "extractors" / "tiny-v1"
+    folder = cache_dir() / "extractors" / "tiny-v2"  # v2: folders carry the tiny marker
     done = folder / "config.json"
     if done.is_file():
         return json.loads(done.read_text())

@@ -28,16 +28,23 @@ SUMMARY_COLUMNS = ["task", "model", "n_items", "n_raters", "n_ratings", "SC_mean
                    *[f"fleiss_kappa_{r}" for r in RATINGS], *[f"kripp_alpha_{r}" for r in RATINGS]]
 
 
+FRAME_COLUMNS = ["study", "task", "model", "run_id", "instance_id", "sample", "uid", "item_id", "rater", "status",
+                 "conditions", "SC", "PQ", "reason", "version", "updated", "seconds"]
+
+
 def ratings_frame(db, study: Optional[str | int] = None, rated_only: bool = False) -> pd.DataFrame:
-    """Every current rating (rated, skipped, flagged) with its item, rater and study (admin/export use)."""
+    """Every current rating (rated, skipped, flagged) of the main items of absolute studies, with its
+    item, rater, study and seconds on the item (admin/export use). Practice, gold and attention items
+    and pairwise verdicts are not in it (``ibench.human_eval.pairwise`` reads those)."""
     engine = get_engine(db)
     query = (select(Study.name.label("study"), Item.task, Item.model, Item.run_id, Item.instance_id, Item.sample,
                     Item.uid, Item.id.label("item_id"), Rater.name.label("rater"), Rating.status,
                     Rating.conditions, Rating.sc.label("SC"), Rating.pq.label("PQ"), Rating.reason, Rating.version,
-                    Rating.updated)
+                    Rating.updated, Rating.seconds)
              .select_from(Rating).join(Assignment, Assignment.id == Rating.assignment_id)
              .join(Item, Item.id == Rating.item_id).join(Rater, Rater.id == Rating.rater_id)
-             .join(Study, Study.id == Item.study_id).order_by(Item.id, Rater.name))
+             .join(Study, Study.id == Item.study_id)
+             .where(Item.role == "main", Item.model_b.is_(None)).order_by(Item.id, Rater.name))
     if study is not None:
         query = query.where(Study.id == study if isinstance(study, int) else Study.name == study)
     if rated_only:
@@ -45,8 +52,7 @@ def ratings_frame(db, study: Optional[str | int] = None, rated_only: bool = Fals
     with reading(engine) as s:
         frame = pd.DataFrame(s.execute(query).mappings().all())
     if frame.empty:
-        frame = pd.DataFrame(columns=["study", "task", "model", "run_id", "instance_id", "sample", "uid", "item_id",
-                                      "rater", "status", "conditions", "SC", "PQ", "reason", "version", "updated"])
+        frame = pd.DataFrame(columns=FRAME_COLUMNS)
     frame["O"] = np.sqrt(frame["SC"].astype(float) * frame["PQ"].astype(float))
     return frame
 

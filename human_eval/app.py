@@ -23,13 +23,14 @@ def _db_arg() -> str | None:
 
 
 def main() -> None:
-    st.set_page_config(page_title="ibench human evaluation", layout="wide")
+    st.set_page_config(page_title="ibench human evaluation", layout="wide", initial_sidebar_state="collapsed")
     try:
         engine = get_engine(_db_arg())
     except IbenchError as exc:
         st.error(one_line(exc))
         return
-    page = st.sidebar.radio("Page", ["Rate", "Admin"], key="page")
+    admin_link = "item" in st.query_params or st.query_params.get("page") == "admin"  # e.g. a flagged item's link
+    page = st.sidebar.radio("Page", ["Rate", "Admin"], key="page", index=1 if admin_link else 0)
     if page == "Admin":
         page_admin.render(engine)
     else:

@@ -11,7 +11,7 @@ from .aggregate import ratings_frame
 from .imagenhub import frame_for_export, write_imagenhub
 
 CSV_COLUMNS = ["study", "task", "model", "run_id", "instance_id", "sample", "uid", "rater", "status", "conditions",
-               "SC", "PQ", "O", "reason", "version", "updated"]
+               "SC", "PQ", "O", "reason", "version", "updated", "seconds"]
 
 
 def csv_text(frame: pd.DataFrame) -> str:

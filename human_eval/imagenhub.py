@@ -1,7 +1,9 @@
 """ImagenHub's raw ratings format: read, write, import.
 
 One TSV per rater per task, ``<Task>/<Task>_<rater>.tsv``: a ``uid`` column, then one column per
-model, each cell ``[SC, PQ]`` (an empty cell: not rated by that rater).
+model, each cell ``[SC, PQ]`` (an empty cell: not rated by that rater). Reading maps ImagenHub's task
+names to the ibench tasks they correspond to (``IMAGENHUB_TASKS``), so imported ratings and
+``ibench human stats --imagenhub`` sit under ibench's names; other names are kept.
 """
 
 from __future__ import annotations
@@ -36,6 +38,9 @@ from .store import (
 
 CELL = re.compile(r"^\[\s*([0-9.]+)\s*,\s*([0-9.]+)\s*\]$")
 LONG_COLUMNS = ["task", "model", "uid", "rater", "SC", "PQ"]
+#: ImagenHub task -> the ibench task it corresponds to (Control-Guided_IG mixes control types: no single one).
+IMAGENHUB_TASKS = {"Text-To-Image": "txt2img", "Subject-Driven_IG": "subject_gen", "Multi-Subject_IG": "multi_subject",
+                   "Text-Guided_IE": "text_edit", "Mask-Guided_IE": "mask_edit", "Subject-Driven_IE": "subject_edit"}
 IMPORT_NOTE = "imported from an ImagenHub TSV"
 
 
@@ -64,8 +69,9 @@ def split_name(stem: str, task: Optional[str] = None) -> tuple[str, str]:
 
 
 def read_tsv(text: str, name: str, task: Optional[str] = None) -> pd.DataFrame:
-    """One rater's TSV as long rows (task, model, uid, rater, SC, PQ)."""
+    """One rater's TSV as long rows (task, model, uid, rater, SC, PQ); ImagenHub's task names become ibench's."""
     task, rater = split_name(Path(name).stem, task)
+    task = IMAGENHUB_TASKS.get(task, task)
     try:
         table = pd.read_csv(io.StringIO(text), sep="\t", dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:

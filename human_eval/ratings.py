@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from ibench.errors import IbenchError
 
-from .rubric import LEVELS, sc_from_conditions
+from .rubric import LEVELS, PAIR_ASPECTS, SIDES, sc_from_conditions, to_model, to_screen
 from .store import (
     STATUSES,
     Assignment,
@@ -32,6 +32,9 @@ from .store import (
 )
 
 
+MAX_SECONDS = 3600.0
+
+
 @dataclass(frozen=True)
 class Identity:
     """Who signed in."""
@@ -41,15 +44,18 @@ class Identity:
     study_id: int
     study: str
     is_admin: bool
+    kind: str = "absolute"  # the study's kind: absolute | pairwise
+    consented: bool = False
 
 
 @dataclass(frozen=True)
 class Slot:
-    """One entry of a rater's queue: position and own status (None: not yet done)."""
+    """One entry of a rater's queue: position, own status (None: not yet done) and the item's role."""
 
     assignment_id: int
     position: int
     status: Optional[str]
+    role: str = "main"
 
 
 @dataclass(frozen=True)
@@ -68,11 +74,16 @@ class OwnRating:
     pq: Optional[float] = None
     reason: Optional[str] = None
     version: int = 1
+    choice: dict[str, str] = field(default_factory=dict)  # pairwise, in screen terms: {aspect: left|right|tie}
 
 
 @dataclass(frozen=True)
 class RaterItem:
-    """What a rater sees for one assignment (deliberately no model, run or other raters)."""
+    """What a rater sees for one assignment (deliberately no model, run or other raters).
+
+    ``image`` is the output to rate; in a pairwise study ``image`` and ``image_b`` are the left and
+    right outputs as this rater sees them. ``expected`` is a practice item's known answer (in the
+    same terms), shown as feedback once the rater has answered; None otherwise."""
 
     assignment_id: int
     text: str
@@ -81,6 +92,11 @@ class RaterItem:
     checklist: list[str]
     image: Optional[str]
     rating: Optional[OwnRating]
+    kind: str = "absolute"
+    image_b: Optional[str] = None
+    role: str = "main"
+    notice: Optional[str] = None
+    expected: Optional[dict] = None
 
 
 def sign_in(engine: Engine, token: str) -> Optional[Identity]:
@@ -88,23 +104,47 @@ def sign_in(engine: Engine, token: str) -> Optional[Identity]:
     if not token or not token.strip():
         return None
     with reading(engine) as s:
-        row = s.execute(select(Rater, Study).join(Study, Rater.study_id == Study.id)
-                        .where(Rater.token_hash == token_hash(token))).first()
+        rater_id = s.scalar(select(Rater.id).where(Rater.token_hash == token_hash(token)))
+    return None if rater_id is None else sign_in_by_id(engine, rater_id)
+
+
+def sign_in_by_id(engine: Engine, rater_id: int) -> Optional[Identity]:
+    """The identity of a signed-in rater, read again (e.g. after consenting)."""
+    with reading(engine) as s:
+        row = s.execute(select(Rater, Study).join(Study, Rater.study_id == Study.id).where(Rater.id == rater_id)).first()
         if row is None:
             return None
         rater, study = row
-        return Identity(rater.id, rater.name, study.id, study.name, rater.is_admin)
+        return Identity(rater.id, rater.name, study.id, study.name, rater.is_admin, study.kind or "absolute",
+                        rater.consented is not None)
+
+
+def study_instructions(engine: Engine, study_id: int) -> Optional[str]:
+    """The study's own instructions (markdown), shown before consent; None for the default text only."""
+    with reading(engine) as s:
+        study = s.get(Study, study_id)
+        return study.instructions if study is not None else None
+
+
+def consent(engine: Engine, rater_id: int) -> None:
+    """Record that a rater read the instructions and agreed to take part (once; the first time counts)."""
+    def _do(s: Session) -> None:
+        rater = s.get(Rater, rater_id)
+        if rater is not None and rater.consented is None:
+            rater.consented = utcnow()
+
+    write(engine, _do)
 
 
 def queue(engine: Engine, rater_id: int) -> list[Slot]:
-    """The rater's assignments in their order, with their own status."""
+    """The rater's assignments in their order, with their own status and the item's role."""
     with reading(engine) as s:
-        rows = s.execute(select(Assignment.id, Assignment.position, Rating.status)
+        rows = s.execute(select(Assignment.id, Assignment.position, Rating.status, Item.role)
                          .join(Item, Item.id == Assignment.item_id)
                          .outerjoin(Rating, Rating.assignment_id == Assignment.id)
                          .where(Assignment.rater_id == rater_id, Item.image.is_not(None))
                          .order_by(Assignment.position, Assignment.id)).all()
-    return [Slot(a, p, st) for a, p, st in rows]
+    return [Slot(a, p, st, role or "main") for a, p, st, role in rows]
 
 
 def first_open(slots: Sequence[Slot], start: int = 0) -> Optional[int]:
@@ -115,6 +155,16 @@ def first_open(slots: Sequence[Slot], start: int = 0) -> Optional[int]:
         if slots[i].status is None:
             return i
     return None
+
+
+def next_slot(slots: Sequence[Slot], start: int = 0) -> Optional[int]:
+    """What to show next: the first slot not yet done from ``start`` (wrapping); when none is left, the
+    skipped ones come back (re-queued at the end); None when every slot is rated or flagged."""
+    found = first_open(slots, start)
+    if found is not None:
+        return found
+    n = len(slots)
+    return next(((start + k) % n for k in range(n) if slots[(start + k) % n].status == "skipped"), None)
 
 
 def _own(s: Session, rater_id: int, assignment_id: int) -> Assignment:
@@ -140,10 +190,17 @@ def rater_item(engine: Engine, rater_id: int, assignment_id: int) -> RaterItem:
             paths = [str(root.resolve(p)) if root else p for p in ref.get("images", [])]
             refs.append(Reference(ref["marker"], ref["kind"] + (f" ({ref['control']})" if ref.get("control") else ""),
                                   ref.get("caption", ""), paths))
-        own = None if r is None else OwnRating(r.status, list(r.conditions or []), r.sc, r.pq, r.reason, r.version)
+        flip = a.pair_order == "ba"
+        own = None if r is None else OwnRating(r.status, list(r.conditions or []), r.sc, r.pq, r.reason, r.version,
+                                               to_screen(r.preference or {}, flip))
+        kind = "pairwise" if item.image_b else "absolute"
+        left, right = (item.image_b, item.image) if flip else (item.image, item.image_b)
+        expected = None
+        if item.role == "practice" and item.expected:
+            expected = ({"choice": to_screen(item.expected, flip)} if kind == "pairwise" else dict(item.expected))
         return RaterItem(a.id, instr.get("text", ""), instr.get("target_prompt", ""), refs,
                          list(inst.get("checklist") or []) or ["The image follows the instruction"],
-                         item.image, own)
+                         left, own, kind, right, item.role or "main", item.notice, expected)
 
 
 def _check_level(value: float, what: str) -> float:
@@ -154,7 +211,8 @@ def _check_level(value: float, what: str) -> float:
 
 
 def _save(s: Session, rater_id: int, assignment_id: int, status: str, conditions: Optional[list[float]],
-          sc: Optional[float], pq: Optional[float], reason: Optional[str]) -> int:
+          sc: Optional[float], pq: Optional[float], reason: Optional[str], seconds: Optional[float] = None,
+          choice: Optional[dict[str, str]] = None) -> int:
     a = _own(s, rater_id, assignment_id)
     now = utcnow()
     r = s.scalars(select(Rating).where(Rating.assignment_id == a.id).with_for_update()).first()
@@ -162,33 +220,60 @@ def _save(s: Session, rater_id: int, assignment_id: int, status: str, conditions
         r = Rating(assignment_id=a.id, rater_id=rater_id, item_id=a.item_id, created=now, version=0)
         s.add(r)
     r.status, r.conditions, r.sc, r.pq, r.reason = status, conditions, sc, pq, reason
+    r.preference = to_model(choice, a.pair_order == "ba") if choice else None
+    r.seconds = _seconds(seconds)
     r.version, r.updated = r.version + 1, now
     s.flush()  # the unique assignment_id makes a concurrent duplicate fail here (then retried)
     s.add(history_row(r, now))
     return r.version
 
 
+def _seconds(value: Optional[float]) -> Optional[float]:
+    if value is None:
+        return None
+    value = float(value)
+    if not value >= 0 or value > MAX_SECONDS:
+        return None  # a clock glitch or a rater who walked away: not a time on the item
+    return round(value, 3)
+
+
 def rate(engine: Engine, rater_id: int, assignment_id: int, conditions: Sequence[float], pq: float,
-         reason: Optional[str] = None) -> int:
-    """Save (or change) a rating: one value per SC condition, SC = their minimum, and PQ. Returns its version."""
+         reason: Optional[str] = None, seconds: Optional[float] = None) -> int:
+    """Save (or change) a rating: one value per SC condition, SC = their minimum, and PQ; ``seconds`` on
+    the item. Returns its version."""
     if not conditions:
         raise IbenchError("a rating needs a value for every SC condition")
     values = [_check_level(v, "each SC condition") for v in conditions]
     pq = _check_level(pq, "PQ")
     return write(engine, _save, rater_id, assignment_id, "rated", values, sc_from_conditions(values), pq,
-                 (reason or "").strip() or None)
+                 (reason or "").strip() or None, seconds)
 
 
-def skip(engine: Engine, rater_id: int, assignment_id: int, reason: Optional[str] = None) -> int:
-    """Skip an item (it counts as done; the rater can come back and rate it)."""
-    return write(engine, _save, rater_id, assignment_id, "skipped", None, None, None, (reason or "").strip() or None)
+def prefer(engine: Engine, rater_id: int, assignment_id: int, choice: dict[str, str],
+           seconds: Optional[float] = None, reason: Optional[str] = None) -> int:
+    """Save a pairwise verdict in screen terms (``{"sc": "left", "pq": "tie"}``): stored as which model won."""
+    missing = [a for a in PAIR_ASPECTS if a not in choice]
+    if missing:
+        raise IbenchError(f"a pairwise verdict needs an answer for {', '.join(missing)}")
+    bad = [v for v in choice.values() if v not in SIDES]
+    if bad:
+        raise IbenchError(f"a pairwise answer must be left, right or tie (got {bad[0]!r})")
+    return write(engine, _save, rater_id, assignment_id, "rated", None, None, None, (reason or "").strip() or None,
+                 seconds, {a: choice[a] for a in PAIR_ASPECTS})
 
 
-def flag(engine: Engine, rater_id: int, assignment_id: int, reason: str) -> int:
+def skip(engine: Engine, rater_id: int, assignment_id: int, reason: Optional[str] = None,
+         seconds: Optional[float] = None) -> int:
+    """Skip an item: it comes back once every other item is done (the rater can also go back to it)."""
+    return write(engine, _save, rater_id, assignment_id, "skipped", None, None, None, (reason or "").strip() or None,
+                 seconds)
+
+
+def flag(engine: Engine, rater_id: int, assignment_id: int, reason: str, seconds: Optional[float] = None) -> int:
     """Flag an item for the admin, with a reason (required)."""
     if not reason or not reason.strip():
         raise IbenchError("a flag needs a reason")
-    return write(engine, _save, rater_id, assignment_id, "flagged", None, None, None, reason.strip())
+    return write(engine, _save, rater_id, assignment_id, "flagged", None, None, None, reason.strip(), seconds)
 
 
 def history(engine: Engine, rater_id: int, assignment_id: int) -> list[OwnRating]:
@@ -197,7 +282,9 @@ def history(engine: Engine, rater_id: int, assignment_id: int) -> list[OwnRating
         a = _own(s, rater_id, assignment_id)
         rows = s.scalars(select(RatingHistory).join(Rating, Rating.id == RatingHistory.rating_id)
                          .where(Rating.assignment_id == a.id).order_by(RatingHistory.version)).all()
-        return [OwnRating(h.status, list(h.conditions or []), h.sc, h.pq, h.reason, h.version) for h in rows]
+        flip = a.pair_order == "ba"
+        return [OwnRating(h.status, list(h.conditions or []), h.sc, h.pq, h.reason, h.version,
+                          to_screen(h.preference or {}, flip)) for h in rows]
 
 
 def progress(engine: Engine, rater_id: int) -> dict[str, int]:

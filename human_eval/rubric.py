@@ -38,6 +38,26 @@ UNUSUAL_SENSE = ("wrong sense of distance (subject too big or too small compared
                  "wrong lighting")
 
 
+# -- pairwise studies ---------------------------------------------------------------------------------------
+#: The questions of a pairwise study (``ibench.core.pairwise.Aspect`` values) and their wording.
+PAIR_ASPECTS = ("sc", "pq")
+PAIR_QUESTIONS = {"sc": "Which output follows the instruction better?",
+                  "pq": "Which output has the better perceptual quality?"}
+SIDES = ("left", "right", "tie")
+
+
+def to_model(choice: dict[str, str], flipped: bool) -> dict[str, str]:
+    """Screen answers (left/right/tie) -> model terms (a/b/tie); ``flipped``: model B was shown left."""
+    side = {"left": "b" if flipped else "a", "right": "a" if flipped else "b", "tie": "tie"}
+    return {k: side[v] for k, v in choice.items()}
+
+
+def to_screen(pref: dict[str, str], flipped: bool) -> dict[str, str]:
+    """Model terms (a/b/tie) -> what this rater saw (left/right/tie)."""
+    side = {"a": "right" if flipped else "left", "b": "left" if flipped else "right", "tie": "tie"}
+    return {k: side[v] for k, v in pref.items() if v in side}
+
+
 def sc_from_conditions(values: Sequence[float]) -> float:
     """SC of a rating: the minimum over its conditions (ImagenHub's SC table)."""
     if not values:

@@ -40,6 +40,11 @@ from ibench.errors import IbenchError
 DB_ENV = "IBENCH_HUMAN_DB"
 DEFAULT_DB = "ibench-human.db"
 STATUSES = ("rated", "skipped", "flagged")
+KINDS = ("absolute", "pairwise")  # SC/PQ per output (ImagenHub) | which of two outputs is better
+#: What an item is for: ``main`` items are the study; the others check or train raters and never count
+#: in scores, agreement or exports: ``practice`` (first, with feedback when the answer is known),
+#: ``gold`` (known answers, hidden among the main items), ``attention`` (an instructed response).
+ROLES = ("main", "practice", "gold", "attention")
 
 
 def utcnow() -> datetime:
@@ -64,6 +69,8 @@ class Study(Base):
     raters_per_item: Mapped[int] = mapped_column(Integer, default=3)
     seed: Mapped[int] = mapped_column(Integer, default=0)
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    kind: Mapped[str] = mapped_column(String(16), default="absolute", server_default="absolute")
+    instructions: Mapped[Optional[str]] = mapped_column(Text, nullable=True)  # shown before consent (markdown)
     items: Mapped[list["Item"]] = relationship(back_populates="study")
     raters: Mapped[list["Rater"]] = relationship(back_populates="study")
 
@@ -85,6 +92,13 @@ class Item(Base):
     instance: Mapped[Optional[dict[str, Any]]] = mapped_column(nullable=True)  # Instance as JSON
     data_root: Mapped[Optional[str]] = mapped_column(Text, nullable=True)
     derived_dir: Mapped[Optional[str]] = mapped_column(Text, nullable=True)  # where the control maps are
+    role: Mapped[str] = mapped_column(String(16), default="main", server_default="main")  # see ROLES
+    expected: Mapped[Optional[dict[str, Any]]] = mapped_column(nullable=True)  # a known answer (gold, ...)
+    notice: Mapped[Optional[str]] = mapped_column(Text, nullable=True)  # shown above the item (attention checks)
+    # pairwise studies: the second output (``model``/``run_id``/``image`` are the first's)
+    model_b: Mapped[Optional[str]] = mapped_column(String(200), nullable=True)
+    run_b: Mapped[Optional[str]] = mapped_column(String(200), nullable=True)
+    image_b: Mapped[Optional[str]] = mapped_column(Text, nullable=True)
     study: Mapped[Study] = relationship(back_populates="items")
 
 
@@ -98,6 +112,7 @@ class Rater(Base):
     name: Mapped[str] = mapped_column(String(200))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    consented: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True), nullable=True)
     study: Mapped[Study] = relationship(back_populates="raters")
 
 
@@ -110,6 +125,7 @@ class Assignment(Base):
     rater_id: Mapped[int] = mapped_column(ForeignKey("raters.id"), index=True)
     item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), index=True)
     position: Mapped[int] = mapped_column(Integer)
+    pair_order: Mapped[Optional[str]] = mapped_column(String(2), nullable=True)  # pairwise: "ab" shows model A left
 
 
 class Rating(Base):
@@ -125,6 +141,8 @@ class Rating(Base):
     sc: Mapped[Optional[float]] = mapped_column(Float, nullable=True)  # min over the conditions
     pq: Mapped[Optional[float]] = mapped_column(Float, nullable=True)
     reason: Mapped[Optional[str]] = mapped_column(Text, nullable=True)
+    preference: Mapped[Optional[dict[str, Any]]] = mapped_column(nullable=True)  # pairwise: {aspect: a|b|tie}
+    seconds: Mapped[Optional[float]] = mapped_column(Float, nullable=True)  # time on the item before this save
     version: Mapped[int] = mapped_column(Integer, default=1)
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -144,6 +162,8 @@ class RatingHistory(Base):
     sc: Mapped[Optional[float]] = mapped_column(Float, nullable=True)
     pq: Mapped[Optional[float]] = mapped_column(Float, nullable=True)
     reason: Mapped[Optional[str]] = mapped_column(Text, nullable=True)
+    preference: Mapped[Optional[dict[str, Any]]] = mapped_column(nullable=True)
+    seconds: Mapped[Optional[float]] = mapped_column(Float, nullable=True)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
@@ -151,7 +171,25 @@ def history_row(rating: Rating, at: datetime) -> RatingHistory:
     """The history record of a rating's current version (appended on every save)."""
     return RatingHistory(rating_id=rating.id, rater_id=rating.rater_id, item_id=rating.item_id, version=rating.version,
                          status=rating.status, conditions=rating.conditions, sc=rating.sc, pq=rating.pq,
-                         reason=rating.reason, at=at)
+                         reason=rating.reason, preference=rating.preference, seconds=rating.seconds, at=at)
+
+
+def _add_missing_columns(engine: Engine) -> None:
+    """A database made by an older ibench gets the columns added since (each nullable or with a default)."""
+    from sqlalchemy import inspect, text
+
+    found = inspect(engine)
+    for table in Base.metadata.sorted_tables:
+        if not found.has_table(table.name):
+            continue
+        have = {c["name"] for c in found.get_columns(table.name)}
+        for column in table.columns:
+            if column.name in have:
+                continue
+            kind = column.type.compile(dialect=engine.dialect)
+            default = f" DEFAULT {column.server_default.arg!r}" if column.server_default is not None else ""
+            with engine.begin() as conn:
+                conn.execute(text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}{default}'))
 
 
 # -- engines ----------------------------------------------------------------------------------
@@ -209,6 +247,7 @@ def new_engine(db: str | Path | None = None) -> Engine:
             raise IbenchError(f"cannot open database {parsed.render_as_string()}: {exc}") from None
     try:
         Base.metadata.create_all(engine)
+        _add_missing_columns(engine)
     except OperationalError as exc:
         raise IbenchError(f"cannot open database {parsed.render_as_string()}: {exc.orig}") from None
     return engine

@@ -46,6 +46,14 @@ def make_study(db_path: Path, runs: Sequence[Path], raters: int | Sequence[str] 
     return create_study(str(db_path), runs, raters, raters_per_item=k, name=name)
 
 
+def one_rater(db_path: Path, runs: Sequence[Path], name: str, **study: object):  # noqa: ANN201
+    """A study of ``runs`` with one rater who rates every item: (tokens, engine, rater identity, queue)."""
+    tokens = create_study(str(db_path), runs, [name], raters_per_item=1, name=f"{name}-study", **study)
+    engine = get_engine(str(db_path))
+    me = ratings.sign_in(engine, tokens.raters[name])
+    return tokens, engine, me, ratings.queue(engine, me.rater_id)
+
+
 def rate_all(db_path: Path, tokens: StudyTokens, seed: int = 0) -> int:
     """Every rater rates every assigned item with seeded random levels; returns the number of ratings."""
     engine = get_engine(str(db_path))

@@ -96,4 +96,22 @@ def cli_main(args: Sequence[str], capsys) -> tuple[int, str, str]:
     return code, out.out, out.err
 
 
-__all__ = ["ReportInputs", "report_inputs", "raw_scores", "raw_ratings", "cli_main", "score", "METRICS"]
+def guard_offline(page, folder: Path) -> tuple[list[str], list[str]]:  # noqa: ANN001 - a Playwright page
+    """(errors, outside): console errors/warnings and page errors, and every request that would leave
+    ``folder`` (refused), as the page loads; the lists fill while the test drives the page."""
+    errors: list[str] = []
+    outside: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: errors.append(m.text) if m.type in ("error", "warning") else None)
+
+    def route(r):  # noqa: ANN001, ANN202 - the page must need nothing but its folder
+        if r.request.url.startswith(("data:", f"file://{folder}")):
+            return r.continue_()
+        outside.append(r.request.url)
+        return r.abort()
+
+    page.route("**/*", route)
+    return errors, outside
+
+
+__all__ = ["ReportInputs", "guard_offline", "report_inputs", "raw_scores", "raw_ratings", "cli_main", "score", "METRICS"]

@@ -13,12 +13,13 @@ ROOT = Path(__file__).resolve().parents[1]
 FOLDERS = {"ibench": "ibench", "ibench.tasks": "tasks", "ibench.evaluators": "evaluators",
            "ibench.human_eval": "human_eval"}
 #: The dependency rule: which ibench package may import which (docs/ARCHITECTURE.md).
-UTILITIES = {"ibench", "ibench.errors", "ibench.stats", "ibench.weights", "ibench.ranking"}  # "ibench": __version__
+UTILITIES = {"ibench", "ibench.errors", "ibench.stats", "ibench.weights", "ibench.ranking", "ibench.progress"}  # "ibench": __version__
 ALLOWED = {
     "ibench": set(),
     "ibench.__main__": {"ibench.cli"},
     "ibench.errors": set(),
     "ibench.stats": set(),
+    "ibench.progress": set(),  # progress bars / plain lines (tqdm), shared by generation and scoring
     "ibench.ranking": {"ibench.core"},  # Bradley–Terry over ibench.core.pairwise records
     "ibench.weights": {"ibench.errors"},
     "ibench.tasks": set(),

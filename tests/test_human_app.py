@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import re
 import zipfile
 from pathlib import Path
@@ -65,24 +66,26 @@ def page_text(at: AppTest) -> str:
     return "\n".join(parts)
 
 
-def current_assignment(at: AppTest) -> int:
-    keys = [r.key for r in at.radio if r.key and re.match(r"a\d+_pq$", r.key)]
-    assert len(keys) == 1
-    return int(keys[0][1:-3])
+def item_data(at: AppTest) -> dict:
+    """The data the rating component got (the item the page shows), from its element."""
+    found = [e for e in at.main.children.values() if getattr(e, "type", None) == "bidi_component"
+             and e.proto.component_name == "ibench_rater"]
+    assert len(found) == 1, [getattr(e, "type", None) for e in at.main.children.values()]
+    return json.loads(found[0].proto.json)
 
 
-def set_rating(at: AppTest, conditions: list[float], pq: float) -> None:
-    aid = current_assignment(at)
-    for i, value in enumerate(conditions):
-        at.radio(key=f"a{aid}_sc{i}").set_value(value)
-    at.radio(key=f"a{aid}_pq").set_value(pq)
+def consent(at: AppTest) -> AppTest:
+    [button] = [b for b in at.button if b.key == "consent"]
+    button.click().run()
+    assert not at.exception, at.exception
+    return at
 
 
 def markdown(at: AppTest) -> str:
     return "\n".join(m.value for m in at.markdown)
 
 
-def test_rating_flow_sign_in_rate_change_skip_flag_resume(open_app, study):
+def test_sign_in_consent_and_the_item_page(open_app, study):
     db, tokens = study
     engine = get_engine(str(db))
     me = ratings.sign_in(engine, tokens.raters["rater01"])
@@ -94,69 +97,47 @@ def test_rating_flow_sign_in_rate_change_skip_flag_resume(open_app, study):
     sign_in(at, tokens.admin)
     assert "admin token" in at.error[0].value
     sign_in(at, tokens.raters["rater01"])
-    assert f"Item 1 of {len(slots)}" in markdown(at) and "not rated yet" in markdown(at)
-
-    # the instruction, every reference image and the output
-    item = ratings.rater_item(engine, me.rater_id, slots[0].assignment_id)
-    assert current_assignment(at) == slots[0].assignment_id
-    assert f"> {item.text}" in markdown(at)
-    shown = sum(len(im.value) for im in at.get("image"))
-    assert shown == sum(len(r.images) for r in item.references) + 1 and shown >= 3
-    # the rubric: one radio per checklist condition plus PQ, with ImagenHub's definitions on the page
-    labels = [r.label for r in at.radio if r.key != "page"]
-    assert labels == [*item.checklist, "Perceptual quality of the output"] and len(item.checklist) == 3
+    # instructions and consent first: what they will do, what is stored, the keys and the rubric
+    assert at.title[0].value == "Before you start"
     text = page_text(at)
-    for phrase in ("SC = 0.5: all the conditions are partly followed", "PQ = 1: the image looks genuine",
-                   "SC is the minimum over them", "following some part", "Unusual sense"):
-        assert phrase in text
+    for phrase in ("What is stored", "the time you spend on each item", "Enter", "SC = 0.5: all the conditions are "
+                   "partly followed", "PQ = 1: the image looks genuine", "SC is the **minimum**", "Unusual sense"):
+        assert phrase in text, phrase
+    assert not ratings.sign_in(engine, tokens.raters["rater01"]).consented
+    consent(at)
+    assert ratings.sign_in(engine, tokens.raters["rater01"]).consented
+    # the item: instruction, every reference image and the output as data URIs, the rubric and the keys
+    data = item_data(at)
+    item = ratings.rater_item(engine, me.rater_id, slots[0].assignment_id)
+    assert (data["pos"], data["total"], data["status"], data["kind"]) == (0, len(slots), "not rated yet", "absolute")
+    assert data["text"] == item.text and data["checklist"] == item.checklist and len(item.checklist) == 3
+    assert [len(r["images"]) for r in data["refs"]] == [len(r.images) for r in item.references]
+    uris = [u for r in data["refs"] for u in r["images"]] + data["images"]
+    assert len(uris) >= 3 and all(u.startswith("data:image/jpeg;base64,") for u in uris)
+    assert any(k == "0 / 5 / 1" for k, _ in data["shortcuts"]) and any(k == "Enter" for k, _ in data["shortcuts"])
+    assert "SC = 0.5: all the conditions are partly followed." in data["guide"]["sc_levels"]
+    # what the rater did is saved by the session (the component's callback); the page follows it
+    from ibench.human_eval import session
 
-    # saving needs every value; then SC = min over the conditions
-    click(at, "Save rating")
-    assert "Choose a value for every condition" in at.error[0].value
-    set_rating(at, [1.0, 0.5, 1.0], 1.0)
-    click(at, "Save rating")
-    assert at.success[0].value == "Saved item #1: SC 0.5, PQ 1."
-    assert f"Item 2 of {len(slots)}" in markdown(at)
-    assert f"Progress: 1 of {len(slots)} done" in page_text(at)
-    own = ratings.rater_item(engine, me.rater_id, slots[0].assignment_id).rating
-    assert (own.status, own.conditions, own.sc, own.pq) == ("rated", [1.0, 0.5, 1.0], 0.5, 1.0)
-
-    # go back and change it: the old values are preselected; the history keeps both versions
-    click(at, "◀ Previous")
-    assert "rated: SC 0.5, PQ 1 (version 1)" in markdown(at)
-    aid = current_assignment(at)
-    assert [at.radio(key=f"a{aid}_sc{i}").value for i in range(3)] == [1.0, 0.5, 1.0]
-    at.radio(key=f"a{aid}_sc1").set_value(1.0)
-    at.radio(key=f"a{aid}_pq").set_value(0.5)
-    click(at, "Save rating")
-    assert "(changed)" in at.success[0].value
-    assert [(h.sc, h.pq) for h in ratings.history(engine, me.rater_id, aid)] == [(0.5, 1.0), (1.0, 0.5)]
-
-    # skip (reason optional) and flag (reason required)
-    assert current_assignment(at) == slots[1].assignment_id
-    click(at, "Skip")
-    assert at.success[0].value == "Skipped item #2."
-    click(at, "Flag")
-    assert "Write a reason to flag" in at.error[0].value
-    at.text_input(key=f"a{slots[2].assignment_id}_reason").input("the output is blank")
-    click(at, "Flag")
-    assert at.success[0].value == "Flagged item #3."
-    assert ratings.progress(engine, me.rater_id) == {"total": len(slots), "rated": 1, "skipped": 1, "flagged": 1,
-                                                      "open": len(slots) - 3}
-
-    # stop, then resume in a new session: it opens at the first item not yet done
-    click(at, "Sign out (your ratings are saved)")
-    assert [t.key for t in at.text_input] == ["rater_token"] and "Item" not in markdown(at)
+    out = session.apply(engine, me, slots, 0, {"type": "save", "conditions": [1, 0.5, 1], "pq": 1, "ms": 4200})
+    at.session_state["pos"] = out.pos
+    at.run()
+    assert item_data(at)["pos"] == 1 and item_data(at)["done"] == 1
+    # a new session resumes where the rater stopped, without asking for consent again
     again = open_app()
     sign_in(again, tokens.raters["rater01"])
-    assert f"Item 4 of {len(slots)} — not rated yet" in markdown(again)
-    assert f"Progress: 3 of {len(slots)} done" in page_text(again)
-    # rate the rest: the page says all is done, and rating stays possible
-    for _ in range(len(slots) - 3):
-        set_rating(again, [1.0, 1.0, 1.0], 1.0)
-        click(again, "Save rating")
-    assert f"All {len(slots)} items are done" in again.success[-1].value
-    assert ratings.progress(engine, me.rater_id)["open"] == 0
+    assert item_data(again)["pos"] == 1 and "Before you start" not in [t.value for t in again.title]
+
+
+def test_a_sign_in_link_signs_in_and_leaves_the_address_bar(open_app, study):
+    _, tokens = study
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params["token"] = tokens.raters["rater02"]
+    at.run()
+    assert not at.exception and at.title[0].value == "Before you start"
+    assert "token" not in at.query_params
+    consent(at)
+    assert item_data(at)["pos"] == 0
 
 
 def test_rater_never_sees_model_names_or_other_raters_ratings(open_app, study, human_runs):
@@ -173,20 +154,21 @@ def test_rater_never_sees_model_names_or_other_raters_ratings(open_app, study, h
             ratings.rate(engine, a.rater_id, slot.assignment_id, [0.5] * len(item.checklist), 0.5, reason=secret)
         theirs[item.image] = item
     forbidden = [re.escape(p.name) for p in human_runs]  # run ids hold the model names
-    forbidden += [r"\btiny\b", r"\breferences\b", re.escape(secret), r"\brater01\b", "flagged"]
+    forbidden += [r"\btiny\b", r"\breferences\b", re.escape(secret), r"\brater01\b", "flagged", "/runs/", r"\.png"]
     at = open_app()
     sign_in(at, tokens.raters["rater02"])
+    consent(at)
     b = ratings.sign_in(engine, tokens.raters["rater02"])
     shared = 0
-    for _ in ratings.queue(engine, b.rater_id):
+    for k, slot in enumerate(ratings.queue(engine, b.rater_id)):
+        at.session_state["pos"] = k
+        at.run()
         text = page_text(at)
         for pattern in forbidden:
             assert not re.search(pattern, text, re.IGNORECASE), pattern
-        assert "not rated yet" in markdown(at)
-        aid = current_assignment(at)
-        assert all(r.value is None for r in at.radio if r.key and r.key.startswith(f"a{aid}_"))
-        shared += ratings.rater_item(engine, b.rater_id, aid).image in theirs
-        click(at, "Next ▶")
+        data = item_data(at)
+        assert data["status"] == "not rated yet" and data["own"] is None
+        shared += ratings.rater_item(engine, b.rater_id, slot.assignment_id).image in theirs
     assert shared >= 2  # rater02 did see outputs that rater01 had rated or flagged
 
 
@@ -236,15 +218,32 @@ def test_admin_page_progress_agreement_flags_export_import(open_app, study, down
     at.radio(key="page").set_value("Admin").run()
     sign_in(at, tokens.admin, "admin_token", "Sign in as admin")
     assert at.title[0].value == "Admin · study test-study"
-    progress, scores, flagged = (d.value for d in at.dataframe)
-    assert list(progress["rater"]) == ["rater01", "rater02", "rater03", "rater04"]
-    assert progress.set_index("rater").loc["rater01", "flagged"] == 1
-    assert (progress["open"] == 0).all() and progress["assigned"].sum() == 18
+    # the order an organiser needs: progress first, then scores, flagged items, export, import last
+    assert [h.value for h in at.subheader] == ["Progress per rater", "Scores and agreement per task and model",
+                                               "Flagged items", "Export", "Import ImagenHub TSVs"]
+    scores, full, flagged = (d.value for d in at.dataframe)
+    progress = at.table[0].value
+    assert list(progress.index) == ["rater01", "rater02", "rater03", "rater04"]
+    assert progress.loc["rater01", "flagged"] == 1 and (progress["open"] == 0).all()
+    done = [tuple(map(int, d.split("/"))) for d in progress["done"]]
+    assert all(a == b for a, b in done) and sum(b for _, b in done) == 18  # every assignment rated or flagged
+    assert {"s / item", "gold correct", "attention passed", "consented"} <= set(progress.columns)
     assert list(scores["model"]) == ["references", "tiny"]  # the admin does see models...
     assert re.search(r"\btiny\b", page_text(at))  # ...and page_text (used for blindness) would catch them
-    assert {"fleiss_kappa_SC", "fleiss_kappa_PQ", "kripp_alpha_SC", "kripp_alpha_PQ"} <= set(scores.columns)
+    assert len(scores.columns) <= 11  # the main table fits; every column is in the expander
+    assert {"fleiss_kappa_SC", "fleiss_kappa_PQ", "kripp_alpha_SC", "kripp_alpha_PQ"} <= set(full.columns)
     assert "computed separately on SC, on PQ and on O" in page_text(at)
     assert list(flagged["reason"]) == ["watermark all over it"] and flagged["rater"].tolist() == ["rater01"]
+    assert flagged["thumbnail"].iloc[0].startswith("data:image/jpeg;base64,")
+    assert flagged["open"].iloc[0] == f"?item={flagged['item'].iloc[0]}"
+    # the link opens the item (models, every rating) once the admin is signed in
+    link = AppTest.from_file(APP, default_timeout=60)
+    link.query_params["item"] = str(flagged["item"].iloc[0])
+    link.run()
+    assert link.radio(key="page").value == "Admin"
+    sign_in(link, tokens.admin, "admin_token", "Sign in as admin")
+    assert link.subheader[0].value.startswith(f"Item {flagged['item'].iloc[0]} · style_subject · ")
+    assert "watermark all over it" in page_text(link)
 
     labels = [b.label for b in at.get("download_button")]
     assert labels == ["Download ratings (CSV)", "Download ImagenHub TSVs (zip)"]
@@ -293,7 +292,11 @@ def test_a_missing_image_is_reported_not_fatal(open_app, study, tmp_path):
         s.commit()
     at = open_app()
     sign_in(at, tokens.raters["rater04"])
-    assert current_assignment(at) == first
-    assert [w.value for w in at.warning] == ["Image output is missing on the server; skip or flag this item."]
-    click(at, "Skip")
-    assert at.success[0].value == "Skipped item #1."
+    consent(at)
+    data = item_data(at)
+    assert data["pos"] == 0 and data["images"] == [None]  # the page says "image missing: skip or flag this item"
+    from ibench.human_eval import session
+
+    slots = ratings.queue(engine, me.rater_id)
+    out = session.apply(engine, me, slots, 0, {"type": "skip"})
+    assert out.message == "Skipped item 1: it comes back at the end." and out.pos == 1

@@ -105,7 +105,7 @@ def test_multi_controlnet_mask_and_content(tiny_cfg, shared_data):
 
 def test_capabilities_follow_the_config(tiny_cfg, shared_data, tmp_path):
     model = get_model("sd-composite", **{**tiny_cfg, "controlnets": {}, "mask": None})
-    assert model.capabilities == {"subject", "style", "content"}
+    assert model.capabilities == {"subject", "style", "content", "source"}
     with pytest.raises(IbenchError, match="control:edge"):
         generate(get_task("subject_control"), model, DataRoot(shared_data, derived_dir=tmp_path), GenerateOptions(out=tmp_path,
                  limit=1, samples=1, progress=False))
@@ -145,3 +145,31 @@ def test_example_configs_use_known_settings(name, model):
     settings = load_class(BUILTIN[model]).Settings
     assert cfg and set(cfg) <= set(settings.model_fields), set(cfg) - set(settings.model_fields)
     settings(**cfg)  # every value has the right type
+
+
+@pytest.mark.parametrize("task, mode, strength", [("text_edit", "i2i", 0.6), ("mask_edit", "inpaint", 1.0),
+                                                  ("subject_edit", "inpaint", 1.0)])
+def test_editing_tasks_edit_the_source(task, mode, strength, tiny_cfg, shared_data, tmp_path, monkeypatch):
+    """``source``: the img2img image (text edits, at source_strength) or the inpainting image under the task's mask."""
+    from ibench.data import build_instances
+
+    root = DataRoot(shared_data, derived_dir=tmp_path / "derived")
+    inst = build_instances(get_task(task), root, count=1)[0]
+    model = get_model("sd-composite", **tiny_cfg)
+    assert "source" in model.capabilities
+    calls = []
+    for pipe_mode in ("i2i", "inpaint"):
+        pipe = model._pipeline(type(model._inputs(Request(inst, 0, 1, root)).layout)(pipe_mode, (), 0, 0, False, True))
+        original = type(pipe).__call__
+        monkeypatch.setattr(type(pipe), "__call__", lambda self, *a, _o=original, **kw: calls.append(kw) or _o(self, *a, **kw))
+    (image,) = model.generate([Request(inst, 0, 7, root)])
+    assert image.size == (64, 64)
+    kw = calls[-1]
+    source = Image.open(root.resolve(inst.instruction.of_kind("source")[0].images[0])).convert("RGB").resize((64, 64), Image.BICUBIC)
+    given = np.asarray(kw["image"][0], dtype=np.int16)  # (JPEGs are decoded at reduced scale: near, not equal)
+    assert np.abs(given - np.asarray(source, dtype=np.int16)).mean() < 4 and kw["strength"] == strength
+    assert ("mask_image" in kw) == (mode == "inpaint")
+    assert (mode, ()) in model._pipes
+    if task == "subject_edit":  # the subject goes to IP-Adapter #1
+        assert model._ip_loaded and "ip_adapter_image_embeds" in kw
+    model.close()

@@ -170,7 +170,13 @@ def test_cli_report_and_user_errors(report_inputs, tmp_path, capsys):
     unscored = tmp_path / "unscored" / report_inputs.runs[0].name
     shutil.copytree(report_inputs.runs[0], unscored, ignore=shutil.ignore_patterns("scores", "results.json"))
     code, _, err = cli_main(["report", unscored, "--out", out], capsys)
-    assert code == 2 and "no scores" in err and "ibench score" in err
+    assert code == 2 and "no scored run" in err and "ibench score" in err and err.count("\n") == 1
+    # beside scored runs, an unscored one is left out with a warning (and said so in the report)
+    code, _, err = cli_main(["report", report_inputs.runs[1], unscored, "--out", out], capsys)
+    assert code == 0 and err.startswith("warning: left out") and str(unscored) in err and "ibench score" in err
+    doc = json.loads((out / "results.json").read_text())
+    assert [r["run_id"] for r in doc["runs"]] == [report_inputs.runs[1].name] and len(doc["warnings"]) == 1
+    assert "left out" in (out / "index.html").read_text() and "left out" in (out / "report.md").read_text()
 
 
 def test_models_are_labelled_by_the_settings_that_tell_them_apart(tmp_path):

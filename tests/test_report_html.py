@@ -1,5 +1,7 @@
-"""The report's index.html in Debian's headless Chromium (Playwright): it renders offline, its plots
-draw, its tables show what an independent pandas computation gives; a screenshot is kept."""
+"""The report's index.html and samples.html in Debian's headless Chromium (Playwright): they render
+offline with no request outside the report folder and no console error, the plots are static SVG,
+the tables show what an independent pandas computation gives, the viewer shows every sample;
+screenshots are kept."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from report_fixtures import raw_ratings, raw_scores, report_inputs  # noqa: F401 (fixture)
+from report_fixtures import guard_offline, raw_ratings, raw_scores, report_inputs  # noqa: F401 (fixture)
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -35,24 +37,15 @@ def page_data(report_inputs, tmp_path_factory):
     write_report(build_report(report_inputs.runs, study_db=report_inputs.db, title="pilot"), out)
     html = (out / "index.html").read_text()
     ARTIFACTS.mkdir(exist_ok=True)
-    outside, errors = [], []
     with sync_playwright() as p:
         ctx = p.chromium.launch_persistent_context(str(tmp_path_factory.mktemp("chromium-profile")),
                                                    executable_path=str(CHROMIUM), args=ARGS, headless=True,
                                                    viewport={"width": 1400, "height": 900})
         try:
             page = ctx.new_page()
-            page.on("pageerror", lambda e: errors.append(str(e)))
-
-            def route(r):  # the page must need nothing but itself: refuse and record anything else
-                if r.request.url.startswith(("data:", f"file://{out}")):
-                    return r.continue_()
-                outside.append(r.request.url)
-                return r.abort()
-
-            page.route("**/*", route)
+            errors, outside = guard_offline(page, out)
             page.goto((out / "index.html").as_uri())
-            page.wait_for_selector(".js-plotly-plot .main-svg", timeout=20000)
+            page.wait_for_selector("figure.plot svg circle", timeout=20000)
             data = {
                 "metrics": page.eval_on_selector_all(
                     "table.metrics td[data-metric]",
@@ -62,14 +55,36 @@ def page_data(report_inputs, tmp_path_factory):
                     "table.table4 td[data-measure]",
                     "els => els.map(e => ({model: e.dataset.model, measure: e.dataset.measure, task: e.dataset.task, "
                     "text: e.innerText.trim()}))"),
-                "plots": page.locator(".js-plotly-plot").count(),
-                "bars": page.locator("[data-plot=bars] .js-plotly-plot").count(),
-                "scatters": page.locator("[data-plot=scatter] .js-plotly-plot").count(),
+                "plots": page.locator("figure.plot svg").count(),
+                "dots": page.locator("[data-plot=dots] svg").count(),
+                "scatters": page.locator("[data-plot=scatter] svg").count(),
+                "scatter_points": page.locator("[data-plot=scatter] svg circle[fill-opacity]").count(),
+                "headline": page.eval_on_selector_all(
+                    "table.headline td[data-column]",
+                    "els => els.map(e => ({model: e.dataset.model, column: e.dataset.column, mean: +e.dataset.mean, "
+                    "best: e.dataset.best, bold: getComputedStyle(e).fontWeight}))"),
+                "banner": page.locator("#tiny-banner").inner_text() if page.locator("#tiny-banner").count() else "",
                 "grid_images": page.eval_on_selector_all(
                     "table.grid img", "els => els.map(e => [e.naturalWidth, e.className, e.src.slice(0, 15)])"),
                 "headings": page.eval_on_selector_all("h2, h3", "els => els.map(e => e.innerText)"),
             }
             page.screenshot(path=str(ARTIFACTS / "report.png"), full_page=True)
+            page.goto((out / "samples.html").as_uri())
+            page.wait_for_selector("article.card")
+            data["cards"] = page.locator("article.card").count()
+            data["count"] = page.locator("#count").inner_text()
+            page.eval_on_selector_all("article.card img", "els => els.forEach(e => { e.loading = 'eager'; })")
+            page.wait_for_function("[...document.images].every(i => i.complete)")
+            data["viewer_images"] = page.eval_on_selector_all(
+                "article.card img", "els => els.map(e => [e.complete, e.naturalWidth])")
+            page.select_option("#f-model", "tiny")
+            data["cards_tiny"] = page.locator("article.card").count()
+            data["tiny_models"] = page.eval_on_selector_all("article.card h3.title", "els => els.map(e => e.innerText)")
+            page.select_option("#f-metric", "dino")
+            page.select_option("#f-sort", "desc")
+            data["sorted_dino"] = page.eval_on_selector_all(
+                "article.card tr[data-metric=dino] td:nth-child(2)", "els => els.map(e => +e.innerText)")
+            page.screenshot(path=str(ARTIFACTS / "report_samples.png"))
         finally:
             ctx.close()
     shutil.copy(out / "index.html", ARTIFACTS / "report.html")
@@ -79,15 +94,41 @@ def page_data(report_inputs, tmp_path_factory):
 
 def test_page_is_self_contained_and_renders(page_data):
     assert page_data["outside"] == [] and page_data["errors"] == []
-    markup = re.sub(r"<script>.*?</script>", "", page_data["html"], flags=re.S)  # plotly.js mentions URLs
-    assert 'src="http' not in markup and 'href="http' not in markup and "<link" not in markup
-    assert len(re.findall(r"<script>", page_data["html"])) == 1 + page_data["plots"]  # plotly.js + one per plot
-    assert page_data["bars"] == 5 and page_data["scatters"] == 1  # one bar chart per metric, a scatter per task
+    html = page_data["html"]
+    assert "<script" not in html and 'src="http' not in html and 'href="http' not in html and "<link" not in html
+    assert page_data["dots"] == 5 and page_data["scatters"] == 1  # a dot+CI plot per metric, a scatter per task
+    assert page_data["scatter_points"] == 5 * 12  # every rated image, once per metric panel
     headings = page_data["headings"]
-    for h in ("Automatic metrics", "Human evaluation", "Agreement", "Metric–human correlation", "Images",
-              "style_subject (zero_shot)"):
+    for h in ("Headline", "Automatic metrics", "Human evaluation", "Agreement", "Metric–human correlation", "Images",
+              "Provenance", "style_subject (zero_shot)"):
         assert h in headings
+    assert "Meaningless scores" in page_data["banner"] and "tiny random" in page_data["banner"]
     assert (ARTIFACTS / "report.png").stat().st_size > 50_000
+
+
+def test_headline_bold_only_where_the_ci_separates(page_data, report_inputs):
+    cells = pd.DataFrame(page_data["headline"])
+    assert set(cells["column"]) == {"style_subject"} and len(cells) == 5 * 2  # metrics x models, one task
+    doc = page_data["doc"]
+    metrics = pd.DataFrame(doc["metrics"])
+    heads = pd.DataFrame(doc["headline"])
+    for (metric, _), g in metrics.groupby(["metric", "task"]):
+        hib = bool(g["higher_is_better"].iloc[0])
+        top = g.loc[g["mean"].idxmax() if hib else g["mean"].idxmin()]
+        rest = g.drop(index=top.name)
+        separated = (rest["ci_high"] < top["ci_low"]).all() if hib else (rest["ci_low"] > top["ci_high"]).all()
+        mine = heads[(heads["metric"] == metric) & (heads["column"] == "style_subject")].set_index("model")
+        assert bool(mine.at[top["model"], "best"]) == bool(separated)
+        assert not mine.drop(index=top["model"])["best"].any()
+    assert ((cells["best"] == "true") == (cells["bold"].astype(int) >= 700)).all()  # bold is exactly "best"
+
+
+def test_viewer_shows_every_sample_and_filters(page_data):
+    assert page_data["cards"] == page_data["cards_tiny"] * 2 == 2 * 3 * 2  # models x instances x samples
+    assert page_data["count"].startswith("12 of 12")
+    assert all(m.split(" · ")[1] == "tiny" for m in page_data["tiny_models"])
+    assert page_data["viewer_images"] and all(done and w > 0 for done, w in page_data["viewer_images"])
+    assert page_data["sorted_dino"] == sorted(page_data["sorted_dino"], reverse=True) and len(page_data["sorted_dino"]) == 6
 
 
 def test_image_grid_shows_references_and_every_model(page_data):
@@ -107,7 +148,7 @@ def test_metric_cells_match_an_independent_computation(report_inputs, page_data)
         for metric, values in per_instance.groupby(level="metric"):
             cell = shown.loc[(models[run.name], metric)]
             assert cell["mean"] == pytest.approx(values.mean(), abs=1e-12)
-            assert cell["text"].startswith(f"{values.mean():.3f} [")
+            assert " ".join(cell["text"].split()).startswith(f"{values.mean():.3f} [")
             count += 1
     assert count == len(shown) == 10
 

@@ -19,7 +19,7 @@ def synthetic_root(tmp_path_factory):
     from ibench.core.paths import DataRoot
     from ibench.data.synthetic import ensure_synthetic
 
-    return DataRoot(ensure_synthetic(tmp_path_factory.mktemp("cache") / "synthetic-v1"))
+    return DataRoot(ensure_synthetic(tmp_path_factory.mktemp("cache") / "synthetic-v2"))
 
 
 @pytest.fixture
@@ -45,7 +45,7 @@ def test_layout_matches_the_real_data_root(synthetic_root, shared_data):
     from ibench.core.paths import DataRoot
 
     synth, real = Catalog(synthetic_root), Catalog(DataRoot(shared_data))
-    assert synthetic_root.root.name == "synthetic-v1"
+    assert synthetic_root.root.name == "synthetic-v2"
     assert {k: len(v) for k, v in synth.prompts.items()} == {k: len(v) for k, v in real.prompts.items()}
     assert synth.scenes and len(synth.subjects) >= 6
     assert any(s.live for s in synth.subjects) and any(not s.live for s in synth.subjects)

@@ -37,7 +37,7 @@ def fetch(data_dir: Optional[Path] = typer.Option(None, "--data-dir", "-d", envv
 
 @data_app.command()
 def synth(out: Optional[Path] = typer.Option(None, "--out", "-o", help="Folder to write (default: the cache dir's "
-                                             "synthetic-v1, the root `--data-dir synthetic` uses)."),
+                                             "synthetic-v2, the root `--data-dir synthetic` uses)."),
           force: bool = typer.Option(False, "--force", help="Redraw even if the folder already exists.")) -> None:
     """Draw the small procedural data set (subjects, styles, content scenes): no network needed."""
     from ibench.data.synthetic import ensure_synthetic

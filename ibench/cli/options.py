@@ -10,8 +10,13 @@ import yaml
 
 from ibench.errors import IbenchError, one_line
 
+DEFAULT_MODEL = "tiny"
 TaskOpt = typer.Option(..., "--task", "-t", help="Task name (see `ibench list tasks`) or path to a task YAML.")
-ModelOpt = typer.Option("tiny", "--model", "-m", help="Model name (see `ibench list models`) or module:Class.")
+SuiteTaskOpt = typer.Option(None, "--task", "-t", help="Task name(s): a,b,... (or repeat the option), `all`, or a "
+                                                      "task YAML path (see `ibench list tasks`).")
+FamilyOpt = typer.Option(None, "--family", help="Every task of a family (in_domain, zero_shot); repeatable.")
+SuiteModelOpt = typer.Option(None, "--model", "-m", help="Model name (see `ibench list models`) or module:Class; "
+                                                        "repeatable or a,b. Default: tiny.")
 ModelArgOpt = typer.Option(None, "--model-arg", "-a", help="Model setting KEY=VALUE (repeatable).")
 ModelConfigOpt = typer.Option(None, "--model-config", help="YAML file of model settings (CLI args override).")
 DataOpt = typer.Option(None, "--data-dir", "-d", envvar="IBENCH_DATA_DIR",
@@ -22,6 +27,16 @@ SeedOpt = typer.Option(0, "--seed", help="Base seed: instances and per-sample se
 OutOpt = typer.Option(Path("runs"), "--out", "-o", help="Folder that holds run directories.")
 BatchOpt = typer.Option(1, "--batch-size", "-b", min=1, help="Requests per model call (does not change outputs).")
 InstancesOpt = typer.Option(None, "--instances", help="JSONL of your own instructions instead of the task's drawn ones.")
+JudgeConfigOpt = typer.Option(None, "--judge-config",
+                              help="Judge for judge_* metrics: a YAML file or a preset (qwen2.5-vl-7b, vllm, gpt-4.1); "
+                                   "default $IBENCH_JUDGE_CONFIG, else qwen2.5-vl-7b. See docs/judge.md.")
+JudgeMaxCallsOpt = typer.Option(None, "--judge-max-calls", min=0,
+                                help="Stop judging after N new judge calls (rerun to continue; cached verdicts are free).")
+
+
+def kind_options(judge_config: Optional[str], judge_max_calls: Optional[int]) -> dict:
+    """Per-kind scoring options from the CLI (``score_run(options=...)``)."""
+    return {"judge": {"config": judge_config, "max_calls": judge_max_calls}}
 
 
 def model_options(args: Optional[list[str]], config: Optional[Path]) -> dict:

@@ -11,47 +11,73 @@ from typing import Optional
 
 import typer
 
+from .output import FormatOpt, JsonOpt, choose_format, print_json
+
 RunsArg = typer.Argument(..., help="Run directories, or folders holding run directories.")
 
 
 def report(runs: list[Path] = RunsArg,
            out: Path = typer.Option(..., "--out", "-o", help="Report folder, e.g. reports/NAME/."),
-           study_db: Optional[str] = typer.Option(None, "--study", help="Rating database (file or SQLAlchemy URL)."),
+           study_db: Optional[str] = typer.Option(None, "--study", "--db",
+                                                  help="Rating database (file or SQLAlchemy URL)."),
            study: Optional[str] = typer.Option(None, "--study-name", help="One study in the database (default: all)."),
            title: Optional[str] = typer.Option(None, "--title", help="Report title (default: the tasks)."),
            grid: int = typer.Option(4, "--grid", min=0, help="Instances per task in the image grid (0: none)."),
            data_dir: Optional[Path] = typer.Option(None, "--data-dir", "-d",
                                                    help="Data root for reference thumbnails (default: each run's)."),
            seed: int = typer.Option(0, "--seed", help="Bootstrap seed."),
+           pairwise: Optional[list[Path]] = typer.Option(
+               None, "--pairwise", help="Pairwise preferences (pairwise.jsonl of `ibench judge pairwise` or "
+                                        "`ibench human export --format pairwise`) to rank; repeatable."),
+           viewer: bool = typer.Option(True, "--viewer/--no-viewer",
+                                       help="Also write samples.html (every sample) and its images under media/."),
            table4_o: str = typer.Option("per-image", "--table4-o",
                                         help="Which O Table 4 shows: per-image (ImagenHub: sqrt(SC*PQ) per image, "
-                                             "averaged) or of-means (sqrt(mean SC * mean PQ)).")) -> None:
-    """Write report.md, a self-contained index.html, results.json and CSV/parquet tables."""
+                                             "averaged) or of-means (sqrt(mean SC * mean PQ)).")
+           ) -> None:
+    """Write report.md, a self-contained index.html, the sample viewer, results.json and CSV/parquet tables.
+
+    Runs that were never scored are left out with a warning."""
     from ibench.report import build_report, write_report
 
     built = build_report(runs, study_db=study_db, study=study, title=title, grid_instances=grid, data_dir=data_dir,
-                         seed=seed, table4_o=table4_o)
+                         seed=seed, pairwise=pairwise or (), viewer=viewer, table4_o=table4_o)
+    for warning in built.warnings:
+        typer.echo(f"warning: {warning}", err=True)
     written = write_report(built, out)
-    typer.echo(f"wrote {out / 'index.html'}, {out / 'report.md'}, {out / 'results.json'} "
+    viewer_note = f", {out / 'samples.html'}" if "samples.html" in written else ""
+    typer.echo(f"wrote {out / 'index.html'}{viewer_note}, {out / 'report.md'}, {out / 'results.json'} "
                f"and {sum(n.endswith('.csv') for n in written)} tables under {out / 'tables'}")
 
 
-def baseline(run: Path = typer.Argument(..., help="A scored run directory."),
-             out: Path = typer.Option(..., "--out", "-o", help="Baseline JSON file to write.")) -> None:
-    """Write a baseline of a run: per metric mean, CI and per-instance means, and the run's identity."""
+def baseline(runs: list[Path] = typer.Argument(..., help="Scored run directories, or folders holding them."),
+             out: Path = typer.Option(..., "--out", "-o", help="Baseline JSON file (one run), or a folder: one "
+                                                                "<task>.<model>.json per run.")) -> None:
+    """Write a baseline per run: per metric mean, CI and per-instance means, and the run's identity."""
     from ibench.report.gate import make_baseline, write_baseline
-    from ibench.report.runs import open_run
+    from ibench.report.runs import discover_runs
 
-    data = make_baseline(open_run(run))
-    write_baseline(data, out)
-    typer.echo(f"wrote {out}: {len(data['metrics'])} metrics, {len(data['set_metrics'])} set metrics "
-               f"of run {data['run']['run_id']}")
+    found = discover_runs(runs)
+    folder = len(found) > 1 or out.is_dir() or out.suffix != ".json"
+    for run in found:
+        data = make_baseline(run)
+        path = out / baseline_name(run) if folder else out
+        write_baseline(data, path)
+        typer.echo(f"wrote {path}: {len(data['metrics'])} metrics, {len(data['set_metrics'])} set metrics "
+                   f"of run {run.run_id} ({run.label})")
 
 
-def check(run: Path = typer.Argument(..., help="A scored run directory."),
-          baseline_file: Path = typer.Option(..., "--baseline", "-b", help="Baseline JSON (from `ibench baseline`)."),
+def baseline_name(run) -> str:  # noqa: ANN001 - RunInfo
+    """``<task>.<model label>.json``: regenerating a folder of baselines replaces each file."""
+    safe = "".join(c if c.isalnum() or c in "-_=.@" else "_" for c in run.label)
+    return f"{run.task}.{safe}.json"
+
+
+def check(runs: list[Path] = typer.Argument(..., help="Scored run directories, or folders holding them."),
+          baseline_file: Path = typer.Option(..., "--baseline", help="Baseline JSON (from `ibench baseline`), or "
+                                                                     "a folder of them (matched by task and model)."),
           tolerance: Optional[list[str]] = typer.Option(
-              None, "--tolerance", "-t",
+              None, "--tolerance",
               help="Allowed worsening: 1se (standard errors of the baseline mean; the default), 0.01 (absolute), "
                    "2% (of the baseline mean), or per metric dino=2se / clip_t=0.02 / fid=5% / missing_instances=2 "
                    "(repeatable)."),
@@ -60,35 +86,56 @@ def check(run: Path = typer.Argument(..., help="A scored run directory."),
           junit: Optional[Path] = typer.Option(None, "--junit", help="Write JUnit XML here."),
           summary: Optional[Path] = typer.Option(None, "--summary", help="Also write the markdown summary here "
                                                  "(e.g. $GITHUB_STEP_SUMMARY)."),
-          seed: int = typer.Option(0, "--seed", help="Bootstrap seed.")) -> None:
-    """Exit 1 when a metric (or the failure rate) regresses beyond its tolerance and beyond noise (Holm-adjusted);
-    exit 2 for an unpaired comparison. Prints a markdown summary."""
-    from ibench.report.gate import check_run, load_baseline
-    from ibench.report.gate_output import markdown_summary, write_junit
-    from ibench.report.runs import open_run
+          seed: int = typer.Option(0, "--seed", help="Bootstrap seed."),
+          fmt: Optional[str] = FormatOpt, as_json: bool = JsonOpt) -> None:
+    """Exit 1 when a metric (or the failure rate) regresses beyond its tolerance and beyond noise (Holm-adjusted),
+    or a baselined run is missing; exit 2 for an unpaired comparison."""
+    from ibench.report.gate import check_run
+    from ibench.report.gate_output import markdown_summary
 
-    base = load_baseline(baseline_file)
-    result = check_run(open_run(run), base, tolerance or [], seed=seed, alpha=alpha)
-    text = markdown_summary(result)
-    typer.echo(text)
+    from .checks import junit_many, match_baselines, print_checks
+
+    shown = choose_format(fmt, as_json)
+    pairs, unmatched, unbaselined = match_baselines(runs, baseline_file)
+    results = [check_run(run, base, tolerance or [], seed=seed, alpha=alpha) for run, base in pairs]
+    notes = [f"no run for baseline {name} (task {b['run'].get('task')}, model {b['run'].get('label')})"
+             for name, b in unmatched] + [f"no baseline for run {r.run_id} ({r.task}, {r.label})" for r in unbaselined]
+    text = "\n".join(markdown_summary(r) for r in results) + "".join(f"\n- {n}" for n in notes) + ("\n" if notes else "")
+    if shown == "json":
+        print_json({"passed": not any(r.failed for r in results) and not unmatched,
+                    "runs": [r.as_dict() for r in results], "notes": notes})
+    elif shown == "md":
+        typer.echo(text)
+    else:
+        print_checks(results, notes)
     if summary is not None:
         with open(summary, "a", encoding="utf-8") as f:
             f.write(text)
     if junit is not None:
-        write_junit(result, junit)
-    if result.exit_code:
-        raise typer.Exit(result.exit_code)
+        junit_many(results, junit)
+    if any(r.exit_code for r in results) or unmatched:
+        raise typer.Exit(1)
 
 
 def compare(run_a: Path = typer.Argument(..., help="A: a run or a folder of runs."),
             run_b: Path = typer.Argument(..., help="B: a run or a folder of runs."),
             csv: Optional[Path] = typer.Option(None, "--csv", help="Also write the table as CSV."),
-            seed: int = typer.Option(0, "--seed", help="Bootstrap seed.")) -> None:
+            seed: int = typer.Option(0, "--seed", help="Bootstrap seed."),
+            fmt: Optional[str] = FormatOpt, as_json: bool = JsonOpt) -> None:
     """Per task and metric: B − A with a paired 95% bootstrap CI over matched instances."""
     from ibench.report.compare import compare_markdown, compare_runs
+    from ibench.report.format import records
 
+    from .checks import print_compare
+
+    shown = choose_format(fmt, as_json)
     df = compare_runs([run_a], [run_b], seed=seed)
-    typer.echo(compare_markdown(df))
+    if shown == "json":
+        print_json(records(df))
+    elif shown == "md":
+        typer.echo(compare_markdown(df))
+    else:
+        print_compare(df)
     if csv is not None:
         df.to_csv(csv, index=False)
 

@@ -10,67 +10,90 @@ import typer
 
 from ibench.errors import IbenchError, one_line
 
-from .options import (BatchOpt, DataOpt, InstancesOpt, LimitOpt, ModelArgOpt, ModelConfigOpt, ModelOpt, OutOpt,
-                      SamplesOpt, SeedOpt, TaskOpt, load_model, model_class)
+from .options import (DEFAULT_MODEL, BatchOpt, DataOpt, FamilyOpt, InstancesOpt, JudgeConfigOpt, JudgeMaxCallsOpt,
+                      LimitOpt, ModelArgOpt, ModelConfigOpt, OutOpt, SamplesOpt, SeedOpt, SuiteModelOpt, SuiteTaskOpt,
+                      TaskOpt, kind_options, load_model, model_class)
+from .suite import run_suite, select_tasks, split_names
 
 
-def _generate(task: str, model: str, model_arg: Optional[list[str]], model_config: Optional[Path],
-              data_dir: Optional[str], options: dict, instances_file: Optional[Path] = None):
-    """Generate for one task and model; ``options`` are the ``GenerateOptions`` fields from the CLI."""
-    from ibench.core.registry import get_task
+def _suite(tasks: Optional[list[str]], families: Optional[list[str]], models: Optional[list[str]],
+           model_arg: Optional[list[str]], model_config: Optional[Path], data_dir: Optional[str], options: dict,
+           instances_file: Optional[Path] = None, after_model=lambda stores: None) -> list:
+    """Generate every task of the suite with every model (each loaded once); ``options`` are the
+    ``GenerateOptions`` fields from the CLI. Returns the stores this process reported."""
     from ibench.data import load_instances, resolve_data_root
     from ibench.models.base import check_capabilities
     from ibench.run import GenerateOptions, generate
     from ibench.run.distributed import is_main_process
 
-    spec = get_task(task)
+    specs = select_tasks(tasks, families)
+    models = split_names(models) or [DEFAULT_MODEL]
+    if instances_file and len(specs) > 1:
+        raise IbenchError("--instances gives the instructions of one task: name one --task")
     root = resolve_data_root(data_dir)
-    given = load_instances(instances_file, spec, root) if instances_file else None
-    cls = model_class(model)
-    if cls is not None:  # a built-in: refuse before its weights load (minutes for a real model)
-        needed = {c for i in given for c in i.instruction.capabilities} if given is not None else spec.capabilities
-        text_only = any(not i.instruction.references for i in given) if given is not None else not spec.references
-        check_capabilities(cls, needed, text_only, spec.name)
-    adapter = load_model(model, model_arg, model_config)
-    store, counts = generate(spec, adapter, root, GenerateOptions(**options, instances=given))
-    if not is_main_process():  # under torchrun/accelerate: rank 0 reports (and scores) for everyone
-        raise typer.Exit(0)
-    typer.echo(f"{store.path}: {counts['generated']} generated, {counts['failed']} failed, "
-               f"{counts['skipped']} already done")
-    return store, counts
+    given = {s.name: load_instances(instances_file, s, root) for s in specs} if instances_file else {}
+
+    def check(model: str, spec) -> None:  # noqa: ANN001
+        cls = model_class(model)
+        if cls is None:  # module:Class may widen its capabilities: checked once it is built
+            return
+        mine = given.get(spec.name)
+        needed = {c for i in mine for c in i.instruction.capabilities} if mine is not None else spec.capabilities
+        text_only = any(not i.instruction.references for i in mine) if mine is not None else not spec.references
+        check_capabilities(cls, needed, text_only, spec.name)  # before its weights load (minutes for a real model)
+
+    def make(spec, adapter):  # noqa: ANN001, ANN202
+        store, counts = generate(spec, adapter, root, GenerateOptions(**options, instances=given.get(spec.name)),
+                                 close=False)
+        if not is_main_process():  # under torchrun/accelerate: rank 0 reports (and scores) for everyone
+            return None
+        typer.echo(f"{store.path}: {counts['generated']} generated, {counts['failed']} failed, "
+                   f"{counts['skipped']} already done")
+        return store
+
+    return run_suite(specs, models, check, lambda m: load_model(m, model_arg, model_config), make, after_model)
 
 
-def generate(task: str = TaskOpt, model: str = ModelOpt, model_arg: Optional[list[str]] = ModelArgOpt,
+def generate(task: Optional[list[str]] = SuiteTaskOpt, family: Optional[list[str]] = FamilyOpt,
+             model: Optional[list[str]] = SuiteModelOpt, model_arg: Optional[list[str]] = ModelArgOpt,
              model_config: Optional[Path] = ModelConfigOpt, data_dir: Optional[str] = DataOpt,
              limit: Optional[int] = LimitOpt, samples: Optional[int] = SamplesOpt, seed: int = SeedOpt,
              out: Path = OutOpt, batch_size: int = BatchOpt, instances_file: Optional[Path] = InstancesOpt) -> None:
     """Build instances and generate images (no scoring). Rerun the same command to resume."""
-    _generate(task, model, model_arg, model_config, data_dir,
-              dict(out=out, limit=limit, samples=samples, seed=seed, batch_size=batch_size), instances_file)
+    _suite(task, family, model, model_arg, model_config, data_dir,
+           dict(out=out, limit=limit, samples=samples, seed=seed, batch_size=batch_size), instances_file)
 
 
-def run(task: str = TaskOpt, model: str = ModelOpt, model_arg: Optional[list[str]] = ModelArgOpt,
+def run(task: Optional[list[str]] = SuiteTaskOpt, family: Optional[list[str]] = FamilyOpt,
+        model: Optional[list[str]] = SuiteModelOpt, model_arg: Optional[list[str]] = ModelArgOpt,
         model_config: Optional[Path] = ModelConfigOpt, data_dir: Optional[str] = DataOpt,
         limit: Optional[int] = LimitOpt, samples: Optional[int] = SamplesOpt, seed: int = SeedOpt,
         out: Path = OutOpt, batch_size: int = BatchOpt, instances_file: Optional[Path] = InstancesOpt,
-        score: bool = typer.Option(True, "--score/--no-score", help="Score the run after generating."),
+        score: bool = typer.Option(True, "--score/--no-score", help="Score the runs after generating."),
         extractor_config: Optional[str] = typer.Option(
             None, "--extractor-config", help="Extractor weights for scoring: a YAML file, or `tiny` for the offline "
-                                             "tiny random extractors (see docs/evaluators.md).")) -> None:
-    """Build, generate and score in one go (resumable: rerun the same command)."""
-    store, _ = _generate(task, model, model_arg, model_config, data_dir,
-                         dict(out=out, limit=limit, samples=samples, seed=seed, batch_size=batch_size), instances_file)
-    if score:
-        score_stage(store, extractor_config)
+                                             "tiny random extractors (see docs/evaluators.md)."),
+        judge_config: Optional[str] = JudgeConfigOpt, judge_max_calls: Optional[int] = JudgeMaxCallsOpt) -> None:
+    """Build, generate and score in one go (resumable: rerun the same command).
+
+    Suites: --task a,b,... or --task all or --family zero_shot, and several --model values; each model
+    is loaded once for all its tasks and closed before its runs are scored."""
+    def after_model(stores) -> None:  # noqa: ANN001
+        for store in stores if score else []:
+            score_stage(store, extractor_config, kind_options(judge_config, judge_max_calls))
+
+    _suite(task, family, model, model_arg, model_config, data_dir,
+           dict(out=out, limit=limit, samples=samples, seed=seed, batch_size=batch_size), instances_file,
+           after_model)
 
 
-def score_stage(store, extractor_config: Optional[str] = None) -> None:
+def score_stage(store, extractor_config: Optional[str] = None, options: Optional[dict] = None) -> None:
     """Score a run with its task's metrics and print the summary."""
     from ibench.evaluators.score import score_run
 
     from .score import summary
 
-    for line in summary(score_run(store.path, config=extractor_config, progress=True)):
+    for line in summary(score_run(store.path, config=extractor_config, progress=True, options=options)):
         typer.echo(line)
 
 

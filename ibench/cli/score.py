@@ -7,6 +7,8 @@ from typing import Optional
 
 import typer
 
+from .options import JudgeConfigOpt, JudgeMaxCallsOpt, kind_options
+
 
 def summary(results: dict) -> list[str]:
     """One line per metric: mean [CI] (or the set value, or why it was skipped)."""
@@ -26,6 +28,23 @@ def summary(results: dict) -> list[str]:
         arrow = "↑" if s.get("higher_is_better") else "↓"
         lines.append(f"  {name:14s} {arrow} {value}  (n={s['n']} vs {s['n_reference']} reference){flag}")
     lines.extend(f"  note: {n}" for n in results.get("notes", []))
+    lines.extend(judge_lines(results))
+    return lines
+
+
+def judge_lines(results: dict) -> list[str]:
+    """Verdict counts of the judge metrics (failures, budget stops), one line each."""
+    lines = []
+    for name, m in results["metrics"].items():
+        v = m.get("verdicts")
+        if not v:
+            continue
+        fails = ", ".join(f"{k} {n}" for k, n in v["failures"].items())
+        rate = "" if v["failure_rate"] is None else f" ({v['failure_rate']:.1%})"
+        lines.append(f"  {name}: {v['ok']} verdicts, {v['failed']} failed{rate}{': ' + fails if fails else ''}; "
+                     f"{v['cached']} cached, {v['calls']} new calls")
+        if v["pending"]:
+            lines.append(f"  {name}: {v['pending']} verdicts not asked (--judge-max-calls reached): rerun to continue")
     return lines
 
 
@@ -38,12 +57,14 @@ def score(run: Path = typer.Argument(..., help="Run directory (runs/<run_id>).")
               None, "--extractor-config",
               help="YAML file of extractor weights, or `tiny` for the offline tiny random extractors."),
           data_dir: Optional[Path] = typer.Option(None, "--data-dir", "-d",
-                                                  help="Data root of the references (default: the run's).")) -> None:
-    """Score a run: CLIP-T, DINO, CLIP-I, style, control fidelity, FID/KID; writes scores/ and results.json."""
+                                                  help="Data root of the references (default: the run's)."),
+          judge_config: Optional[str] = JudgeConfigOpt, judge_max_calls: Optional[int] = JudgeMaxCallsOpt) -> None:
+    """Score a run: CLIP-T, DINO, CLIP-I, style, control fidelity, FID/KID, VLM judge; writes scores/ and results.json."""
     from ibench.evaluators.score import score_run
 
     results = score_run(run, metrics=metrics, device=device, batch_size=batch_size, num_workers=workers,
-                        config=extractor_config, data_root=data_dir, progress=True)
+                        config=extractor_config, data_root=data_dir, progress=True,
+                        options=kind_options(judge_config, judge_max_calls))
     for line in summary(results):
         typer.echo(line)
 

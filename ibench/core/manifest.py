@@ -53,6 +53,9 @@ class Manifest(BaseModel):
     data_root: str
     derived_dir: Optional[str] = None
     environment: dict[str, Any] = Field(default_factory=dict)
+    # the adapter's default output-affecting settings: labels show only the settings that differ
+    # (``ibench.core.labels``); None in runs made before it was recorded
+    model_defaults: Optional[dict[str, Any]] = None
 
     @classmethod
     def parse(cls, data: Any, source: str) -> "Manifest":
@@ -65,4 +68,5 @@ class Manifest(BaseModel):
             raise IbenchError(f"{source}: {describe(exc)}") from None
 
     def as_dict(self) -> dict[str, Any]:
-        return {**self.model_dump(mode="json", exclude={"identity"}), "identity": self.identity.as_dict()}
+        return {**self.model_dump(mode="json", exclude={"identity"}, exclude_none=True),
+                "identity": self.identity.as_dict()}

@@ -6,6 +6,7 @@
 ``runs/<run_id>/images/<instance_id>/<sample>.png``
 ``runs/<run_id>/scores/<metric>.jsonl`` and ``scores/<metric>.json`` (written by the scoring stage)
 ``runs/<run_id>/results.json``       aggregates (written by the scoring stage)
+``runs/<run_id>/judge/<sc|pq>.jsonl`` every verdict of the VLM judge, failed ones included (scoring stage)
 
 A record is appended only after its image is completely on disk; readers take the last record of a
 (instance, sample) key, so a retried failure supersedes the failed record.
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 from PIL import Image
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -39,6 +40,7 @@ class RunLayout:
     RESULTS = "results.json"
     SCORES = "scores"
     IMAGES = "images"
+    JUDGE = "judge"  # judge/<sc|pq>.jsonl: one verdict per question
 
     @staticmethod
     def shard(name: str) -> str:
@@ -69,6 +71,7 @@ class Generation(BaseModel):
     sha256: Optional[str] = None
     seconds: float = 0.0
     error: Optional[str] = None
+    meta: Optional[dict[str, Any]] = None  # what the adapter recorded (rendered prompt, image map, provider notes)
 
     @property
     def key(self) -> tuple[str, int]:
@@ -150,7 +153,7 @@ class RunStore:
 
     def append_generations(self, records: list[Generation], shard: str | None = None) -> None:
         name = RunLayout.GENERATIONS if shard is None else RunLayout.shard(shard)
-        append_jsonl(self.path / name, [r.model_dump(mode="json") for r in records])
+        append_jsonl(self.path / name, [r.model_dump(mode="json", exclude=None if r.meta else {"meta"}) for r in records])
 
     def save_image(self, image: Image.Image, instance_id: str, sample: int) -> tuple[str, str]:
         """Write an image atomically; returns (relative path, sha256)."""

@@ -17,7 +17,12 @@ from .metrics import METRICS
 from .vocabulary import POOL_IMAGE_SETS, REAL_IMAGE_SETS, REFERENCE_KINDS, Control, Family, Kind, Pool, RealImageSet, capability
 from .yamlio import describe, load_yaml
 
-PromptSource = Literal["subject", "scene", "content"]
+#: Where target prompts come from: a DreamBench prompt of the (first) subject, a DreamBench scene with every
+#: subject, a content photo's caption, or an edit of the source image: ``edit`` (the whole image: a scene edit of
+#: a content photo, a DreamBench prompt of a subject photo), ``object_edit`` (the masked subject of a DreamBench
+#: source photo: its colour or material), ``replace`` (the source's subject replaced by the referenced subject).
+PromptSource = Literal["subject", "scene", "content", "edit", "object_edit", "replace"]
+EDIT_PROMPTS = frozenset({"edit", "object_edit", "replace"})
 CAPTION_FIELDS = frozenset({"cls", "caption", "control"})  # what a reference caption may use (instances._ref)
 
 
@@ -70,6 +75,15 @@ def drawn_image_sets(references: list[ReferenceSpec]) -> list[str]:
     for r in references:
         sets += [POOL_IMAGE_SETS[p] for p in r.pools if p in POOL_IMAGE_SETS] or list(REFERENCE_KINDS[r.kind].real_images)
     return list(dict.fromkeys(sets))
+class ScalingSpec(BaseModel):
+    """Tasks of one scaling group share their instances: the same subjects, views, scene and paraphrase
+    index for each instance; a task keeps the first N of ``max_references`` subjects (N: its subject
+    references), so its instances differ from the group's other tasks only in the number of references."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    group: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    max_references: int = Field(ge=1, le=8)
 
 
 GENERATION_FIELDS = {"name", "version", "templates", "references", "prompts"}
@@ -93,6 +107,7 @@ class TaskSpec(BaseModel):
     set_metrics: list[str] = Field(default_factory=list)
     reference_set: Optional[ReferenceSetSpec] = None  # required with set_metrics (load_task says what to add)
     checklist: list[str] = Field(min_length=1)
+    scaling: Optional[ScalingSpec] = None
 
     @model_validator(mode="after")
     def _check(self) -> "TaskSpec":
@@ -113,7 +128,36 @@ class TaskSpec(BaseModel):
             raise ValueError("prompts: content needs a reference drawn from the content pool")
         if self.set_metrics and self.reference_set is None:
             raise ValueError("reference_set is required with set_metrics")
+        self._check_edits()
+        self._check_scaling()
         return self
+
+    def _check_edits(self) -> None:
+        sources = [r for r in self.references if r.kind == "source"]
+        if len(sources) > 1:
+            raise ValueError("a task has at most one source reference (the image to edit)")
+        if self.prompts in EDIT_PROMPTS and not sources:
+            raise ValueError(f"prompts: {self.prompts} needs a reference of kind source (the image to edit)")
+        if self.prompts in ("object_edit", "replace") and sources[0].pools != ["subject"]:
+            raise ValueError(f"prompts: {self.prompts} needs the source drawn from pools: [subject] (its class names "
+                             f"the edited object)")
+        if self.prompts == "replace" and not any(r.kind == "subject" for r in self.references):
+            raise ValueError("prompts: replace needs a subject reference (what replaces the source's subject)")
+        for i, r in enumerate(self.references):
+            if "same_source" in r.pools and (r.pools != ["same_source"] or not sources
+                                             or self.references.index(sources[0]) > i):
+                raise ValueError(f"{r.marker}: pool same_source needs a source reference before it, and no other pool")
+
+    def _check_scaling(self) -> None:
+        if self.scaling is None:
+            return
+        if not self.references or any(r.kind != "subject" or r.pools for r in self.references):
+            raise ValueError("scaling: every reference must be a DreamBench subject (kind subject, no pools)")
+        if len(self.references) > self.scaling.max_references:
+            raise ValueError(f"scaling: {len(self.references)} subject references exceed max_references "
+                             f"{self.scaling.max_references}")
+        if self.prompts != "scene":
+            raise ValueError("scaling: prompts must be scene (one scene for every number of subjects)")
 
     @property
     def capabilities(self) -> set[str]:
@@ -126,7 +170,8 @@ class TaskSpec(BaseModel):
         Metrics, checklist, description and default counts are left out: editing them neither
         changes an image nor should make a run start over.
         """
-        blob = json.dumps(self.model_dump(mode="json", include=GENERATION_FIELDS), sort_keys=True)
+        fields = GENERATION_FIELDS | ({"scaling"} if self.scaling else set())  # unset: the hash of older tasks stays
+        blob = json.dumps(self.model_dump(mode="json", include=fields), sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 

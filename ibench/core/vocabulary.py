@@ -17,6 +17,8 @@ POOLS: dict[str, str] = {
     "styledrop": "the StyleDrop style images (styles/styledrop/)",
     "classic": "public-domain paintings (styles/classic/)",
     "content": "content photos (content/)",
+    "faces": "face photos, several of each identity (faces/<identity>/NN.jpg)",
+    "same_source": "the instance's source image (control maps of it: the region an edit may change)",
 }
 
 
@@ -33,13 +35,14 @@ class KindInfo:
 
 #: What a reference can be. A new kind is one entry here (and a ``Kind`` literal below).
 REFERENCE_KINDS: dict[str, KindInfo] = {
-    "subject": KindInfo("an object or animal to show (several photos of it)", (), (), "the {cls}", ("dreambench",)),
+    "subject": KindInfo("an object, animal or person to show (several photos of it)", ("faces",), (), "the {cls}",
+                        ("dreambench",)),
     "style": KindInfo("an image whose style the output takes", ("styledrop", "classic"), ("styledrop", "classic"),
                       "the style of {caption}", ("styledrop", "classic")),
     "content": KindInfo("an image whose content the output keeps (style transfer)", ("content",), ("content",),
                         "{caption}", ("content",)),
     "control": KindInfo("a spatial map the output follows (its type in `control:`)",
-                        ("content", "subject", "same_subject"), ("content",), "the {control} map",
+                        ("content", "subject", "same_subject", "same_source"), ("content",), "the {control} map",
                         ("content", "dreambench")),
     "source": KindInfo("the image to edit: the output keeps what the instruction does not change",
                        ("content", "subject"), ("content",), "{caption}", ("content", "dreambench")),
@@ -50,10 +53,12 @@ REAL_IMAGE_SETS: dict[str, str] = {
     "styledrop": "the StyleDrop style images (styles/styledrop/)",
     "classic": "public-domain paintings (styles/classic/)",
     "content": "content photos (content/)",
+    "faces": "every face photo (faces/<identity>/*)",
 }
-#: The real-image set each pool draws from (``same_subject`` photos are DreamBench's).
+#: The real-image set each pool draws from (``same_subject`` photos are DreamBench's; ``same_source`` maps
+#: are of the source image, whose own pool says).
 POOL_IMAGE_SETS: dict[str, str] = {"subject": "dreambench", "same_subject": "dreambench", "styledrop": "styledrop",
-                                   "classic": "classic", "content": "content"}
+                                   "classic": "classic", "content": "content", "faces": "faces"}
 
 #: Control map types: how each is made from a photo (``ibench data prepare``).
 CONTROL_TYPES: dict[str, str] = {
@@ -66,13 +71,14 @@ CONTROL_TYPES: dict[str, str] = {
 ON_DEMAND_CONTROLS: tuple[str, ...] = ("edge", "mask", "sketch")
 
 #: Task families, in report order, with their titles.
-TASK_FAMILIES: dict[str, str] = {"in_domain": "In-domain", "zero_shot": "Zero-shot"}
+TASK_FAMILIES: dict[str, str] = {"in_domain": "In-domain", "zero_shot": "Zero-shot", "editing": "Editing",
+                                 "scaling": "Reference scaling"}
 
 Kind = Literal["subject", "style", "content", "control", "source"]
-Pool = Literal["subject", "same_subject", "styledrop", "classic", "content"]
+Pool = Literal["subject", "same_subject", "styledrop", "classic", "content", "faces", "same_source"]
 Control = Literal["edge", "depth", "mask", "sketch"]
-Family = Literal["in_domain", "zero_shot"]
-RealImageSet = Literal["dreambench", "styledrop", "classic", "content"]
+Family = Literal["in_domain", "zero_shot", "editing", "scaling"]
+RealImageSet = Literal["dreambench", "styledrop", "classic", "content", "faces"]
 assert set(get_args(Kind)) == set(REFERENCE_KINDS) and set(get_args(Control)) == set(CONTROL_TYPES)
 assert set(get_args(Pool)) == set(POOLS)
 assert set(get_args(Family)) == set(TASK_FAMILIES)

@@ -12,9 +12,17 @@ import yaml
 from ibench.errors import IbenchError
 from ibench.core.paths import DataRoot
 
-LIVE_CLASSES = {"cat", "dog"}  # DreamBench's live subjects use the live prompt list
+LIVE_CLASSES = {"cat", "dog", "person"}  # DreamBench's live subjects (and people) use the live prompt list
 STYLE_POOLS = ("styledrop", "classic")
 CAPTIONS_FILE = "captions.yaml"  # a data root may ship its own (the synthetic set does)
+EDITS_FILE = "edits.yaml"  # edit phrases of the editing tasks (packaged)
+FACE_CLASS = "person"
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp"}
+#: Folders of the photo pools, relative to the data root.
+POOL_FOLDERS = {"styledrop": "styles/styledrop", "classic": "styles/classic", "content": "content", "faces": "faces"}
+FACES_EMPTY = ("the faces pool is empty: no public-domain face set is pinned yet, so `ibench data fetch` brings none; "
+               "put several photos of each identity in <root>/faces/<identity>/NN.jpg (see docs/data.md), or use "
+               "`--data-dir synthetic`")
 _PROMPT = re.compile(r"^'(.*)'\.format\(unique_token, class_token\),?$")
 
 
@@ -73,7 +81,7 @@ class Catalog:
         for name, cls in sorted(classes.items()):
             folder = self.root.root / "dreambench" / name
             images = tuple(sorted(f"dreambench/{name}/{p.name}" for p in folder.glob("*")
-                                  if p.suffix.lower() in {".jpg", ".jpeg", ".png", ".webp"}))
+                                  if p.suffix.lower() in IMAGE_SUFFIXES))
             if images:
                 out.append(Subject(name, cls, images))
         if not out:
@@ -110,11 +118,33 @@ class Catalog:
                 out.append(rest)
         return out
 
+    @cached_property
+    def faces(self) -> list[Subject]:
+        """Identities of the faces pool (``faces/<identity>/NN.jpg``), each a subject of class ``person``."""
+        out = []
+        for folder in sorted(p for p in (self.root.root / "faces").glob("*") if p.is_dir()):
+            images = tuple(sorted(f"faces/{folder.name}/{p.name}" for p in folder.iterdir()
+                                  if p.suffix.lower() in IMAGE_SUFFIXES))
+            if images:
+                out.append(Subject(folder.name, FACE_CLASS, images))
+        if not out:
+            raise IbenchError(f"{self.root.root / 'faces'}: {FACES_EMPTY}")
+        return out
+
+    @cached_property
+    def edits(self) -> dict[str, list[str]]:
+        """Edit phrases: ``scene`` (appended to a content photo's caption) and ``object`` (``{cls}``: the masked
+        object's class)."""
+        data = yaml.safe_load(resources.files("ibench").joinpath("resources", EDITS_FILE).read_text()) or {}
+        return {k: list(v) for k, v in data.items()}
+
     def photos(self, pool: str) -> list[Photo]:
-        """Captioned images of a pool: ``styledrop``, ``classic`` or ``content``."""
-        folder = {"styledrop": "styles/styledrop", "classic": "styles/classic", "content": "content"}.get(pool)
+        """Captioned images of a pool: ``styledrop``, ``classic``, ``content`` or ``faces``."""
+        if pool == "faces":
+            return [Photo(im, f"a photo of {s.name}", pool) for s in self.faces for im in s.images]
+        folder = POOL_FOLDERS.get(pool)
         if folder is None:
-            raise IbenchError(f"unknown image pool {pool!r}: use one of styledrop, classic, content")
+            raise IbenchError(f"unknown image pool {pool!r}: use one of {', '.join(POOL_FOLDERS)}")
         found = sorted(p for p in (self.root.root / folder).glob("*") if p.is_file())
         out = []
         for p in found:

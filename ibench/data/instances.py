@@ -3,112 +3,19 @@
 from __future__ import annotations
 
 import json
-import random
 from pathlib import Path
-from typing import Any
 
 from pydantic import ValidationError
 
 from ibench.core.instance import SAFE_ID, Instance, instance_id, render_checklist
-from ibench.core.instruction import Instruction, Reference
+from ibench.core.instruction import Instruction
 from ibench.core.paths import DataRoot
-from ibench.core.taskspec import ReferenceSpec, TaskSpec
-from ibench.core.vocabulary import REFERENCE_KINDS
+from ibench.core.taskspec import TaskSpec
 from ibench.core.yamlio import describe
 from ibench.errors import IbenchError
 
-from .catalog import Catalog, Photo, Subject
-from .controls import ensure_control
-
-class _Cycle:
-    """Draws items in a shuffled order, reshuffling after each pass: balanced coverage."""
-
-    def __init__(self, items: list, rng: random.Random):
-        self.items, self.rng, self.queue = list(items), rng, []
-
-    def next(self, exclude: tuple = ()):
-        for _ in range(2):
-            if not self.queue:
-                self.queue = self.rng.sample(self.items, len(self.items))
-            for i, item in enumerate(self.queue):
-                if item not in exclude:
-                    return self.queue.pop(i)
-            self.queue = []
-        raise IbenchError("not enough distinct items in the data root for this task's references")
-
-
-class _Drawer:
-    def __init__(self, spec: TaskSpec, catalog: Catalog, seed: int):
-        self.spec, self.catalog = spec, catalog
-        self.rng = random.Random(f"ibench:{spec.name}:{seed}")
-        self.subjects = _Cycle(catalog.subjects, self.rng)
-        self.cycles: dict[str, _Cycle] = {}
-
-    def pool(self, ref: ReferenceSpec) -> _Cycle:
-        pools = [p for p in ref.pools if p != "same_subject"] or list(REFERENCE_KINDS[ref.kind].default_pools)
-        key = ",".join(pools)
-        if key not in self.cycles:
-            items: list = []
-            for pool in pools:
-                items += self.catalog.subjects if pool == "subject" else self.catalog.photos(pool)
-            self.cycles[key] = _Cycle(items, self.rng)
-        return self.cycles[key]
-
-    def draw(self) -> tuple[Instruction, dict[str, Any]]:
-        rng, refs, meta = self.rng, [], {"subjects": [], "classes": []}
-        subjects: list[Subject] = []
-        held_out: dict[str, str] = {}
-        photo: Photo | None = None
-        control_subject: Subject | None = None
-        for rs in self.spec.references:
-            if rs.kind == "subject":
-                s = self.subjects.next(exclude=tuple(subjects))
-                subjects.append(s)
-                n = min(rs.views, max(1, len(s.images) - 1))
-                views = sorted(rng.sample(list(s.images), n))
-                rest = [im for im in s.images if im not in views]
-                held_out[s.name] = rng.choice(rest) if rest else views[-1]
-                refs.append(self._ref(rs, views, cls=s.cls))
-                meta["subjects"].append(s.name)
-                meta["classes"].append(s.cls)
-                continue
-            if rs.kind == "control" and "same_subject" in rs.pools and subjects:
-                source, caption = held_out[subjects[0].name], ""
-            else:
-                item = self.pool(rs).next(exclude=tuple(subjects))
-                if isinstance(item, Subject):
-                    control_subject, source, caption = item, rng.choice(item.images), ""
-                else:
-                    source, caption = item.image, item.caption
-                    photo = photo or (item if item.pool == "content" else None)
-            meta.setdefault(f"{rs.kind}_source", source)
-            image = ensure_control(self.catalog.root, rs.control, source) if rs.kind == "control" else source
-            refs.append(self._ref(rs, [image], caption=caption))
-        if control_subject is not None:
-            meta["classes"].append(control_subject.cls)
-        prompt = self._prompt(subjects or ([control_subject] if control_subject else []), photo, meta)
-        template = rng.choice(self.spec.templates)
-        text = template.replace("{prompt}", prompt)
-        return Instruction(text=text, references=refs, target_prompt=prompt), meta
-
-    def _ref(self, rs: ReferenceSpec, images: list[str], **fields: str) -> Reference:
-        fields.setdefault("cls", "subject")
-        fields.setdefault("caption", "")
-        fields["control"] = rs.control or ""
-        caption = (rs.caption or REFERENCE_KINDS[rs.kind].caption).format(**fields)
-        return Reference(marker=rs.marker, kind=rs.kind, control=rs.control, caption=caption, images=images)
-
-    def _prompt(self, subjects: list[Subject], photo: Photo | None, meta: dict) -> str:
-        if self.spec.prompts == "content" and photo is not None:
-            return photo.caption
-        if self.spec.prompts == "scene" and len(subjects) > 1:
-            names = " and ".join(f"a {s.cls}" for s in subjects)
-            return f"{names} {self.rng.choice(self.catalog.scenes)}"
-        subject = subjects[0] if subjects else None
-        if subject is None:  # a prompt about a subject that is not referenced (txt2img, style_gen)
-            subject = self.subjects.next()
-            meta["classes"].append(subject.cls)
-        return self.rng.choice(self.catalog.subject_prompts(subject))
+from .catalog import Catalog
+from .draw import Drawer
 
 
 def checklist(spec: TaskSpec, instruction: Instruction) -> list[str]:
@@ -118,15 +25,19 @@ def checklist(spec: TaskSpec, instruction: Instruction) -> list[str]:
 def build_instances(spec: TaskSpec, root: DataRoot, seed: int = 0, count: int | None = None) -> list[Instance]:
     """The first ``count`` (default: the task's) instances; the same seed gives the same list."""
     count = spec.instances if count is None else count
-    drawer, out, seen = _Drawer(spec, Catalog(root), seed), [], set()
+    drawer, out, seen = Drawer(spec, Catalog(root), seed), [], set()
     for _ in range(max(50, count * 20)):
         if len(out) == count:
             break
-        instruction, meta = drawer.draw()
-        iid = instance_id(spec.name, instruction)
-        if iid in seen:
+        drawn = drawer.draw()
+        if drawn is None:  # unusable (e.g. an edit mask that covers almost nothing): draw again
             continue
-        seen.add(iid)
+        instruction, meta, keys = drawn
+        iid = instance_id(spec.name, instruction)
+        keys = keys or [iid]  # a scaling group's draws name every prefix: its tasks skip the same draws
+        if iid in seen or any(k in seen for k in keys):
+            continue
+        seen.update([iid, *keys])
         meta = {k: v for k, v in meta.items() if v}
         out.append(Instance(id=iid, task=spec.name, task_version=spec.version, family=spec.family,
                             instruction=instruction, checklist=checklist(spec, instruction), meta=meta))

@@ -2,7 +2,8 @@
 
 ``ensure_synthetic()`` draws (deterministically, from a fixed seed) DreamBench-like subjects
 (``dreambench/<subject>/NN.jpg`` + ``prompts_and_classes.txt``), style images
-(``styles/styledrop``, ``styles/classic``), content scenes (``content/``) and a root
+(``styles/styledrop``, ``styles/classic``), content scenes (``content/``), procedural people
+(``faces/<identity>/NN.jpg``) and a root
 ``captions.yaml``. It is written atomically into the cache dir and reused afterwards.
 """
 
@@ -17,9 +18,10 @@ from PIL import Image
 
 from ibench.errors import IbenchError
 from ibench.core.paths import cache_dir
-from .synthetic_draw import CONTENT, CONTENT_SIZE, SIZE, SS, STYLES, SUBJECTS, far_to_near, rng_for, scene, subject_view
+from .synthetic_draw import (CONTENT, CONTENT_SIZE, FACE_VIEWS, FACES, SIZE, SS, STYLES, SUBJECTS, face_view, far_to_near,
+                             rng_for, scene, subject_view)
 
-VERSION = 1
+VERSION = 2  # 2: the faces pool
 QUALITY = 90
 
 
@@ -79,6 +81,9 @@ def draw_all(folder: Path) -> None:
             _save(image, folder / "dreambench" / name / f"{i:02d}.jpg")
             save_depth(depth, f"dreambench/{name}/{i:02d}.jpg")
     (folder / "dreambench" / "prompts_and_classes.txt").write_text(prompts_file())
+    for name in FACES:
+        for i in range(FACE_VIEWS):
+            _save(face_view(name, i), folder / "faces" / name / f"{i:02d}.jpg")
     captions: dict[str, str] = {}
     for rel, (fn, caption) in STYLES.items():
         big = fn(rng_for(rel), SIZE * SS)
@@ -102,7 +107,7 @@ def _is_synthetic(folder: Path) -> bool:
 
 
 def ensure_synthetic(folder: str | Path | None = None, force: bool = False) -> Path:
-    """The synthetic data root (default ``<cache>/synthetic-v1``), drawn once and then reused.
+    """The synthetic data root (default ``<cache>/synthetic-v2``), drawn once and then reused.
 
     It is built in a temporary sibling folder and renamed into place, so a half-written
     root is never seen; with ``force`` an existing one is redrawn.

@@ -300,3 +300,47 @@ CONTENT: dict[str, str] = {
     "tree": "a round tree on a green hill",
 }
 CONTENT_SIZE = (320, 240)  # not square, as real photos are not
+
+
+# --------------------------------------------------------------------------- faces
+#: Identities of the synthetic faces pool: skin, hair colour, hair style, eye colour, face width, eye spacing.
+FACES: dict[str, tuple[RGB, RGB, int, RGB, float, float]] = {
+    "ada": ((240, 200, 170), (60, 40, 25), 0, (60, 110, 160), 0.30, 0.10),
+    "bo": ((150, 100, 70), (20, 20, 20), 1, (70, 50, 30), 0.34, 0.12),
+    "cleo": ((225, 175, 140), (200, 120, 50), 2, (60, 140, 80), 0.28, 0.09),
+    "dev": ((190, 140, 100), (110, 110, 110), 1, (40, 40, 40), 0.33, 0.11),
+}
+FACE_VIEWS = 4
+
+
+def face_view(name: str, index: int) -> Image.Image:
+    """View ``index`` of synthetic person ``name``: the same face (shape, colours, hair) in its own pose,
+    scale, place, expression and background."""
+    skin, hair, style, iris, half_w, eye_dx = FACES[name]
+    rng = rng_for(f"faces/{name}/{index}")
+    s = SIZE * SS
+    img = _gradient(s, s, _color(rng, 120, 240), _color(rng, 80, 200))
+    layer = Image.new("RGBA", (s, s), (0, 0, 0, 0))
+    d = ImageDraw.Draw(layer)
+    cx, top, bottom = s * .5, s * .22, s * .8
+    if style == 1:  # long hair behind the face
+        d.rounded_rectangle((cx - s * (half_w + .07), top - s * .04, cx + s * (half_w + .07), bottom), s // 10, fill=hair)
+    d.ellipse((cx - s * half_w, top, cx + s * half_w, bottom), fill=skin, outline=_shade(skin, .7), width=s // 120)
+    d.chord((cx - s * (half_w + .01), top - s * .06, cx + s * (half_w + .01), top + s * .22), 180, 360, fill=hair)
+    if style == 2:  # a bun on top
+        d.ellipse((cx - s * .08, top - s * .14, cx + s * .08, top + s * .02), fill=hair)
+    eye_y = s * .45
+    for sign in (-1, 1):
+        ex = cx + sign * s * eye_dx
+        d.ellipse((ex - s * .045, eye_y - s * .025, ex + s * .045, eye_y + s * .025), fill=(250, 250, 250))
+        d.ellipse((ex - s * .02, eye_y - s * .02, ex + s * .02, eye_y + s * .02), fill=iris)
+        d.line((ex - s * .05, eye_y - s * .05, ex + s * .05, eye_y - s * .055), fill=_shade(hair, .9), width=s // 90)
+    d.polygon([(cx, eye_y + s * .03), (cx - s * .03, s * .58), (cx + s * .03, s * .58)], fill=_shade(skin, .85))
+    smile = float(rng.uniform(.02, .07))
+    d.chord((cx - s * .09, s * .62 - smile * s, cx + s * .09, s * .66 + smile * s), 0, 180, fill=(170, 60, 70))
+    layer = layer.rotate(float(rng.uniform(-15, 15)), resample=Image.BICUBIC)
+    scale = float(rng.uniform(.8, 1.0))
+    layer = layer.resize((int(s * scale), int(s * scale)), Image.BICUBIC)
+    dx, dy = (int(v) for v in rng.integers(-s // 14, s // 14 + 1, 2))
+    img.paste(layer, ((s - layer.width) // 2 + dx, (s - layer.height) // 2 + dy), layer)
+    return img.resize((SIZE, SIZE), Image.LANCZOS)

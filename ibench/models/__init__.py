@@ -6,8 +6,8 @@ import importlib
 import inspect
 from typing import Any
 
-from ibench.errors import IbenchError
-from ibench.errors import unknown
+from ibench.errors import IbenchError, unknown
+
 from .base import ModelAdapter
 
 BUILTIN = {
@@ -17,7 +17,16 @@ BUILTIN = {
     "sd-composite": "ibench.models.sd_composite:SDCompositeModel",
     "omnigen": "ibench.models.omnigen:OmniGenModel",
     "text2img": "ibench.models.text2img:Text2ImgModel",
+    "multiref": "ibench.models.multiref:MultiRefModel",
+    "blip-diffusion": "ibench.models.blip_diffusion:BlipDiffusionModel",
+    "blip-diffusion-control": "ibench.models.blip_diffusion:BlipDiffusionControlModel",
+    "api": "ibench.models.api.adapter:APIModel",
 }
+
+
+def register_model(name: str, target: str) -> None:
+    """Add (or replace) a model adapter by name: ``target`` is ``package.module:Class``."""
+    BUILTIN[name] = target
 
 
 def load_class(target: str) -> type[ModelAdapter]:

@@ -15,17 +15,22 @@ from ibench.errors import IbenchError
 
 from .settings import AdapterSettings, parse_settings
 
-__all__ = ["ALL_CAPABILITIES", "AdapterSettings", "ModelAdapter", "Request", "check_capabilities"]
+__all__ = ["ALL_CAPABILITIES", "AdapterSettings", "Failed", "ModelAdapter", "Request", "StopRun", "check_capabilities"]
 
 
 @dataclass
 class Request:
-    """One image to make: an instance, the sample index and its seed."""
+    """One image to make: an instance, the sample index and its seed.
+
+    ``meta`` is the adapter's note on this request (e.g. the rendered prompt and which image each marker
+    became); the runner records it with the sample (``Generation.meta``), made or failed.
+    """
 
     instance: Instance
     sample: int
     seed: int
     root: DataRoot = field(repr=False)
+    meta: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def images(self, marker: str) -> list[Image.Image]:
         """The decoded RGB images of a reference."""
@@ -35,6 +40,26 @@ class Request:
             with Image.open(self.root.resolve(rel)) as im:
                 out.append(im.convert("RGB"))
         return out
+
+
+@dataclass(frozen=True)
+class Failed:
+    """Returned by ``generate`` in place of one request's image: that sample failed, for ``reason``
+    (a limit it breaks, a provider's refusal); the runner records it and goes on (a rerun retries it)."""
+
+    reason: str
+
+
+class StopRun(IbenchError):
+    """Raised by ``generate`` to end the run cleanly (e.g. a call budget is spent).
+
+    ``outcomes`` holds one entry per request: an image or ``Failed`` is recorded, ``None`` (not made) is
+    left for a rerun; then the run stops with this message.
+    """
+
+    def __init__(self, message: str, outcomes: list):
+        super().__init__(message)
+        self.outcomes = outcomes
 
 
 class ModelAdapter(ABC):
@@ -68,13 +93,18 @@ class ModelAdapter(ABC):
     def settings(self) -> dict[str, Any]:
         return self.config.identity()
 
+    @classmethod
+    def default_settings(cls) -> dict[str, Any]:
+        """The output-affecting settings a run gets when none is given (labels show what differs)."""
+        return cls.Settings.model_construct().identity()
+
     def missing(self, instance: Instance) -> set[str]:
         """Reference capabilities the instance needs that this model lacks."""
         return instance.instruction.capabilities - set(self.capabilities)
 
     @abstractmethod
-    def generate(self, batch: list[Request]) -> list[Image.Image]:
-        """One PIL image per request, in order. Raise to mark the whole batch failed."""
+    def generate(self, batch: list[Request]) -> list[Image.Image | Failed]:
+        """One PIL image (or ``Failed``) per request, in order. Raise to mark the whole batch failed."""
 
     def close(self) -> None:
         """Free resources (GPU memory) when the run ends."""

@@ -6,6 +6,8 @@ How an instruction's references become pipeline inputs:
 * ``style``    -> IP-Adapter #2 with InstantStyle layer-wise scales: only the style block (the middle
   attention of the first up block with attention) sees the style image, so content does not leak;
 * ``content``  -> img2img start image (several: their mean) at ``content_strength``;
+* ``source``   -> the image to edit: the img2img start image at ``source_strength``, or, with a mask, the
+  inpainting image (the mask region is repainted, the rest kept);
 * ``control:edge`` / ``control:depth`` (any type listed in ``controlnets``) -> one ControlNet per map,
   a MultiControlNet when there are several;
 * ``control:mask`` -> inpainting: the prompt is painted inside the mask on a neutral canvas (or the
@@ -51,6 +53,7 @@ class SDCompositeSettings(DiffusersSettings):
     control_scale: Scale = 1.0
     mask: Optional[str] = "inpaint"  # null: no mask support (control:mask tasks are refused)
     content_strength: Number = 0.75
+    source_strength: Number = Field(0.6, gt=0.0, le=1.0)  # how much of an edited source (no mask) is redrawn
     prompt: str = "target"  # target: the plain caption; plain: the instruction with captions for markers
     negative_prompt: str = ""
     steps: Count = 30
@@ -67,6 +70,7 @@ class Layout:
     n_subject: int
     n_style: int
     content: bool
+    source: bool = False
 
 
 @dataclass
@@ -101,14 +105,15 @@ class SDCompositeModel(ModelAdapter):
     """Stable Diffusion + IP-Adapter (subject, InstantStyle style) + ControlNet (edge, depth) + inpainting (mask)."""
 
     name = "sd-composite"
-    capabilities = frozenset({"subject", "style", "content", "control:edge", "control:depth", "control:mask"})
+    capabilities = frozenset({"subject", "style", "content", "source", "control:edge", "control:depth",
+                              "control:mask"})
     Settings = SDCompositeSettings
 
     def __init__(self, **options: Any):
         super().__init__(**options)
         self.options["controlnets"] = dict(self.options["controlnets"] or {})
         o = self.options
-        caps = {"content"} | {f"control:{kind}" for kind in o["controlnets"]}
+        caps = {"content", "source"} | {f"control:{kind}" for kind in o["controlnets"]}
         if o["ip_adapter"]:
             caps |= {"subject", "style"}
         if o["mask"] == "inpaint":
@@ -223,6 +228,7 @@ class SDCompositeModel(ModelAdapter):
         subject = [im for r in ins.of_kind("subject") for im in self._images(req, r.marker)]
         style = [im for r in ins.of_kind("style") for im in self._images(req, r.marker)]
         content = [im for r in ins.of_kind("content") for im in self._images(req, r.marker)]
+        source = [im for r in ins.of_kind("source") for im in self._images(req, r.marker)]
         controls, kinds, masks = [], [], []
         for ref in ins.of_kind("control"):
             images = self._images(req, ref.marker)
@@ -232,12 +238,13 @@ class SDCompositeModel(ModelAdapter):
                 controls.append(fit(images[0]))
                 kinds.append(ref.control)
         mask = Image.fromarray(np.maximum.reduce(masks)) if masks else None
-        init = blend(content, size) if content else None
+        init = blend(content, size) if content else fit(source[0]) if source else None
         if mask is not None and init is None:
             init = Image.new("RGB", (size, size), (127, 127, 127))  # neutral canvas outside the mask
         mode = "inpaint" if mask is not None else "i2i" if init is not None else "t2i"
         prompt = ins.target_prompt if self.options["prompt"] == "target" else ins.plain_text()
-        return Inputs(key, prompt, subject, style, init, mask, controls, Layout(mode, tuple(kinds), len(subject), len(style), bool(content)))
+        layout = Layout(mode, tuple(kinds), len(subject), len(style), bool(content), bool(source))
+        return Inputs(key, prompt, subject, style, init, mask, controls, layout)
 
     def _ip_embeds(self, items: list[Inputs], cfg: bool) -> list[torch.Tensor]:
         """Per-request image embeddings for both adapters, stacked as diffusers expects (negatives first)."""
@@ -278,8 +285,10 @@ class SDCompositeModel(ModelAdapter):
             kwargs.update(height=size, width=size)
         else:
             kwargs["image"] = [it.init for it in items]
-            # a neutral inpainting canvas starts from pure noise; a content image keeps some of itself
-            kwargs["strength"] = float(o["content_strength"]) if layout.content else 1.0
+            # a neutral inpainting canvas (or a masked edit) starts from pure noise inside the mask; a content
+            # image keeps some of itself; an edited source without a mask is redrawn at source_strength
+            kwargs["strength"] = (float(o["content_strength"]) if layout.content else
+                                  float(o["source_strength"]) if layout.source and layout.mode == "i2i" else 1.0)
         if layout.mode == "inpaint":
             kwargs.update(mask_image=[it.mask for it in items], height=size, width=size)
         if layout.controls:

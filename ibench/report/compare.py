@@ -14,7 +14,7 @@ import pandas as pd
 
 from ibench.errors import IbenchError
 from .format import fmt, fmt_delta, md_table
-from .runs import RunInfo, directions, discover_runs, instance_values, scores
+from .runs import RunInfo, directions, discover_runs, instance_values, label_runs, scores
 from ibench.stats import paired_delta_ci, unpaired_delta_ci
 
 MIN_PAIRS = 2
@@ -55,7 +55,9 @@ def verdict(delta: float, low: float, high: float, higher_is_better: bool) -> st
 
 def compare_runs(a: Sequence[str | Path], b: Sequence[str | Path], seed: int = 0) -> pd.DataFrame:
     """The comparison table (one row per shared task × metric)."""
-    runs_a, runs_b = _by_task(discover_runs(a), "A"), _by_task(discover_runs(b), "B")
+    side_a, side_b = discover_runs(a), discover_runs(b)
+    label_runs([*side_a, *side_b])  # both sides under one labelling: the same model twice is told apart
+    runs_a, runs_b = _by_task(side_a, "A"), _by_task(side_b, "B")
     shared = sorted(set(runs_a) & set(runs_b))
     if not shared:
         raise IbenchError(f"A and B share no task (A: {', '.join(sorted(runs_a))}; B: {', '.join(sorted(runs_b))})")

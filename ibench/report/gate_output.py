@@ -20,7 +20,7 @@ def markdown_summary(result: CheckResult) -> str:
     verdict = (f"**FAIL**: {len(failed)} metric(s) regressed or missing: {', '.join(c.metric for c in failed)}"
                if failed else f"**PASS**: no metric regressed ({len(result.checks)} checked)")
     rows = [[c.metric, "↑" if c.higher_is_better else "↓", fmt(c.baseline, 4), fmt(c.current, 4),
-             fmt_delta(c.delta, c.ci_low, c.ci_high, 4), _tolerance(c), fmt(c.p_adjusted, 3), _pairing(c),
+             fmt_delta(c.delta, c.ci_low, c.ci_high, 4), tolerance_text(c), fmt(c.p_adjusted, 3), pairing_text(c),
              STATUS_MARK[c.status]] for c in result.checks]
     lines = [f"## ibench check: `{run['run_id']}` vs baseline `{base.get('run_id', '?')}`", "", verdict, "",
              md_table(["metric", "better", "baseline", "run", "Δ run − baseline [95% CI]", "tolerance",
@@ -39,13 +39,13 @@ def markdown_summary(result: CheckResult) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _pairing(c: MetricCheck) -> str:
+def pairing_text(c: MetricCheck) -> str:
     if c.pairing in ("paired", "count"):
         return f"{c.pairing} (n={c.n})"
     return c.pairing
 
 
-def _tolerance(c: MetricCheck) -> str:
+def tolerance_text(c: MetricCheck) -> str:
     if not c.tolerance:
         return "—"
     relative = c.tolerance.endswith(("se", "%")) and c.allowed == c.allowed
@@ -71,7 +71,7 @@ def junit_xml(result: CheckResult) -> str:
         case = ET.SubElement(suite, "testcase", classname=f"ibench.{run['task']}.{run.get('model', '')}",
                              name=c.metric, time="0")
         text = (f"baseline {fmt(c.baseline, 4)}, run {fmt(c.current, 4)}, delta "
-                f"{fmt_delta(c.delta, c.ci_low, c.ci_high, 4)}, tolerance {_tolerance(c)}, adjusted p "
+                f"{fmt_delta(c.delta, c.ci_low, c.ci_high, 4)}, tolerance {tolerance_text(c)}, adjusted p "
                 f"{fmt(c.p_adjusted, 3)}, {c.pairing}")
         if c.failed:
             failure = ET.SubElement(case, "failure", message=f"{c.metric}: {c.status}: {c.message}",

@@ -13,7 +13,7 @@ from PIL import Image
 
 from ibench.errors import IbenchError
 from ibench.core.paths import DataRoot
-from .runs import RunInfo
+from .runs import RunInfo, data_root_of
 from ibench.core.rundir import RunStore
 
 THUMB = 160
@@ -58,14 +58,6 @@ class TaskGrid:
     rows: list[GridRow]
 
 
-def _root(run: RunInfo, data_dir: Optional[Path]) -> Optional[DataRoot]:
-    if data_dir is not None:
-        return DataRoot(data_dir) if Path(data_dir).is_dir() else None
-    if not run.data_root or not Path(run.data_root).is_dir():
-        return None
-    return DataRoot(run.data_root, derived_dir=run.derived_dir)
-
-
 def _ref_uri(root: Optional[DataRoot], rel: str) -> Optional[str]:
     if root is None:
         return None
@@ -82,7 +74,7 @@ def task_grids(runs: list[RunInfo], per_task: int = 4, data_dir: Optional[Path] 
     for task in sorted({r.task for r in runs}):
         task_runs = [r for r in runs if r.task == task]
         first = task_runs[0]
-        root = _root(first, data_dir)
+        root = data_root_of(first, data_dir)
         outputs = {}
         for r in task_runs:
             best: dict[str, tuple[int, str]] = {}

@@ -18,6 +18,8 @@ import pandas as pd
 from ibench.errors import IbenchError
 from ibench.evaluators.results import COLUMNS as SCORE_COLUMNS
 from ibench.evaluators.results import load_results, load_scores
+from ibench.core.paths import DataRoot
+from ibench.core.labels import LabelKey, labels, own_label
 from ibench.core.rundir import RunLayout, RunStore
 
 
@@ -37,7 +39,12 @@ class RunInfo:
     data_root: str
     derived_dir: Optional[str] = None
     identity: dict = field(repr=False, default_factory=dict)
-    label: str = ""  # how tables name the model: set by ``label_runs`` (the model name when unambiguous)
+    label: str = ""  # how every output names the model: set by ``label_runs`` (ibench.core.labels)
+    model_defaults: Optional[dict] = field(repr=False, default=None)  # None: not recorded (an older run)
+
+    def label_key(self) -> LabelKey:
+        return LabelKey(self.run_id, self.task, self.model, self.model_settings, self.model_defaults, self.seed,
+                        self.data)
 
     def identity_record(self) -> dict:
         return {"run_id": self.run_id, "task": self.task, "task_version": self.task_version,
@@ -56,7 +63,8 @@ def open_run(path: str | Path) -> RunInfo:
     return RunInfo(path=path, run_id=manifest.run_id, task=ident.task, task_version=ident.task_version,
                    family=manifest.family, model=ident.model, model_settings=dict(ident.model_settings),
                    seed=ident.seed, data=ident.data, data_root=manifest.data_root, derived_dir=manifest.derived_dir,
-                   identity=ident.as_dict(), label=ident.model)
+                   identity=ident.as_dict(), label=own_label(LabelKey.of(manifest)),
+                   model_defaults=manifest.model_defaults)
 
 
 def discover_runs(paths: Iterable[str | Path]) -> list[RunInfo]:
@@ -79,18 +87,20 @@ def discover_runs(paths: Iterable[str | Path]) -> list[RunInfo]:
 
 
 def label_runs(runs: list[RunInfo]) -> list[RunInfo]:
-    """Name each run's model by its adapter name, adding only the settings that tell same-named runs
-    of a task apart (``tiny(strength=0.5)``), or the run id's tail when the settings are the same."""
+    """Name each run's model by the one labelling rule (``ibench.core.labels``) over these runs."""
+    named = labels(r.label_key() for r in runs)
     for r in runs:
-        same = [o for o in runs if o.task == r.task and o.model == r.model]
-        if len(same) == 1:
-            r.label = r.model
-            continue
-        keys = sorted({k for o in same for k in o.model_settings})
-        differ = [k for k in keys if len({repr(o.model_settings.get(k)) for o in same}) > 1]
-        r.label = (f"{r.model}({', '.join(f'{k}={r.model_settings.get(k)}' for k in differ)})" if differ
-                   else f"{r.model}@{r.run_id[-6:]}")
+        r.label = named[r.run_id]
     return runs
+
+
+def data_root_of(run: RunInfo, data_dir: Optional[Path] = None) -> Optional[DataRoot]:
+    """Where a run's references are: ``data_dir`` when given, else the run's own root (None if gone)."""
+    if data_dir is not None:
+        return DataRoot(data_dir) if Path(data_dir).is_dir() else None
+    if not run.data_root or not Path(run.data_root).is_dir():
+        return None
+    return DataRoot(run.data_root, derived_dir=run.derived_dir)
 
 
 def scores(run: RunInfo) -> pd.DataFrame:

@@ -30,23 +30,29 @@ def results_document(report: Report) -> dict:
                               "interval": "percentile bootstrap"},
                    "runs": report.runs, "metrics": records(report.metrics), "set_metrics": records(report.set_metrics),
                    "human": human, "correlations": records(report.correlations),
-                   "model_correlations": records(report.model_correlations)})
+                   "model_correlations": records(report.model_correlations),
+                   "headline": records(report.headline), "extractors": report.extractors,
+                   "tiny_extractors": bool(report.tiny_runs), "warnings": report.warnings,
+                   "judge": {name: records(df) for name, df in report.judge.items()} or None,
+                   "scaling": records(report.scaling), "recipes": records(report.recipes)})
 
 
 # -- writing --------------------------------------------------------------------------------------------
 def tables(report: Report) -> dict[str, pd.DataFrame]:
     """The tables written as CSV and parquet (empty ones are skipped)."""
     out = {"runs": pd.DataFrame(report.runs), "metrics": report.metrics, "set_metrics": report.set_metrics,
-           "items": report.items}
+           "items": report.items, "headline": report.headline, "scaling": report.scaling, "recipes": report.recipes}
     if report.human is not None:
         out.update({"human": report.human, "table4": table4_long(report.table4), "agreement": report.agreement,
                     "correlations": report.correlations, "model_correlations": report.model_correlations})
+    out.update(report.judge)
     return {k: v for k, v in out.items() if v is not None and not v.empty}
 
 
 def write_report(report: Report, out: Path) -> dict[str, Path]:
     """Write every file of the report under ``out``; returns name -> path."""
-    from .render import render_html, render_markdown
+    from .render import render_html, render_markdown, render_viewer
+    from .viewer import copy_media
 
     out = Path(out)
     (out / "tables").mkdir(parents=True, exist_ok=True)
@@ -61,6 +67,9 @@ def write_report(report: Report, out: Path) -> dict[str, Path]:
         written[f"{name}.csv"] = out / "tables" / f"{name}.csv"
     files = {"results.json": dumps(results_document(report)), "report.md": render_markdown(report),
              "index.html": render_html(report)}
+    if report.samples:
+        copy_media(report.media, out)
+        files["samples.html"] = render_viewer(report)
     for name, text in files.items():
         write_text_atomic(out / name, text)
         written[name] = out / name

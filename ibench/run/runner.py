@@ -13,7 +13,6 @@ from importlib import metadata
 from pathlib import Path
 
 from PIL import Image
-from tqdm.auto import tqdm
 
 from ibench import __version__
 from ibench.core.instance import Instance
@@ -23,7 +22,8 @@ from ibench.core.rundir import Generation, RunStore
 from ibench.core.taskspec import TaskSpec
 from ibench.data.instances import build_instances
 from ibench.errors import IbenchError
-from ibench.models.base import ModelAdapter, Request, check_capabilities
+from ibench.models.base import Failed, ModelAdapter, Request, StopRun, check_capabilities
+from ibench.progress import progress as progress_bar
 
 from .options import GenerateOptions
 
@@ -103,7 +103,8 @@ def plan(spec: TaskSpec, model: ModelAdapter, root: DataRoot, opts: GenerateOpti
     try:
         store.create(Manifest(run_id=store.path.name, identity=ident, family=spec.family,
                               created=datetime.now(timezone.utc).isoformat(), data_root=str(root.root),
-                              derived_dir=str(root.derived_dir), environment=environment()))
+                              derived_dir=str(root.derived_dir), environment=environment(),
+                              model_defaults=type(model).default_settings()))
         store.add_instances(instances)
     except OSError as exc:
         raise IbenchError(f"--out {opts.out}: cannot write the run directory {store.path} "
@@ -113,46 +114,62 @@ def plan(spec: TaskSpec, model: ModelAdapter, root: DataRoot, opts: GenerateOpti
     return Plan(store, instances, todo, opts.seed, samples, opts.batch_for(model.max_batch))
 
 
+def _checked(outcomes, n: int, allow_none: bool = False) -> list:
+    """The adapter's outcomes, or a ``Failed`` for each when they are not one image/``Failed`` per request."""
+    outcomes = list(outcomes)
+    if len(outcomes) != n:
+        return [Failed(f"RuntimeError: model returned {len(outcomes)} images for {n} requests")] * n
+    bad = [o for o in outcomes if not (isinstance(o, (Image.Image, Failed)) or (allow_none and o is None))]
+    if bad:
+        return [Failed(f"TypeError: model returned a {type(bad[0]).__name__}, not a PIL image")] * n
+    return outcomes
+
+
 def execute(p: Plan, model: ModelAdapter, root: DataRoot, shard: str | None = None, progress: bool = True) -> dict:
     """Generate the planned samples; a failing batch is recorded per sample, not fatal."""
     counts = {"generated": 0, "failed": 0, "skipped": p.samples * len(p.instances) - len(p.todo)}
-    bar = tqdm(total=len(p.todo), desc=p.store.path.name, unit="img", disable=not progress, dynamic_ncols=True)
+    bar = progress_bar(len(p.todo), p.store.path.name, "img", enabled=progress)
     for start in range(0, len(p.todo), p.batch_size):
         chunk = p.todo[start:start + p.batch_size]
         requests = [Request(inst, k, sample_seed(p.seed, inst.id, k), root) for inst, k in chunk]
         t0 = time.perf_counter()
+        stop = None
         try:
-            images = list(model.generate(requests))
-            if len(images) != len(requests):
-                raise RuntimeError(f"model returned {len(images)} images for {len(requests)} requests")
-            if not all(isinstance(im, Image.Image) for im in images):
-                bad = next(type(im).__name__ for im in images if not isinstance(im, Image.Image))
-                raise TypeError(f"model returned a {bad}, not a PIL image")
-            error = None
+            outcomes = _checked(model.generate(requests), len(requests))
+        except StopRun as exc:  # the adapter ends the run: record what it made, then stop
+            outcomes, stop = _checked(exc.outcomes, len(requests), allow_none=True), exc
         except Exception as exc:  # noqa: BLE001 - a model failure is data, recorded per sample
-            images, error = [None] * len(requests), f"{type(exc).__name__}: {exc}"
+            outcomes = [Failed(f"{type(exc).__name__}: {exc}")] * len(requests)
         seconds = (time.perf_counter() - t0) / len(requests)
         records = []
         try:
-            for req, image in zip(requests, images):
+            for req, out in zip(requests, outcomes):
+                if out is None:
+                    continue
                 rec = Generation(instance_id=req.instance.id, sample=req.sample, seed=req.seed, seconds=seconds,
-                                 error=error)
-                if image is not None:
-                    rec.image, rec.sha256 = p.store.save_image(image, req.instance.id, req.sample)
+                                 error=out.reason if isinstance(out, Failed) else None, meta=req.meta or None)
+                if not isinstance(out, Failed):
+                    rec.image, rec.sha256 = p.store.save_image(out, req.instance.id, req.sample)
                 records.append(rec)
             p.store.append_generations(records, shard=shard)
         except OSError as exc:  # disk full, read-only: stop; every record already written stays
             raise IbenchError(f"{p.store.path}: cannot write ({exc.strerror or exc}); the {counts['generated']} "
                               f"samples made so far are kept: rerun the same command to resume") from None
-        counts["failed" if error else "generated"] += len(records)
+        failed = sum(r.error is not None for r in records)
+        counts["failed"] += failed
+        counts["generated"] += len(records) - failed
         bar.update(len(records))
+        if stop is not None:
+            bar.close()
+            raise IbenchError(f"{stop} ({counts['generated']} made in this run; rerun the same command to resume)")
     bar.close()
     return counts
 
 
 def generate(spec: TaskSpec, model: ModelAdapter, root: DataRoot,
-             opts: GenerateOptions = GenerateOptions()) -> tuple[RunStore, dict]:
-    """Plan and execute a generation run; returns the store and counts.
+             opts: GenerateOptions = GenerateOptions(), close: bool = True) -> tuple[RunStore, dict]:
+    """Plan and execute a generation run; returns the store and counts. ``close=False`` keeps the
+    model loaded for the next task (a suite loads each model once).
 
     Under ``torchrun`` / ``accelerate launch`` the samples are split over the processes, each writes
     its own record shard and rank 0 merges them at the end (see ``ibench.run.distributed``).
@@ -171,5 +188,6 @@ def generate(spec: TaskSpec, model: ModelAdapter, root: DataRoot,
         if procs.is_main:
             merge_shards(p.store)
     finally:
-        model.close()
+        if close:
+            model.close()
     return p.store, counts

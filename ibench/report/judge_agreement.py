@@ -1,0 +1,136 @@
+"""Judge–human agreement per task and measure (SC, PQ, O), beside the human–human ceiling.
+
+Over the images a task's study rated and the judge scored (items: run, instance, sample):
+
+- ``spearman`` / ``kendall``: the judge's value against the mean human rating of the item
+  (``ibench.stats.corr_ci``: tau-b, percentile bootstrap over items);
+- ``alpha_judge``: Krippendorff's alpha (interval level: the judge's 0-10/10 and the raters' 0/0.5/1 share
+  the [0, 1] scale) of the raters x items table with the judge as one more rater; ``alpha_humans``: the
+  same table without the judge;
+- ``ceiling_spearman`` / ``ceiling_kendall``: each rater against the mean of the other raters on the
+  items they share, averaged over raters (raters with at least 3 such items and varied ratings): what
+  agreeing with "the humans" looks like for one human.
+
+The alpha and ceiling intervals are percentile bootstraps over items: ``resamples`` draws of item indices
+with replacement from ``numpy.random.default_rng(seed)`` (shape ``resamples x items``, items in (run,
+instance, sample) order), the statistic recomputed on each draw, undefined draws left out.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from ibench.stats import CONFIDENCE, corr_ci
+
+MEASURES = {"SC": "judge_sc", "PQ": "judge_pq", "O": "judge_o"}
+JUDGE_ROW = "judge"
+RESAMPLES = 1000
+STATS = ("spearman", "kendall", "alpha_judge", "alpha_humans", "ceiling_spearman", "ceiling_kendall")
+COLUMNS = ["task", "family", "measure", "metric", "n_items", "n_raters",
+           *[f"{s}{part}" for s in STATS for part in ("", "_ci_low", "_ci_high")], "ceiling_raters"]
+
+
+def spearman(x: np.ndarray, y: np.ndarray) -> float:
+    """Spearman's rho (average ranks for ties); NaN when a side is constant."""
+    from scipy.stats import rankdata
+
+    rx, ry = rankdata(x) - (len(x) + 1) / 2, rankdata(y) - (len(y) + 1) / 2
+    den = math.sqrt(float((rx ** 2).sum() * (ry ** 2).sum()))
+    return float((rx * ry).sum() / den) if den > 0 else math.nan
+
+
+def kendall(x: np.ndarray, y: np.ndarray) -> float:
+    """Kendall's tau-b from the signs of all pairs; NaN when a side is constant."""
+    iu = np.triu_indices(len(x), k=1)
+    sx, sy = np.sign(x[iu[0]] - x[iu[1]]), np.sign(y[iu[0]] - y[iu[1]])
+    den = math.sqrt(float((sx != 0).sum() * (sy != 0).sum()))
+    return float((sx * sy).sum() / den) if den > 0 else math.nan
+
+
+def alpha(matrix: np.ndarray) -> float:
+    """Krippendorff's alpha, interval level, of a raters x items array (NaN: not rated)."""
+    from ibench.human_eval.agreement import kripp_alpha
+
+    return kripp_alpha(pd.DataFrame(matrix), level="interval")
+
+
+def ceiling(matrix: np.ndarray, corr: Callable[[np.ndarray, np.ndarray], float]) -> tuple[float, int]:
+    """(mean over raters of corr(rater, mean of the other raters), raters counted)."""
+    values = []
+    rated = ~np.isnan(matrix)
+    for r in range(matrix.shape[0]):
+        others = np.delete(matrix, r, axis=0)
+        count = (~np.isnan(others)).sum(axis=0)
+        keep = rated[r] & (count > 0)
+        if keep.sum() < 3:
+            continue
+        mean_others = np.nansum(others[:, keep], axis=0) / count[keep]
+        v = corr(matrix[r, keep], mean_others)
+        if not math.isnan(v):
+            values.append(v)
+    return (float(np.mean(values)) if values else math.nan), len(values)
+
+
+def bootstrap(stat: Callable[[np.ndarray], float], n: int, seed: int, resamples: int) -> tuple[float, float]:
+    """Percentile interval of ``stat(item indices)`` over ``resamples`` draws of ``n`` items with replacement."""
+    draws = np.random.default_rng(seed).integers(0, n, (resamples, n))
+    values = np.array([stat(idx) for idx in draws], dtype=float)
+    values = values[~np.isnan(values)]
+    if not values.size:
+        return math.nan, math.nan
+    a = (1 - CONFIDENCE) / 2
+    low, high = np.quantile(values, [a, 1 - a])
+    return float(low), float(high)
+
+
+def task_agreement(judge: pd.Series, humans: pd.DataFrame, seed: int = 0, resamples: int = RESAMPLES) -> dict:
+    """Every statistic of one task and measure: ``judge`` by item, ``humans`` raters x items (same items)."""
+    items = [i for i in judge.index if i in humans.columns]
+    h = humans[items].to_numpy(dtype=float)
+    j = judge[items].to_numpy(dtype=float)
+    with_judge = np.vstack([h, j[None, :]])
+    out: dict = {"n_items": len(items), "n_raters": int((~np.isnan(h)).any(axis=1).sum())}
+    mean_h = np.nanmean(h, axis=0) if len(items) else np.array([])
+    for name in ("spearman", "kendall"):
+        c = corr_ci(j, mean_h, name, seed=seed, resamples=resamples)
+        out.update({name: c.value, f"{name}_ci_low": c.ci_low, f"{name}_ci_high": c.ci_high})
+    stats = {"alpha_judge": lambda idx: alpha(with_judge[:, idx]), "alpha_humans": lambda idx: alpha(h[:, idx]),
+             "ceiling_spearman": lambda idx: ceiling(h[:, idx], spearman)[0],
+             "ceiling_kendall": lambda idx: ceiling(h[:, idx], kendall)[0]}
+    for name, stat in stats.items():
+        value = stat(np.arange(len(items))) if items else math.nan
+        low, high = bootstrap(stat, len(items), seed, resamples) if len(items) >= 2 else (math.nan, math.nan)
+        out.update({name: value, f"{name}_ci_low": low, f"{name}_ci_high": high})
+    out["ceiling_raters"] = ceiling(h, spearman)[1] if items else 0
+    return out
+
+
+def item_key(frame: pd.DataFrame) -> pd.Series:
+    return frame["run_id"].astype(str) + "/" + frame["instance_id"].astype(str) + "/" + frame["sample"].astype(str)
+
+
+def agreement_table(items: pd.DataFrame, ratings: pd.DataFrame, seed: int = 0,
+                    resamples: int = RESAMPLES) -> pd.DataFrame:
+    """Per task x measure. ``items``: judge values per image (task, family, run_id, instance_id, sample, metric,
+    value); ``ratings``: ``ibench.human_eval.aggregate.item_scores`` rows (task, run_id, instance_id, sample,
+    rater, SC, PQ, O)."""
+    rows = []
+    if items.empty or ratings.empty:
+        return pd.DataFrame(columns=COLUMNS)
+    items = items.assign(item=item_key(items)).sort_values(["run_id", "instance_id", "sample"], kind="stable")
+    ratings = ratings.assign(item=item_key(ratings))
+    for task, mine in items.groupby("task", sort=True):
+        rated = ratings[ratings["task"] == task]
+        for measure, metric in MEASURES.items():
+            judge = mine[mine["metric"] == metric].drop_duplicates("item").set_index("item")["value"]
+            humans = rated[rated["item"].isin(judge.index)].pivot_table(index="rater", columns="item", values=measure,
+                                                                        aggfunc="first")
+            if judge.empty or humans.empty:
+                continue
+            rows.append({"task": task, "family": mine["family"].iloc[0], "measure": measure, "metric": metric,
+                         **task_agreement(judge, humans, seed, resamples)})
+    return pd.DataFrame(rows, columns=COLUMNS)

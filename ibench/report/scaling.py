@@ -1,0 +1,111 @@
+"""Reference scaling: score against the number of subject references, per model and metric.
+
+The tasks of one scaling group (``scaling: {group: ...}`` in their YAML, e.g. ``subject_scaling_1`` .. ``_4``)
+share their instances except for the number N of subject references, so a metric's mean per task is a
+point (N, mean [CI]) of that model's curve. N and the group come from the task registry, else from the
+run's instances (``meta.n_references``).
+"""
+
+from __future__ import annotations
+
+import json
+from html import escape
+
+import pandas as pd
+
+from ibench.core.rundir import RunStore
+from ibench.errors import IbenchError
+
+from .format import fmt_ci, md_table
+from .runs import RunInfo
+
+COLUMNS = ["group", "model", "metric", "higher_is_better", "n_references", "task", "mean", "ci_low", "ci_high", "n"]
+
+
+def _group(run: RunInfo) -> tuple[str, int] | None:
+    """(scaling group, number of subject references) of a run's task, or None for other tasks."""
+    try:
+        from ibench.core.registry import get_task
+
+        spec = get_task(run.task)
+        if spec.scaling is not None:
+            return spec.scaling.group, len(spec.references)
+        return None
+    except IbenchError:
+        pass
+    if run.family != "scaling":
+        return None
+    counts = {len(i.instruction.of_kind("subject")) for i in RunStore(run.path).instances()}
+    return (run.task.rstrip("0123456789").rstrip("_"), counts.pop()) if len(counts) == 1 else None
+
+
+def scaling_table(runs: list[RunInfo], metrics: pd.DataFrame) -> pd.DataFrame:
+    """One row per (group, model, metric, N): the metric's mean and CI over the task's instances."""
+    rows = []
+    for run in runs:
+        where = _group(run)
+        if where is None:
+            continue
+        for rec in metrics[metrics["run_id"] == run.run_id].to_dict("records"):
+            rows.append({"group": where[0], "model": rec["model"], "metric": rec["metric"],
+                         "higher_is_better": rec["higher_is_better"], "n_references": where[1], "task": run.task,
+                         **{k: rec[k] for k in ("mean", "ci_low", "ci_high", "n")}})
+    df = pd.DataFrame(rows, columns=COLUMNS)
+    return df.sort_values(["group", "metric", "model", "n_references"]).reset_index(drop=True) if len(df) else df
+
+
+def _wide(g: pd.DataFrame) -> tuple[list[int], list[list[str]]]:
+    ns = sorted(g["n_references"].unique())
+    rows = []
+    for (metric, model), part in g.groupby(["metric", "model"], sort=True):
+        cells = {r["n_references"]: fmt_ci(r["mean"], r["ci_low"], r["ci_high"]) for r in part.to_dict("records")}
+        arrow = "↑" if bool(part["higher_is_better"].iloc[0]) else "↓"
+        rows.append([f"{metric} {arrow}", model, *[cells.get(n, "—") for n in ns]])
+    return ns, rows
+
+
+def scaling_markdown(table: pd.DataFrame) -> list[str]:
+    if table.empty:
+        return []
+    lines = ["## Reference scaling", "", "Per model and metric, the mean [95% CI] against the number of subject "
+             "references N (the group's tasks differ only in N).", ""]
+    for group, g in table.groupby("group", sort=True):
+        ns, rows = _wide(g)
+        lines += [f"### {group}", "", md_table(["metric", "model", *[f"N={n}" for n in ns]], rows), ""]
+    return lines
+
+
+def scaling_html(table: pd.DataFrame) -> str:
+    """The section of the HTML page: a curve per metric (a line per model, 95% CI bars) and the table."""
+    if table.empty:
+        return ""
+    import plotly.graph_objects as go
+
+    from .plots import PALETTE, _div
+
+    parts = ['<section id="scaling"><h2>Reference scaling</h2><p class="note">Score against the number of subject '
+             'references N; the tasks of a group differ only in N. Mean over instances with the 95% CI.</p>']
+    for gi, (group, g) in enumerate(table.groupby("group", sort=True)):
+        parts.append(f"<h3>{escape(group)}</h3><div class=\"plots\">")
+        for mi, (metric, gm) in enumerate(g.groupby("metric", sort=True)):
+            fig = go.Figure()
+            for j, (model, d) in enumerate(gm.groupby("model", sort=True)):
+                fig.add_scatter(x=d["n_references"], y=d["mean"], mode="lines+markers", name=model,
+                                line=dict(color=PALETTE[j % len(PALETTE)]),
+                                error_y=dict(type="data", symmetric=False, array=(d["ci_high"] - d["mean"]).fillna(0),
+                                             arrayminus=(d["mean"] - d["ci_low"]).fillna(0)))
+            better = "higher" if bool(gm["higher_is_better"].iloc[0]) else "lower"
+            fig.update_layout(title=f"{metric} ({better} is better) vs number of references", height=340,
+                              xaxis=dict(title="subject references N", dtick=1), yaxis_title=metric)
+            points = json.dumps(gm[["model", "n_references", "mean"]].to_dict("records"))
+            parts.append(f"<div class=\"plot\" data-plot=\"scaling\" data-group=\"{escape(group)}\" "
+                         f"data-metric=\"{escape(metric)}\" data-points='{escape(points)}'>"
+                         f"{_div(fig, f'scaling-{gi}-{mi}')}</div>")
+        ns, rows = _wide(g)
+        head = "".join(f"<th>N={n}</th>" for n in ns)
+        body = "".join("<tr>" + "".join(f"<td class=\"{'l' if i < 2 else ''}\">{escape(str(c))}</td>"
+                                        for i, c in enumerate(r)) + "</tr>" for r in rows)
+        parts.append(f"</div><div class=\"scroll\"><table class=\"scaling\" data-group=\"{escape(group)}\"><tr>"
+                     f"<th class=\"l\">metric</th><th class=\"l\">model</th>{head}</tr>{body}</table></div>")
+    parts.append("</section>")
+    return "".join(parts)
