@@ -14,6 +14,7 @@ import pytest
 import typer
 
 from report_fixtures import cli_main, report_inputs  # noqa: F401 (fixture)
+from ibench.core.registry import task_files
 
 
 def test_version_help_and_no_arguments(capsys):
@@ -47,7 +48,7 @@ def test_no_short_flag_means_two_things():
 def test_list_json(capsys):
     code, out, _ = cli_main(["list", "tasks", "--json"], capsys)
     tasks = json.loads(out)
-    assert code == 0 and len(tasks) == 12 and {"name", "family", "metrics", "capabilities"} <= set(tasks[0])
+    assert code == 0 and len(tasks) == len(task_files()) and {"name", "family", "metrics", "capabilities"} <= set(tasks[0])
     code, out, _ = cli_main(["list", "models", "--json"], capsys)
     models = {m["name"]: m for m in json.loads(out)}
     assert code == 0 and models["tiny"]["defaults"] == {"size": 64, "steps": 2, "strength": 0.9}
@@ -115,7 +116,7 @@ def test_suites_of_tasks_and_models_load_each_model_once(shared_data, tmp_path, 
     # --task all / --family: the registered tasks of the family, in order; a wrong family is one line
     from ibench.cli.suite import select_tasks
 
-    assert len(select_tasks(["all"], None)) == 12
+    assert len(select_tasks(["all"], None)) == len(task_files())
     assert [s.name for s in select_tasks(None, ["zero_shot"])] == [
         "multi_subject", "style_control", "style_subject", "style_subject_control", "subject_control"]
     code, _, err = cli_main(["generate", "--family", "zero-shot", "-o", tmp_path / "x"], capsys)

@@ -156,3 +156,45 @@ def human_scatter(joined: pd.DataFrame, measure: str = "O", panel: int = 220) ->
                              f'fill-opacity="0.75"><title>{escape(tip)}</title></circle>')
         out.append((task, _svg(width, height, parts, f"{task}: metric against human {measure}")))
     return out
+
+
+def curve(points: pd.DataFrame, metric: str, higher_is_better: bool, width: int = 420, height: int = 260) -> str:
+    """A line per model of ``mean`` (with 95% CI whiskers) against the integer ``n_references``."""
+    models = sorted(points["model"].unique())
+    colours = {m: PALETTE[j % len(PALETTE)] for j, m in enumerate(models)}
+    ns = sorted(int(n) for n in points["n_references"].unique())
+    lows = points["ci_low"].where(points["ci_low"].notna(), points["mean"])
+    highs = points["ci_high"].where(points["ci_high"].notna(), points["mean"])
+    yticks = nice_ticks(float(lows.min()), float(highs.max()), 4)
+    if not yticks or not ns:
+        return ""
+    left, right, top, bottom = 52, 16, 26, 44
+    span = max(ns[-1] - ns[0], 1)
+
+    def sx(n: float) -> float:
+        return left + (n - ns[0]) / span * (width - left - right)
+
+    def sy(v: float) -> float:
+        return top + (yticks[-1] - v) / (yticks[-1] - yticks[0]) * (height - top - bottom)
+
+    better = "higher" if higher_is_better else "lower"
+    parts = _legend(models, colours, left, 10)
+    parts += _axis([float(n) for n in ns], sx, top, height - bottom, "subject references N")
+    for t in yticks:
+        parts.append(f'<line x1="{left}" y1="{sy(t):.1f}" x2="{width - right}" y2="{sy(t):.1f}" stroke="#eaeef2"/>'
+                     f'<text x="{left - 6}" y="{sy(t) + 4:.1f}" text-anchor="end" {FONT} fill="#59636e">{_num(t)}</text>')
+    parts.append(f'<text x="{left}" y="{height - 4}" {FONT} fill="#59636e">{escape(metric)} ({better} is better)</text>')
+    for model, d in points.groupby("model", sort=True):
+        d = d.sort_values("n_references")
+        path = " ".join(f"{sx(n):.1f},{sy(m):.1f}" for n, m in zip(d["n_references"], d["mean"]) if pd.notna(m))
+        parts.append(f'<polyline points="{path}" fill="none" stroke="{colours[model]}" stroke-width="2"/>')
+        for r in d.itertuples():
+            if pd.isna(r.mean):
+                continue
+            lo = r.ci_low if pd.notna(r.ci_low) else r.mean
+            hi = r.ci_high if pd.notna(r.ci_high) else r.mean
+            tip = f"{model}, N={r.n_references}: {_num(r.mean)} [{_num(lo)}, {_num(hi)}]"
+            parts.append(f'<g><title>{escape(tip)}</title><line x1="{sx(r.n_references):.1f}" y1="{sy(lo):.1f}" '
+                         f'x2="{sx(r.n_references):.1f}" y2="{sy(hi):.1f}" stroke="{colours[model]}"/>'
+                         f'<circle cx="{sx(r.n_references):.1f}" cy="{sy(r.mean):.1f}" r="4" fill="{colours[model]}"/></g>')
+    return _svg(width, height, parts, f"{metric} against the number of references")

@@ -79,28 +79,18 @@ def scaling_html(table: pd.DataFrame) -> str:
     """The section of the HTML page: a curve per metric (a line per model, 95% CI bars) and the table."""
     if table.empty:
         return ""
-    import plotly.graph_objects as go
-
-    from .plots import PALETTE, _div
+    from .plots import curve
 
     parts = ['<section id="scaling"><h2>Reference scaling</h2><p class="note">Score against the number of subject '
              'references N; the tasks of a group differ only in N. Mean over instances with the 95% CI.</p>']
-    for gi, (group, g) in enumerate(table.groupby("group", sort=True)):
+    for group, g in table.groupby("group", sort=True):
         parts.append(f"<h3>{escape(group)}</h3><div class=\"plots\">")
-        for mi, (metric, gm) in enumerate(g.groupby("metric", sort=True)):
-            fig = go.Figure()
-            for j, (model, d) in enumerate(gm.groupby("model", sort=True)):
-                fig.add_scatter(x=d["n_references"], y=d["mean"], mode="lines+markers", name=model,
-                                line=dict(color=PALETTE[j % len(PALETTE)]),
-                                error_y=dict(type="data", symmetric=False, array=(d["ci_high"] - d["mean"]).fillna(0),
-                                             arrayminus=(d["mean"] - d["ci_low"]).fillna(0)))
-            better = "higher" if bool(gm["higher_is_better"].iloc[0]) else "lower"
-            fig.update_layout(title=f"{metric} ({better} is better) vs number of references", height=340,
-                              xaxis=dict(title="subject references N", dtick=1), yaxis_title=metric)
+        for metric, gm in g.groupby("metric", sort=True):
+            svg = curve(gm, metric, bool(gm["higher_is_better"].iloc[0]))
             points = json.dumps(gm[["model", "n_references", "mean"]].to_dict("records"))
             parts.append(f"<div class=\"plot\" data-plot=\"scaling\" data-group=\"{escape(group)}\" "
                          f"data-metric=\"{escape(metric)}\" data-points='{escape(points)}'>"
-                         f"{_div(fig, f'scaling-{gi}-{mi}')}</div>")
+                         f"{svg}</div>")
         ns, rows = _wide(g)
         head = "".join(f"<th>N={n}</th>" for n in ns)
         body = "".join("<tr>" + "".join(f"<td class=\"{'l' if i < 2 else ''}\">{escape(str(c))}</td>"
