@@ -62,23 +62,26 @@ def _direct(shared_data, task: str) -> dict[str, dict[str, float]]:
 
 def test_table4_on_imagenhub_ratings_averages_shared_tasks_only(imagenhub_db, shared_data):
     """DreamBooth and TextualInversion were rated on both tasks, SuTI on Subject-Driven_IG only: the Average
-    is over Subject-Driven_IG for all three; DreamBooth's Multi-Subject cell is shown, SuTI's is missing."""
+    is over Subject-Driven_IG (imported as subject_gen) for all three; DreamBooth's Multi-Subject cell is shown,
+    SuTI's is missing."""
     from ibench.human_eval.aggregate import summary
+    from ibench.human_eval.imagenhub import IMAGENHUB_TASKS
+
+    sd, ms = IMAGENHUB_TASKS["Subject-Driven_IG"], IMAGENHUB_TASKS["Multi-Subject_IG"]
 
     table = summary(str(imagenhub_db))
     table = table[table["model"].isin(["DreamBooth", "TextualInversion", "SuTI"])].assign(family="other")
     block = table4(table, MEASURES)["other"]
-    assert shared_tasks(block) == ["Subject-Driven_IG"]
+    assert shared_tasks(block) == [sd]
     cells = block.set_index(["model", "measure"])
     direct = {t: _direct(shared_data, t) for t in ("Subject-Driven_IG", "Multi-Subject_IG")}
     for model in ("DreamBooth", "TextualInversion", "SuTI"):
         for measure in ("SC", "PQ", "O"):
-            sd = direct["Subject-Driven_IG"][model][measure]
-            assert cells.at[(model, measure), "Subject-Driven_IG"] == pytest.approx(sd, abs=1e-9)
-            assert cells.at[(model, measure), "Average"] == pytest.approx(sd, abs=1e-9)
-    assert cells.at[("DreamBooth", "O"), "Multi-Subject_IG"] == pytest.approx(
-        direct["Multi-Subject_IG"]["DreamBooth"]["O"], abs=1e-9)
-    assert math.isnan(cells.at[("SuTI", "O"), "Multi-Subject_IG"])
+            value = direct["Subject-Driven_IG"][model][measure]
+            assert cells.at[(model, measure), sd] == pytest.approx(value, abs=1e-9)
+            assert cells.at[(model, measure), "Average"] == pytest.approx(value, abs=1e-9)
+    assert cells.at[("DreamBooth", "O"), ms] == pytest.approx(direct["Multi-Subject_IG"]["DreamBooth"]["O"], abs=1e-9)
+    assert math.isnan(cells.at[("SuTI", "O"), ms])
     # the other O: sqrt(mean SC * mean PQ) sits above the per-image O on ImagenHub's own ratings
     gaps = table["O_of_means"] - table["O_mean"]
     assert (gaps > 0.02).all() and (gaps < 0.2).all()
