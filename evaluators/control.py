@@ -4,7 +4,8 @@ the map (``ibench.data.controls``) and compare, at the map's resolution.
 - edge: OpenCV Canny (ControlNet thresholds); precision/recall with a 2 px (Euclidean, distance
   transform) tolerance; value = F1.
 - mask: GrabCut foreground of the output; value = ½(share of mask pixels called foreground +
-  share of non-mask pixels called background), so 0.5 is chance whatever the mask's size.
+  share of non-mask pixels called background): 0.5 for a random mask, but an unrelated photo of a centred
+  object scores ~0.71 (GrabCut's centred seed; chance levels: benchmarks/bench_chance.py, docs/evaluators.md).
 - depth: the same transformers depth model; both maps normalised to [0, 1]; the output's map is
   fitted to the target by least squares (scale >= 0 and shift); value = mean absolute error (lower is better).
 
@@ -90,7 +91,7 @@ def depth_rmse(pred: np.ndarray, target: np.ndarray) -> float:
 
 
 def mask_agreement(output: Image.Image, mask: Image.Image) -> float:
-    """Balanced agreement of the output's GrabCut mask with the mask (1 = identical, 0.5 = chance)."""
+    """Balanced agreement of the output's GrabCut mask with the mask (1 = identical; chance: docs/evaluators.md)."""
     pred, target = _output_mask(output, mask)
     parts = []
     if target.any():

@@ -1,12 +1,10 @@
-"""The real images a task's FID/KID compares against: the pools its references draw from.
+"""The real images a task's FID/KID compares against: the task's ``reference_set`` (pools and reason).
 
-- a subject reference (or a control map made from DreamBench photos): every DreamBench photo;
-- a style reference: every image of its style pools (StyleDrop set, classic paintings);
-- a content reference (or a control map made from content photos): every content photo;
-- a task without references (txt2img): DreamBench, the source of its prompts.
-
-Whole pools, not just the drawn instances, so the reference set (and its cached statistics)
-is the same for every run of the task on the same data root.
+Each task YAML names its set explicitly (``reference_set: {pools: [...], reason: ...}``): whole
+real-image sets of the data root (``dreambench``: every subject photo; ``styledrop``, ``classic``:
+style images; ``content``: content photos), not just the drawn instances, so the set (and its cached
+statistics) is the same for every run of the task on the same data root. A run of an unregistered
+task falls back to the sets its instances' references draw from.
 """
 
 from __future__ import annotations
@@ -17,22 +15,20 @@ from functools import cached_property
 from pathlib import Path
 from typing import Optional
 
-from ibench.data.catalog import Catalog
 from ibench.core.instance import Instance
 from ibench.core.paths import DataRoot
 from ibench.core.taskspec import TaskSpec
 from ibench.core.vocabulary import REFERENCE_KINDS
+from ibench.data.catalog import Catalog
 
-KIND_POOLS = {kind: list(info.real_images) for kind, info in REFERENCE_KINDS.items()}
-# same_source: a map of the task's source image, which today's editing tasks draw from DreamBench (issue 15's
-# explicit `reference_set:` key replaces this inference)
-POOL_MAP = {"subject": "dreambench", "same_subject": "dreambench", "same_source": "dreambench"}
+FALLBACK_REASON = "the task is not registered: the real-image sets its instances' references draw from"
 
 
 @dataclass(frozen=True)
 class ReferenceSet:
     name: str  # e.g. "dreambench+styledrop+classic"
     files: tuple[Path, ...]
+    reason: str = ""
 
     @cached_property
     def key(self) -> str:
@@ -43,25 +39,24 @@ class ReferenceSet:
         return f"{self.name}@{h.hexdigest()[:16]}"
 
 
-def task_pools(spec: Optional[TaskSpec], instances: list[Instance]) -> list[str]:
-    pools: list[str] = []
-    if spec is not None:
-        for rs in spec.references:
-            pools += [POOL_MAP.get(p, p) for p in rs.pools] or KIND_POOLS[rs.kind]
-    else:
-        for inst in instances:
-            for ref in inst.instruction.references:
-                pools += KIND_POOLS[ref.kind]
-    return list(dict.fromkeys(pools)) or ["dreambench"]
+def task_image_sets(spec: Optional[TaskSpec], instances: list[Instance]) -> tuple[list[str], str]:
+    """(real-image sets, reason): the spec's ``reference_set``, else what the instances draw from."""
+    if spec is not None and spec.reference_set is not None:
+        return list(spec.reference_set.pools), spec.reference_set.reason
+    sets: list[str] = []
+    for inst in instances:
+        for ref in inst.instruction.references:
+            sets += REFERENCE_KINDS[ref.kind].real_images
+    return list(dict.fromkeys(sets)) or ["content"], FALLBACK_REASON
 
 
 def reference_set(spec: Optional[TaskSpec], instances: list[Instance], root: DataRoot) -> ReferenceSet:
     catalog = Catalog(root)
     files: list[Path] = []
-    pools = task_pools(spec, instances)
-    for pool in pools:
-        if pool == "dreambench":
+    sets, reason = task_image_sets(spec, instances)
+    for name in sets:
+        if name == "dreambench":
             files += [root.resolve(im) for s in catalog.subjects for im in s.images]
         else:
-            files += [root.resolve(p.image) for p in catalog.photos(pool)]
-    return ReferenceSet("+".join(pools), tuple(sorted(dict.fromkeys(files))))
+            files += [root.resolve(p.image) for p in catalog.photos(name)]
+    return ReferenceSet("+".join(sets), tuple(sorted(dict.fromkeys(files))), reason)

@@ -24,6 +24,7 @@ KINDS: dict[str, str] = {
     "similarity": "ibench.evaluators.similarity:SimilarityKind",
     "control": "ibench.evaluators.control:ControlKind",
     "set": "ibench.evaluators.setlevel:SetKind",
+    "copy": "ibench.evaluators.copy:CopyKind",
     "judge": "ibench.evaluators.judge.kind:JudgeKind",
     "locality": "ibench.evaluators.perceptual:LocalityKind",
     "diversity": "ibench.evaluators.perceptual:DiversityKind",

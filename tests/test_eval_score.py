@@ -80,7 +80,7 @@ def test_all_metrics_end_to_end_with_failures_skipped(env):
     assert results == load_results(store.path)
     assert results["counts"] == {"instances": 2, "samples": 5, "failed": 1, "scored": 4}
     expected = {"clip_t": "text", "dino": "subject:ref#1", "clip_i": "subject:ref#1", "style_clip": "style:ref#2",
-                "style_gram": "style:ref#2", "control_edge": "control:ref#3"}
+                "style_gram": "style:ref#2", "control_edge": "control:ref#3", "copy_rate": "references"}
     assert set(results["metrics"]) == set(expected)
     df = load_scores(store.path)
     assert list(df.columns) == ["instance_id", "sample", "metric", "condition", "value"]
@@ -92,11 +92,16 @@ def test_all_metrics_end_to_end_with_failures_skipped(env):
         per_instance = rows.groupby("instance_id").value.mean()
         assert m["mean"] == pytest.approx(per_instance.mean())
     assert df[df.metric == "style_gram"].value.between(0, 1.001).all()
+    assert results["metrics"]["copy_rate"]["mean"] == 0.0  # the tiny model draws noise: nothing pasted
     for name in ("fid", "kid"):
         s = results["set_metrics"][name]
         assert s["n"] == 4 and s["n_reference"] > 150 and s["reference"].startswith("dreambench+styledrop+classic@")
-        assert s["stable"] is False and "unstable" in s["note"] and s["value"] is not None and not s["higher_is_better"]
+        assert "union of both sources" in s["reference_reason"]  # tasks/style_subject_control.yaml's reason
+        floor = s["noise_floor"]
+        assert floor["n"] == 4 and floor["splits"] == 3 and s["value"] is not None and not s["higher_is_better"]
+        assert s["stable"] is (s["note"] == "")
         assert json.loads((store.path / "scores" / f"{name}.json").read_text()) == s
+    assert results["set_metrics"]["kid"]["estimator"] == "all images"
 
 
 def test_warm_rescore_loads_no_model_and_repeats_the_values(env, monkeypatch):
@@ -242,5 +247,39 @@ def test_cli_score_and_run_stage(env, capsys):
         mp.setenv("IBENCH_EXTRACTOR_CONFIG", str(env["file"]))
         score_stage(RunStore(run))
     results = json.loads((run / "results.json").read_text())
-    assert set(results["metrics"]) == {"clip_t", "dino", "clip_i"} and set(results["set_metrics"]) == {"fid", "kid"}
+    assert set(results["metrics"]) == {"clip_t", "dino", "clip_i", "copy_rate"}
+    assert set(results["set_metrics"]) == {"fid", "kid"}
     assert np.isfinite(results["metrics"]["dino"]["mean"])
+
+
+def test_fid_and_kid_count_every_image_so_a_collapsed_run_scores_worse(env, tmp_path):
+    """As clean-fid counts every file: 12 outputs that are one image are n=12 (not n=1) and score worse than 12
+    real subject photos (the `references` oracle)."""
+    import hashlib
+    import shutil
+
+    from ibench.core.registry import get_task
+    from ibench.core.rundir import RunLayout
+    from ibench.evaluators.score import score_run
+    from ibench.models import get_model
+    from ibench.run import GenerateOptions, generate
+
+    diverse = generate(get_task("subject_gen"), get_model("references"), env["root"],
+                       GenerateOptions(out=tmp_path / "runs", limit=6, samples=2, progress=False))[0].path
+    collapsed = tmp_path / "collapsed" / diverse.name
+    shutil.copytree(diverse, collapsed)
+    gens = [json.loads(line) for line in (collapsed / RunLayout.GENERATIONS).read_text().splitlines()]
+    one = (collapsed / gens[0]["image"]).read_bytes()
+    for g in gens:
+        (collapsed / g["image"]).write_bytes(one)
+        g["sha256"] = hashlib.sha256(one).hexdigest()
+    (collapsed / RunLayout.GENERATIONS).write_text("".join(json.dumps(g) + "\n" for g in gens))
+    got = {}
+    for name, run in (("diverse", diverse), ("collapsed", collapsed)):
+        got[name] = score_run(run, metrics="fid,kid", config=env["config"], data_root=env["root"],
+                              num_workers=0)["set_metrics"]
+        _validate({**json.loads((run / "results.json").read_text())})
+    assert got["collapsed"]["kid"]["n"] == got["diverse"]["kid"]["n"] == 12
+    assert got["collapsed"]["kid"]["n_distinct"] == 1 and got["diverse"]["kid"]["n_distinct"] > 6
+    for metric in ("fid", "kid"):
+        assert got["collapsed"][metric]["value"] > got["diverse"][metric]["value"], metric

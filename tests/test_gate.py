@@ -1,5 +1,6 @@
-"""The regression gate: its rule, tolerances and outputs on hand-made values; then baseline, check and
-compare on real scored runs (an identical rerun passes, a planted regression fails)."""
+"""The regression gate's outputs, then baseline, check and compare on real scored runs: an identical rerun
+passes; a planted regression, failed generations and missing instances fail; an unpaired comparison is
+refused. The rule itself on hand-made values: tests/test_gate_rule.py."""
 
 from __future__ import annotations
 
@@ -9,66 +10,12 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import jsonschema
-import numpy as np
 import pandas as pd
 import pytest
 from report_fixtures import cli_main, raw_scores, report_inputs, score  # noqa: F401 (fixture)
 
-from ibench.errors import IbenchError
-from ibench.report.gate import CheckResult, MetricCheck, Tolerance, compare_metric, parse_tolerances
+from ibench.report.gate import CheckResult, MetricCheck
 from ibench.report.gate_output import junit_xml, markdown_summary
-
-
-def base(values: dict, hib: bool = True) -> dict:
-    return {"mean": float(np.mean(list(values.values()))), "higher_is_better": hib, "per_instance": values}
-
-
-IDS = [f"i{k:02d}" for k in range(20)]
-RNG = np.random.default_rng(0)
-VALS = dict(zip(IDS, RNG.uniform(0.2, 0.4, 20)))
-
-
-def test_identical_passes_with_a_zero_width_interval():
-    c = compare_metric("clip_t", base(VALS), pd.Series(VALS), Tolerance(0.0, False))
-    assert c.status == "pass" and c.delta == 0 and c.ci_low == c.ci_high == 0 and c.pairing == "paired"
-
-
-@pytest.mark.parametrize("hib,shift,status", [(True, -0.05, "regression"), (True, +0.05, "improved"),
-                                              (False, +0.05, "regression"), (False, -0.05, "improved")])
-def test_direction_decides_what_is_worse(hib, shift, status):
-    cur = pd.Series({k: v + shift for k, v in VALS.items()})
-    c = compare_metric("m", base(VALS, hib), cur, Tolerance(0.01, False))
-    assert c.status == status and c.delta == pytest.approx(shift)
-
-
-def test_tolerance_and_ci_must_both_be_exceeded():
-    noisy = pd.Series({k: v - 0.004 + RNG.normal(0, 0.0005) for k, v in VALS.items()})
-    assert compare_metric("m", base(VALS), noisy, Tolerance(0.0, False)).status == "regression"
-    assert compare_metric("m", base(VALS), noisy, Tolerance(0.01, False)).status == "pass"  # within tolerance
-    assert compare_metric("m", base(VALS), noisy, Tolerance(1.0, True)).status == "pass"  # 100% of the mean
-    # worse beyond tolerance on average, but one instance carries it all: the CI includes 0
-    one = dict(VALS)
-    one["i00"] -= 0.4
-    c = compare_metric("m", base(VALS), pd.Series(one), Tolerance(0.01, False))
-    assert c.delta == pytest.approx(-0.02) and c.ci_high == 0 and c.status == "within-ci"
-
-
-def test_unpaired_when_instances_do_not_match():
-    other = {f"x{k}": v - 0.1 for k, v in enumerate(VALS.values())}
-    c = compare_metric("m", base(VALS), pd.Series(other), Tolerance(0.01, False))
-    assert c.pairing == "unpaired" and c.status == "regression" and c.delta == pytest.approx(-0.1)
-    partial = {k: v for k, v in list(VALS.items())[:5]}
-    c = compare_metric("m", base(VALS), pd.Series(partial), Tolerance(0.01, False))
-    assert c.pairing == "paired" and c.n == 5 and "5 of 20" in c.message
-
-
-def test_parse_tolerances():
-    default, per = parse_tolerances(["0.02", "clip_t=5%", "fid=3"])
-    assert default == Tolerance(0.02, False) and per == {"clip_t": Tolerance(0.05, True), "fid": Tolerance(3.0, False)}
-    assert per["clip_t"].absolute(-0.4) == pytest.approx(0.02)
-    assert parse_tolerances([])[0] == Tolerance(0.01, True)
-    with pytest.raises(IbenchError, match="--tolerance"):
-        parse_tolerances(["clip_t=lots"])
 
 
 def _result() -> CheckResult:
@@ -148,7 +95,7 @@ def test_check_passes_on_an_identical_rerun(report_inputs, baseline_file, tmp_pa
     assert code == 0, out + err
     assert "**PASS**" in out and "REGRESSION" not in out
     suite = ET.parse(junit).getroot().find("testsuite")
-    assert suite.get("failures") == "0" and int(suite.get("tests")) == 5
+    assert suite.get("failures") == "0" and int(suite.get("tests")) == 7  # 5 metrics, failure_rate, missing_instances
 
 
 def _planted(run: Path, dest: Path, metric: str, shift: float) -> Path:
@@ -290,3 +237,68 @@ def test_committed_ci_baseline_is_valid():
     assert data["run"]["task"] == "style_subject" and data["run"]["model"] == "tiny" and data["run"]["seed"] == 0
     assert set(data["metrics"]) == {"clip_t", "dino", "clip_i", "style_clip", "style_gram"}
     assert all(m["n"] == 3 for m in data["metrics"].values())
+
+
+def _rewrite_jsonl(path: Path, fn) -> None:
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    path.write_text("".join(json.dumps(r) + "\n" for r in fn(rows)))
+
+
+def test_failed_generations_are_counted_per_instance(tiny_run, tmp_path):
+    from ibench.core.rundir import RunLayout
+    from ibench.report.gate import failure_shares
+    from ibench.report.runs import open_run
+
+    copy = tmp_path / tiny_run.name
+    shutil.copytree(tiny_run, copy)
+    gens = [json.loads(line) for line in (copy / RunLayout.GENERATIONS).read_text().splitlines()]
+    first = gens[0]["instance_id"]
+    _rewrite_jsonl(copy / RunLayout.GENERATIONS, lambda rows: [
+        {**r, "error": "RuntimeError: boom", "image": None} if (r["instance_id"], r["sample"]) == (first, 0) else r
+        for r in rows])
+    shares = failure_shares(open_run(copy))
+    assert shares[first] == 0.5 and sorted(shares.values()) == [0.0, 0.0, 0.5]
+
+
+def test_missing_instances_fail_and_a_tolerance_can_allow_them(tiny_run, baseline_file, tmp_path, capsys):
+    from ibench.core.rundir import RunLayout
+
+    copy = tmp_path / tiny_run.name
+    shutil.copytree(tiny_run, copy)
+    gone = json.loads((copy / RunLayout.GENERATIONS).read_text().splitlines()[0])["instance_id"]
+    _rewrite_jsonl(copy / RunLayout.GENERATIONS, lambda rows: [r for r in rows if r["instance_id"] != gone])
+    code, out, _ = cli_main(["check", copy, "--baseline", baseline_file], capsys)
+    row = next(line for line in out.splitlines() if line.startswith("| missing_instances"))
+    assert code == 1 and "REGRESSION" in row and f"1 of 3 baseline instances have no generation" in out
+    code, out, _ = cli_main(["check", copy, "--baseline", baseline_file, "--tolerance", "missing_instances=1"], capsys)
+    assert code == 0, out
+
+
+def test_an_unpaired_comparison_is_refused_in_one_line(tiny_run, baseline_file, tmp_path, capsys):
+    """Other instance ids (another seed or data): a DINO drop would hide as 'within CI' unpaired; refused, exit 2."""
+    from ibench.core.rundir import RunLayout
+
+    copy = tmp_path / tiny_run.name
+    shutil.copytree(tiny_run, copy)
+    rename = lambda rows: [{**r, "instance_id": "x" + r["instance_id"]} for r in rows]  # noqa: E731
+    for path in [copy / RunLayout.GENERATIONS, *(copy / "scores").glob("*.jsonl")]:
+        _rewrite_jsonl(path, rename)
+    _rewrite_jsonl(copy / "instances.jsonl", lambda rows: [{**r, "id": "x" + r["id"]} for r in rows])
+    code, _, err = cli_main(["check", copy, "--baseline", baseline_file], capsys)
+    assert code == 2 and err.count("\n") == 1 and "shares 0 of 3 instance ids" in err and "unpaired" in err
+
+
+def test_a_version_1_baseline_is_still_read_without_failure_gating(tiny_run, baseline_file, tmp_path, capsys):
+    old = json.loads(baseline_file.read_text())
+    old = {**{k: v for k, v in old.items() if k not in ("instances", "failures")}, "schema": "ibench.baseline/1"}
+    (tmp_path / "v1.json").write_text(json.dumps(old))
+    code, out, _ = cli_main(["check", tiny_run, "--baseline", tmp_path / "v1.json"], capsys)
+    assert code == 0 and "failure_rate is not gated" in out and "| failure_rate" not in out
+    assert "| missing_instances" in out  # instances known from the per-instance values
+
+
+def test_alpha_is_an_option_and_is_checked(tiny_run, baseline_file, capsys):
+    code, out, _ = cli_main(["check", tiny_run, "--baseline", baseline_file, "--alpha", "0.01"], capsys)
+    assert code == 0 and "is below 0.01" in out
+    code, _, err = cli_main(["check", tiny_run, "--baseline", baseline_file, "--alpha", "2"], capsys)
+    assert code == 2 and "--alpha" in err

@@ -89,14 +89,30 @@ def test_human_tables_equal_an_independent_computation(report_inputs, doc):
         got = summary.loc[run_model[row.model]]
         for col in ("SC_mean", "SC_std", "PQ_mean", "PQ_std", "O_mean", "O_std", "O_of_means"):
             assert got[col] == pytest.approx(getattr(row, col), abs=1e-12), col
-    # Table 4: a zero-shot block; rows model x (SC, PQ, O-of-means); the Average over the block's one task
+    # Table 4: a zero-shot block; rows model x (SC, PQ, O per image); the Average over the block's one shared task
     t4 = pd.DataFrame(doc["human"]["table4"])
     assert set(t4["family"]) == {"zero_shot"} and set(t4["task"]) == {"style_subject", "Average"}
+    assert doc["human"]["table4_o"] == "per-image" and doc["human"]["table4_measures"]["O"] == "O_mean"
+    assert doc["human"]["table4_shared_tasks"] == {"zero_shot": ["style_subject"]}
     for row in expected.itertuples():
-        for measure, col in (("SC", "SC_mean"), ("PQ", "PQ_mean"), ("O", "O_of_means")):
+        for measure, col in (("SC", "SC_mean"), ("PQ", "PQ_mean"), ("O", "O_mean")):
             cells = t4[(t4["model"] == run_model[row.model]) & (t4["measure"] == measure)].set_index("task")["value"]
             assert cells["style_subject"] == pytest.approx(getattr(row, col))
             assert cells["Average"] == pytest.approx(getattr(row, col))
+
+
+def test_table4_offers_the_other_o(report_inputs):
+    from ibench.report import build_report
+    from ibench.report.render import render_markdown
+
+    expected = _independent_human(report_inputs.db).set_index("model")
+    report = build_report(report_inputs.runs, study_db=report_inputs.db, study="pilot", grid_instances=0,
+                          table4_o="of-means")
+    block = report.table4["zero_shot"].set_index(["model", "measure"])
+    for model in expected.index:
+        assert block.at[(model, "O"), "style_subject"] == pytest.approx(expected.at[model, "O_of_means"])
+    md = render_markdown(report)
+    assert "this table's O = √(mean SC · mean PQ)" in md and "--table4-o per-image" in md
 
 
 def test_correlations_equal_scipy_on_independently_joined_images(report_inputs, doc):

@@ -11,7 +11,7 @@ from ibench.errors import IbenchError
 from .output import print_rich, rich_table
 
 STATUS_STYLE = {"regression": "bold red", "missing": "bold red", "improved": "green", "new": "cyan",
-                "not-gated": "dim"}
+                "not-gated": "dim", "within-noise": "yellow"}
 
 
 def match_baselines(run_paths: list[Path], baseline: Path):
@@ -64,7 +64,7 @@ def print_checks(results: list, notes: list[str]) -> None:
     from rich.text import Text
 
     from ibench.report.format import fmt, fmt_delta
-    from ibench.report.gate_output import STATUS_MARK
+    from ibench.report.gate_output import STATUS_MARK, pairing_text, tolerance_text
 
     out = []
     for r in results:
@@ -73,12 +73,11 @@ def print_checks(results: list, notes: list[str]) -> None:
                         f"{', '.join(c.metric for c in failed)}", style="bold red") if failed
                    else Text(f"PASS: no metric regressed ({len(r.checks)} checked)", style="bold green"))
         rows = [[c.metric, "↑" if c.higher_is_better else "↓", fmt(c.baseline, 4), fmt(c.current, 4),
-                 fmt_delta(c.delta, c.ci_low, c.ci_high, 4), c.tolerance or "—",
-                 f"{c.pairing} (n={c.n})" if c.pairing in ("paired", "unpaired") else c.pairing,
-                 STATUS_MARK[c.status].replace("*", "")] for c in r.checks]
+                 fmt_delta(c.delta, c.ci_low, c.ci_high, 4), tolerance_text(c), fmt(c.p_adjusted, 3),
+                 pairing_text(c), STATUS_MARK[c.status].replace("*", "")] for c in r.checks]
         title = f"ibench check: {r.run['run_id']} ({r.run.get('label', '')}) vs baseline {r.baseline_run.get('run_id')}"
         out += [rich_table(title, ["metric", "better", "baseline", "run", "Δ run − baseline [95% CI]", "tolerance",
-                                   "pairing", "status"], rows, ["l", "c", "r", "r", "r", "r", "l", "l"],
+                                   "p (Holm)", "pairing", "status"], rows, ["l", "c", "r", "r", "r", "r", "r", "l", "l"],
                            [STATUS_STYLE.get(c.status) for c in r.checks]), verdict]
         out += [f"  {c.metric}: {c.message}" for c in r.checks if c.message]
         out += [f"  identity differs: {n}" for n in r.notes] + [""]

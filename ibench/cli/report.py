@@ -30,7 +30,10 @@ def report(runs: list[Path] = RunsArg,
                None, "--pairwise", help="Pairwise preferences (pairwise.jsonl of `ibench judge pairwise` or "
                                         "`ibench human export --format pairwise`) to rank; repeatable."),
            viewer: bool = typer.Option(True, "--viewer/--no-viewer",
-                                       help="Also write samples.html (every sample) and its images under media/.")
+                                       help="Also write samples.html (every sample) and its images under media/."),
+           table4_o: str = typer.Option("per-image", "--table4-o",
+                                        help="Which O Table 4 shows: per-image (ImagenHub: sqrt(SC*PQ) per image, "
+                                             "averaged) or of-means (sqrt(mean SC * mean PQ)).")
            ) -> None:
     """Write report.md, a self-contained index.html, the sample viewer, results.json and CSV/parquet tables.
 
@@ -46,7 +49,7 @@ def report(runs: list[Path] = RunsArg,
     from ibench.report import build_report, write_report
 
     built = build_report(runs, study_db=study_db, study=study, title=title, grid_instances=grid, data_dir=data_dir,
-                         seed=seed, pairwise=pairwise or (), viewer=viewer)
+                         seed=seed, pairwise=pairwise or (), viewer=viewer, table4_o=table4_o)
     for warning in built.warnings:
         typer.echo(f"warning: {warning}", err=True)
     written = write_report(built, out)
@@ -83,14 +86,18 @@ def check(runs: list[Path] = typer.Argument(..., help="Scored run directories, o
                                                                      "a folder of them (matched by task and model)."),
           tolerance: Optional[list[str]] = typer.Option(
               None, "--tolerance",
-              help="Allowed worsening: 0.01 (absolute), 2% (of the baseline mean), or per metric clip_t=0.02 / "
-                   "fid=5% (repeatable). Default 1%."),
+              help="Allowed worsening: 1se (standard errors of the baseline mean; the default), 0.01 (absolute), "
+                   "2% (of the baseline mean), or per metric dino=2se / clip_t=0.02 / fid=5% / missing_instances=2 "
+                   "(repeatable)."),
+          alpha: float = typer.Option(0.05, "--alpha",
+                                      help="Family-wise false-alarm level: Holm–Bonferroni over the gated metrics."),
           junit: Optional[Path] = typer.Option(None, "--junit", help="Write JUnit XML here."),
           summary: Optional[Path] = typer.Option(None, "--summary", help="Also write the markdown summary here "
                                                  "(e.g. $GITHUB_STEP_SUMMARY)."),
           seed: int = typer.Option(0, "--seed", help="Bootstrap seed."),
           fmt: Optional[str] = FormatOpt, as_json: bool = JsonOpt) -> None:
-    """Exit 1 when a metric regresses beyond its tolerance and beyond its CI (or a baselined run is missing)."""
+    """Exit 1 when a metric (or the failure rate) regresses beyond its tolerance and beyond noise (Holm-adjusted),
+    or a baselined run is missing; exit 2 for an unpaired comparison."""
     from ibench.report.gate import check_run
     from ibench.report.gate_output import markdown_summary
 
@@ -98,7 +105,7 @@ def check(runs: list[Path] = typer.Argument(..., help="Scored run directories, o
 
     shown = choose_format(fmt, as_json)
     pairs, unmatched, unbaselined = match_baselines(runs, baseline_file)
-    results = [check_run(run, base, tolerance or [], seed=seed) for run, base in pairs]
+    results = [check_run(run, base, tolerance or [], seed=seed, alpha=alpha) for run, base in pairs]
     notes = [f"no run for baseline {name} (task {b['run'].get('task')}, model {b['run'].get('label')})"
              for name, b in unmatched] + [f"no baseline for run {r.run_id} ({r.task}, {r.label})" for r in unbaselined]
     text = "\n".join(markdown_summary(r) for r in results) + "".join(f"\n- {n}" for n in notes) + ("\n" if notes else "")

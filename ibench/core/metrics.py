@@ -109,6 +109,14 @@ BUILTIN: list[MetricDef] = [
     MetricDef(name="content_clip", kind="similarity", higher_is_better=True, extractor="clip", target="content",
               description="CLIP image cosine to the content photo (style transfer keeps the content)",
               recipe={**_CLIP, "formula": "cos(output, content photo)"}),
+    MetricDef(name="copy_rate", kind="copy", higher_is_better=False,
+              description="copy rate: share of outputs that are a near-copy of one of their own subject, style or "
+                          "content references (read beside subject and style fidelity, which copying inflates)",
+              params={"threshold": 0.96, "size": 32, "kinds": ["subject", "style", "content"]},
+              recipe={"model": "none (pixels)", "layer": "grey 32x32 box-filtered thumbnails",
+                      "preprocessing": "whole image and centre square, zero mean, unit norm",
+                      "formula": "1 if max over reference images and views of NCC >= 0.96 else 0; mean = copy rate "
+                                 "(threshold calibrated by benchmarks/calibrate_copy.py)"}),
     MetricDef(name="control_edge", kind="control", higher_is_better=True, target="control:edge",
               description="F1 of Canny edges of the output vs the edge map (2 px tolerance)",
               recipe={"model": "OpenCV Canny (100, 200)", "preprocessing": "output resized to the map's size",
@@ -169,11 +177,15 @@ BUILTIN: list[MetricDef] = [
                       "formula": "per sample, the mean LPIPS to the instance's other samples (their mean is the "
                                  "mean pairwise LPIPS)"}),
     MetricDef(name="fid", kind="set", level="set", higher_is_better=False, extractor="inception",
-              description="FID (clean-fid maths, 'clean' preprocessing, Inception) vs the task's real images",
-              recipe={**_FID, "formula": "Frechet distance of Gaussian fits"}, comparable_with=["clean-fid"]),
+              description="FID (clean-fid maths, 'clean' preprocessing, Inception) of every generated image vs the "
+                          "task's reference set, beside its noise floor",
+              recipe={**_FID, "formula": "Frechet distance of Gaussian fits; every image counts (duplicates too)"},
+              comparable_with=["clean-fid"]),
     MetricDef(name="kid", kind="set", level="set", higher_is_better=False, extractor="inception",
-              description="KID (clean-fid maths, seeded subsets) vs the task's real images",
-              recipe={**_FID, "formula": "unbiased MMD^2, cubic polynomial kernel, seeded subsets"},
+              description="KID (unbiased MMD^2, clean-fid's kernel) of every generated image vs the task's reference "
+                          "set, beside its noise floor: the one to read at small N",
+              recipe={**_FID, "formula": "unbiased MMD^2, cubic polynomial kernel, on all images (<= 10,000 per set), "
+                                         "else seeded subsets with the Monte-Carlo error"},
               comparable_with=["clean-fid"]),
 ]
 

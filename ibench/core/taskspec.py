@@ -14,7 +14,7 @@ from ibench.errors import IbenchError
 
 from .instruction import MARKER, MARKER_NAME
 from .metrics import METRICS
-from .vocabulary import REFERENCE_KINDS, Control, Family, Kind, Pool, capability
+from .vocabulary import POOL_IMAGE_SETS, REAL_IMAGE_SETS, REFERENCE_KINDS, Control, Family, Kind, Pool, RealImageSet, capability
 from .yamlio import describe, load_yaml
 
 #: Where target prompts come from: a DreamBench prompt of the (first) subject, a DreamBench scene with every
@@ -60,6 +60,21 @@ class ReferenceSpec(BaseModel):
         return self
 
 
+class ReferenceSetSpec(BaseModel):
+    """The real images FID/KID compare a task's outputs with, and why those."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    pools: list[RealImageSet] = Field(min_length=1)
+    reason: str = Field(min_length=10)
+
+
+def drawn_image_sets(references: list[ReferenceSpec]) -> list[str]:
+    """The real-image sets a task's references draw from (what ``reference_set`` used to be implicitly)."""
+    sets: list[str] = []
+    for r in references:
+        sets += [POOL_IMAGE_SETS[p] for p in r.pools if p in POOL_IMAGE_SETS] or list(REFERENCE_KINDS[r.kind].real_images)
+    return list(dict.fromkeys(sets))
 class ScalingSpec(BaseModel):
     """Tasks of one scaling group share their instances: the same subjects, views, scene and paraphrase
     index for each instance; a task keeps the first N of ``max_references`` subjects (N: its subject
@@ -90,6 +105,7 @@ class TaskSpec(BaseModel):
     samples: int = Field(default=4, ge=1)
     metrics: list[str] = Field(default_factory=list)
     set_metrics: list[str] = Field(default_factory=list)
+    reference_set: Optional[ReferenceSetSpec] = None  # required with set_metrics (load_task says what to add)
     checklist: list[str] = Field(min_length=1)
     scaling: Optional[ScalingSpec] = None
 
@@ -110,6 +126,8 @@ class TaskSpec(BaseModel):
             r.kind == "content" or "content" in r.pools for r in self.references
         ):
             raise ValueError("prompts: content needs a reference drawn from the content pool")
+        if self.set_metrics and self.reference_set is None:
+            raise ValueError("reference_set is required with set_metrics")
         self._check_edits()
         self._check_scaling()
         return self
@@ -161,6 +179,7 @@ def load_task(path: str | Path) -> TaskSpec:
     """Load and validate one task YAML; errors name the file and the key."""
     path = Path(path)
     data = load_yaml(path)
+    _require_reference_set(path, data)
     try:
         spec = TaskSpec.model_validate(data)
     except ValidationError as exc:
@@ -183,3 +202,18 @@ def _check_metrics(path: Path, spec: TaskSpec) -> None:
             if metric is None:
                 raise IbenchError(f"{path}: key '{key}.{i}': unknown {key.replace('_', ' ')[:-1]} {name!r} "
                                   f"(known: {', '.join(known)})")
+
+
+def _require_reference_set(path: Path, data: dict) -> None:
+    """A task with set metrics names its reference set; the error says exactly what to add."""
+    if not data.get("set_metrics") or "reference_set" in data:
+        return
+    try:
+        refs = [ReferenceSpec.model_validate(r) for r in data.get("references") or []]
+        pools = drawn_image_sets(refs) or ["content"]
+    except (ValidationError, TypeError):
+        pools = ["content"]
+    raise IbenchError(
+        f"{path}: key 'reference_set' is required with set_metrics (the real images FID/KID compare with): add "
+        f"`reference_set: {{pools: [{', '.join(pools)}], reason: \"<why outputs should look like these>\"}}` "
+        f"(pools: {', '.join(REAL_IMAGE_SETS)}; [{', '.join(pools)}] is what this task's references draw from)")

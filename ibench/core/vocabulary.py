@@ -47,6 +47,19 @@ REFERENCE_KINDS: dict[str, KindInfo] = {
     "source": KindInfo("the image to edit: the output keeps what the instruction does not change",
                        ("content", "subject"), ("content",), "{caption}", ("content", "dreambench")),
 }
+#: Sets of real images in a data root that FID/KID can compare outputs with (a task's ``reference_set``).
+REAL_IMAGE_SETS: dict[str, str] = {
+    "dreambench": "every DreamBench subject photo (dreambench/<subject>/*)",
+    "styledrop": "the StyleDrop style images (styles/styledrop/)",
+    "classic": "public-domain paintings (styles/classic/)",
+    "content": "content photos (content/)",
+    "faces": "every face photo (faces/<identity>/*)",
+}
+#: The real-image set each pool draws from (``same_subject`` photos are DreamBench's; ``same_source`` maps
+#: are of the source image, whose own pool says).
+POOL_IMAGE_SETS: dict[str, str] = {"subject": "dreambench", "same_subject": "dreambench", "styledrop": "styledrop",
+                                   "classic": "classic", "content": "content", "faces": "faces"}
+
 #: Control map types: how each is made from a photo (``ibench data prepare``).
 CONTROL_TYPES: dict[str, str] = {
     "edge": "Canny edges",
@@ -65,9 +78,12 @@ Kind = Literal["subject", "style", "content", "control", "source"]
 Pool = Literal["subject", "same_subject", "styledrop", "classic", "content", "faces", "same_source"]
 Control = Literal["edge", "depth", "mask", "sketch"]
 Family = Literal["in_domain", "zero_shot", "editing", "scaling"]
+RealImageSet = Literal["dreambench", "styledrop", "classic", "content", "faces"]
 assert set(get_args(Kind)) == set(REFERENCE_KINDS) and set(get_args(Control)) == set(CONTROL_TYPES)
 assert set(get_args(Pool)) == set(POOLS)
 assert set(get_args(Family)) == set(TASK_FAMILIES)
+assert set(get_args(RealImageSet)) == set(REAL_IMAGE_SETS) >= set(POOL_IMAGE_SETS.values())
+assert all(set(info.real_images) <= set(REAL_IMAGE_SETS) for info in REFERENCE_KINDS.values())
 
 
 def capability(kind: str, control: str | None = None) -> str:

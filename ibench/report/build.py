@@ -21,7 +21,8 @@ from .recipes import recipe_table
 from .runs import RunInfo, discover_runs, instance_values, label_runs, scores
 from .scaling import scaling_table
 from .viewer import sample_records
-from .tables import correlation_table, human_items, item_table, joined_items, metric_table, set_metric_table
+from .tables import (correlation_table, human_items, item_table, joined_items, metric_table, model_correlation_table,
+                     set_metric_table)
 
 
 def scored_runs(paths: Sequence[str | Path]) -> tuple[list[RunInfo], dict, list[str]]:
@@ -42,9 +43,13 @@ def scored_runs(paths: Sequence[str | Path]) -> tuple[list[RunInfo], dict, list[
 
 def build_report(paths: Sequence[str | Path], study_db: Optional[str | Path] = None, study: Optional[str] = None,
                  title: Optional[str] = None, grid_instances: int = 4, data_dir: Optional[Path] = None,
-                 seed: int = 0, pairwise: Sequence[str | Path] = (), viewer: bool = True) -> Report:
+                 seed: int = 0, pairwise: Sequence[str | Path] = (), viewer: bool = True,
+                 table4_o: str = "per-image") -> Report:
     """Read runs (and a study, and pairwise preference files), compute every table; nothing is written.
     Unscored runs are left out with a warning (``Report.warnings``)."""
+    from ibench.report.human import table4_measures
+
+    table4_measures(table4_o)  # a bad choice is one line before any work
     runs, raw, warnings = scored_runs(paths)
     per_instance = {rid: instance_values(df) for rid, df in raw.items()}
     items = item_table(runs, raw)
@@ -60,11 +65,13 @@ def build_report(paths: Sequence[str | Path], study_db: Optional[str | Path] = N
     if study_db is not None:
         from ibench.report.human import load_human
 
-        human = load_human(study_db, runs, study)
+        human = load_human(study_db, runs, study, table4_o)
         report.study, report.human, report.table4 = human.study, human.summary, human.table4
         report.agreement, report.ratings = human.agreement, human.ratings
         report.joined = joined_items(items, human_items(human.ratings))
         report.correlations = correlation_table(report.joined, seed=seed)
+        report.model_correlations = model_correlation_table(report.joined, seed=seed)
+        report.table4_o = human.table4_o
     from .judge import judge_tables
 
     report.judge = judge_tables(runs, items, human.ratings if study_db is not None else None, pairwise, seed)

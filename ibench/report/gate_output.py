@@ -8,8 +8,9 @@ from pathlib import Path
 from .gate import CheckResult, MetricCheck
 from .format import fmt, fmt_delta, md_table
 
-STATUS_MARK = {"pass": "ok", "within-ci": "ok (within CI)", "improved": "improved", "regression": "**REGRESSION**",
-               "missing": "**MISSING**", "new": "new", "not-gated": "not gated"}
+STATUS_MARK = {"pass": "ok", "within-noise": "ok (within noise)", "improved": "improved",
+               "regression": "**REGRESSION**", "missing": "**MISSING**", "new": "new", "not-gated": "not gated"}
+PROCEDURES = {"holm": "Holm–Bonferroni"}
 
 
 def markdown_summary(result: CheckResult) -> str:
@@ -19,25 +20,40 @@ def markdown_summary(result: CheckResult) -> str:
     verdict = (f"**FAIL**: {len(failed)} metric(s) regressed or missing: {', '.join(c.metric for c in failed)}"
                if failed else f"**PASS**: no metric regressed ({len(result.checks)} checked)")
     rows = [[c.metric, "↑" if c.higher_is_better else "↓", fmt(c.baseline, 4), fmt(c.current, 4),
-             fmt_delta(c.delta, c.ci_low, c.ci_high, 4), c.tolerance or "—", _pairing(c), STATUS_MARK[c.status]]
-            for c in result.checks]
+             fmt_delta(c.delta, c.ci_low, c.ci_high, 4), tolerance_text(c), fmt(c.p_adjusted, 3), pairing_text(c),
+             STATUS_MARK[c.status]] for c in result.checks]
     lines = [f"## ibench check: `{run['run_id']}` vs baseline `{base.get('run_id', '?')}`", "", verdict, "",
-             md_table(["metric", "better", "baseline", "run", "Δ run − baseline [95% CI]", "tolerance", "pairing",
-                       "status"], rows, ["l", "c", "r", "r", "r", "r", "l", "l"])]
+             md_table(["metric", "better", "baseline", "run", "Δ run − baseline [95% CI]", "tolerance",
+                       "p (adjusted)", "pairing", "status"], rows, ["l", "c", "r", "r", "r", "r", "r", "l", "l"])]
     details = [f"- `{c.metric}`: {c.message}" for c in result.checks if c.message]
     if details:
         lines += ["", *details]
     if result.notes:
         lines += ["", "Run identity differs from the baseline:", *[f"- {n}" for n in result.notes]]
-    lines += ["", "A metric regresses when it is worse than the baseline by more than its tolerance and the 95% "
-                  "bootstrap CI of the difference excludes zero."]
+    lines += ["", f"A metric regresses when it is worse than the baseline by more than its tolerance and its one-sided "
+                  f"p-value of \"not worse\" (paired t-test), adjusted over the {len(_family(result))} gated metrics by "
+                  f"{PROCEDURES.get(result.procedure, result.procedure)}, is below {result.alpha:g}: an unchanged model "
+                  f"fails on any metric with probability at most {result.alpha:g}. Differences are paired over matched "
+                  f"instances; failure_rate is the share of each instance's samples that failed; missing_instances "
+                  f"counts baseline instances the run did not generate."]
     return "\n".join(lines) + "\n"
 
 
-def _pairing(c: MetricCheck) -> str:
-    if c.pairing in ("paired", "unpaired"):
+def pairing_text(c: MetricCheck) -> str:
+    if c.pairing in ("paired", "count"):
         return f"{c.pairing} (n={c.n})"
     return c.pairing
+
+
+def tolerance_text(c: MetricCheck) -> str:
+    if not c.tolerance:
+        return "—"
+    relative = c.tolerance.endswith(("se", "%")) and c.allowed == c.allowed
+    return f"{c.tolerance} = {fmt(c.allowed, 4)}" if relative else c.tolerance
+
+
+def _family(result: CheckResult) -> list[MetricCheck]:
+    return [c for c in result.checks if c.p_adjusted == c.p_adjusted]  # the metrics Holm adjusted (not NaN)
 
 
 def junit_xml(result: CheckResult) -> str:
@@ -55,7 +71,8 @@ def junit_xml(result: CheckResult) -> str:
         case = ET.SubElement(suite, "testcase", classname=f"ibench.{run['task']}.{run.get('model', '')}",
                              name=c.metric, time="0")
         text = (f"baseline {fmt(c.baseline, 4)}, run {fmt(c.current, 4)}, delta "
-                f"{fmt_delta(c.delta, c.ci_low, c.ci_high, 4)}, tolerance {c.tolerance or '-'}, {c.pairing}")
+                f"{fmt_delta(c.delta, c.ci_low, c.ci_high, 4)}, tolerance {tolerance_text(c)}, adjusted p "
+                f"{fmt(c.p_adjusted, 3)}, {c.pairing}")
         if c.failed:
             failure = ET.SubElement(case, "failure", message=f"{c.metric}: {c.status}: {c.message}",
                                     type=c.status)

@@ -17,8 +17,20 @@ from ibench.errors import IbenchError
 from .runs import RunInfo
 from .tables import table4
 
-# Instruct-Imagen's Table 4 shows O as sqrt(mean SC * mean PQ); the per-image O (ImagenHub) is in the detail table
-TABLE4_MEASURES = {"SC": "SC_mean", "PQ": "PQ_mean", "O": "O_of_means"}
+#: Which O a Table 4 shows: ImagenHub's per-image O (sqrt(SC*PQ) per image, mean per rater, mean over raters)
+#: or sqrt(mean SC * mean PQ). Instruct-Imagen's text says it follows ImagenHub's protocol but not how its
+#: table aggregates O; the two differ (by 0.03-0.18 on ImagenHub's own ratings), so the caption names the one used.
+TABLE4_O = {"per-image": "O_mean", "of-means": "O_of_means"}
+TABLE4_O_TEXT = {"per-image": "O = √(SC·PQ) per image, averaged per rater, then over raters (ImagenHub's protocol)",
+                 "of-means": "O = √(mean SC · mean PQ), from the table's SC and PQ"}
+DEFAULT_TABLE4_O = "per-image"
+
+
+def table4_measures(o: str = DEFAULT_TABLE4_O) -> dict[str, str]:
+    """Table 4's rows -> summary columns, with the chosen O (``per-image`` or ``of-means``)."""
+    if o not in TABLE4_O:
+        raise IbenchError(f"--table4-o {o!r}: use {' or '.join(TABLE4_O)}")
+    return {"SC": "SC_mean", "PQ": "PQ_mean", "O": TABLE4_O[o]}
 AGREEMENT_PREFIXES = ("fleiss_kappa", "kripp_alpha")
 
 
@@ -29,6 +41,7 @@ class HumanData:
     ratings: pd.DataFrame  # one row per (task, model, run_id, instance_id, sample, rater)
     table4: dict[str, pd.DataFrame]
     agreement: pd.DataFrame
+    table4_o: str = DEFAULT_TABLE4_O
 
 
 def _check_db(db: str | Path) -> str:
@@ -50,8 +63,10 @@ def _family(task: str, runs: list[RunInfo]) -> str:
         return "other"  # e.g. tasks imported from ImagenHub TSVs
 
 
-def load_human(db: str | Path, runs: list[RunInfo], study: Optional[str] = None) -> HumanData:
-    """Summary, per-image ratings, Table 4 blocks and agreement of a study (all studies when None)."""
+def load_human(db: str | Path, runs: list[RunInfo], study: Optional[str] = None,
+               table4_o: str = DEFAULT_TABLE4_O) -> HumanData:
+    """Summary, per-image ratings, Table 4 blocks (with the chosen O) and agreement of a study (all when None)."""
+    measures = table4_measures(table4_o)
     from ibench.human_eval.aggregate import item_scores, summarize
 
     ratings = item_scores(_check_db(db), study)
@@ -64,4 +79,4 @@ def load_human(db: str | Path, runs: list[RunInfo], study: Optional[str] = None)
     summary.insert(1, "family", [_family(t, runs) for t in summary["task"]])
     agreement_cols = [c for c in summary.columns if c.startswith(AGREEMENT_PREFIXES)]
     agreement = summary[["task", "family", "model", "n_items", "n_raters", *agreement_cols]].copy()
-    return HumanData(study or "all", summary, ratings, table4(summary, TABLE4_MEASURES), agreement)
+    return HumanData(study or "all", summary, ratings, table4(summary, measures), agreement, table4_o)

@@ -33,6 +33,8 @@ class Report:
     agreement: Optional[pd.DataFrame] = None
     joined: Optional[pd.DataFrame] = None
     correlations: pd.DataFrame = field(default_factory=pd.DataFrame)
+    model_correlations: pd.DataFrame = field(default_factory=pd.DataFrame)
+    table4_o: str = "per-image"  # which O Table 4 shows (ibench.report.human.TABLE4_O)
     headline: pd.DataFrame = field(default_factory=pd.DataFrame)  # ibench.report.headline, long form
     extractors: list[dict] = field(default_factory=list)  # each extractor / judge identity and its runs
     tiny_runs: list[str] = field(default_factory=list)  # runs scored with tiny random extractors

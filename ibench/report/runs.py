@@ -156,13 +156,18 @@ def metric_direction(name: str) -> bool:
 
 
 def set_metrics(run: RunInfo) -> list[dict]:
-    """Set-level metrics (FID, KID) of a run's results.json: metric, value, n, higher_is_better, stable, note."""
+    """Set-level metrics (FID, KID) of a run's results.json: metric, value, n, higher_is_better, stable, note,
+    and where recorded the noise floor (value, sd, n), distinct images and KID's Monte-Carlo error."""
     rows = []
     for name, rec in sorted((results(run).get("set_metrics") or {}).items()):
         rec = rec if isinstance(rec, dict) else {"value": rec}
         hib = rec["higher_is_better"] if "higher_is_better" in rec else metric_direction(name)
+        floor = rec.get("noise_floor") if isinstance(rec.get("noise_floor"), dict) else {}
         rows.append({"metric": name, "value": _num(rec.get("value")), "n": int(rec.get("n") or 0),
-                     "higher_is_better": bool(hib), "stable": rec.get("stable"), "note": rec.get("note")})
+                     "higher_is_better": bool(hib), "stable": rec.get("stable"), "note": rec.get("note"),
+                     "n_distinct": rec.get("n_distinct"), "floor": _num(floor.get("value")),
+                     "floor_sd": _num(floor.get("sd")), "floor_n": floor.get("n"), "mc_se": _num(rec.get("mc_se")),
+                     "reference": rec.get("reference")})
     return rows
 
 

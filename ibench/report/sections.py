@@ -14,6 +14,8 @@ from typing import Any, Callable, Optional
 
 import pandas as pd
 
+from .captions import (CORRELATION_NOTE, SET_METRICS_NOTE, average_note, floor_text, model_correlation_html,
+                       model_correlation_md, table4_caption)
 from .format import fmt, fmt_ci, md_table, records
 from .headline import column_title, headline_blocks
 from .model import Report
@@ -63,7 +65,7 @@ def set_rows(report: Report) -> tuple[list[dict], list[tuple[str, str]]]:
         mark = None
         if r.get("note"):
             mark = notes.setdefault(r["note"], str(len(notes) + 1))
-        rows.append({**r, "mark": mark})
+        rows.append({**r, "mark": mark, "floor_text": floor_text(r)})
     return rows, [(m, text) for text, m in notes.items()]
 
 
@@ -71,7 +73,7 @@ def table4_blocks(report: Report) -> list[dict]:
     out = []
     for family, block in report.table4.items():
         tasks = [c for c in block.columns if c not in ("model", "measure")]
-        out.append({"family": family, "title": FAMILY_TITLES[family], "tasks": tasks,
+        out.append({"family": family, "title": FAMILY_TITLES[family], "tasks": tasks, "note": average_note(block),
                     "rows": [{"model": r["model"], "measure": r["measure"],
                               "cells": [{"task": t, "value": r[t], "text": fmt(r[t], 3)} for t in tasks]}
                              for r in block.to_dict("records")]})
@@ -135,7 +137,7 @@ def metrics_html(report: Report, page) -> str:  # noqa: ANN001
         return ""
     sets, notes = set_rows(report)
     dots = metric_dots(report.metrics) if not report.metrics.empty else []
-    return page.macro("metrics", metric_blocks(report.metrics), sets, notes, dots, report.resamples)
+    return page.macro("metrics", metric_blocks(report.metrics), sets, notes, dots, report.resamples, SET_METRICS_NOTE)
 
 
 def _md_cell(cell: Optional[dict]) -> str:
@@ -156,10 +158,11 @@ def metrics_md(report: Report) -> list[str]:
                             for r in b["rows"]]), ""]
     sets, notes = set_rows(report)
     if sets:
-        lines += ["### Set-level metrics", "",
-                  md_table(["task", "model", "metric", "value", "images"],
+        lines += ["### Set-level metrics", "", SET_METRICS_NOTE, "",
+                  md_table(["task", "model", "metric", "value", "noise floor", "images", "distinct"],
                            [[r["task"], r["model"], f"{r['metric']} {'↑' if r['higher_is_better'] else '↓'}",
-                             fmt(r["value"], 4) + (f" ({r['mark']})" if r["mark"] else ""), r["n"]] for r in sets]),
+                             fmt(r["value"], 4) + (f" ({r['mark']})" if r["mark"] else ""), r["floor_text"], r["n"],
+                             fmt(r.get("n_distinct"))] for r in sets]),
                   "", *[f"({m}) {text}" for m, text in notes], ""]
     return lines
 
@@ -173,16 +176,16 @@ def _pm(row: dict, measure: str) -> str:
 def human_html(report: Report, page) -> str:  # noqa: ANN001
     if report.human is None:
         return ""
-    return page.macro("human", report, table4_blocks(report), records(report.human))
+    return page.macro("human", report, table4_blocks(report), records(report.human),
+                      table4_caption(report, study_text(report.study)))
 
 
 def human_md(report: Report) -> list[str]:
     if report.human is None:
         return []
-    lines = [f"{study_text(report.study)}. SC and PQ in {{0, 0.5, 1}}; O = √(SC·PQ) of the means, as in "
-             "Instruct-Imagen's Table 4.", ""]
+    lines = [table4_caption(report, study_text(report.study)), ""]
     for b in table4_blocks(report):
-        lines += [f"### {b['title']}", "",
+        lines += [f"### {b['title']}", "", b["note"], "",
                   md_table(["model", "", *b["tasks"]],
                            [[r["model"], r["measure"], *[c["text"] for c in r["cells"]]] for r in b["rows"]]), ""]
     lines += ["### Per task and model (mean ± std over raters)", "",
@@ -214,15 +217,11 @@ def agreement_md(report: Report) -> list[str]:
     return [_md_generic(_agreement_columns(report), records(report.agreement)), ""]
 
 
-CORRELATION_NOTE = ("Per task, over every rated image (all models pooled): the metric's value for the image against "
-                    "the raters' mean rating. 95% percentile bootstrap intervals resample images.")
-
-
 def _corr_columns() -> list[Column]:
     def ci(name: str) -> Callable[[dict], str]:
         return lambda r: fmt_ci(r.get(name), r.get(f"{name}_ci_low"), r.get(f"{name}_ci_high"), 2)
 
-    return [_key("task"), _key("metric"), _key("human"), _key("n", False),
+    return [_key("task"), _key("metric"), _key("human"), _key("n", False), _key("n_instances", False),
             Column("Spearman ρ [95% CI]", ci("spearman"), lambda r: {"task": r["task"], "metric": r["metric"],
                                                                       "human": r["human"], "spearman": r["spearman"]}),
             Column("Kendall τ [95% CI]", ci("kendall"), lambda r: {"kendall": r["kendall"]})]
@@ -307,6 +306,7 @@ SECTIONS: list[Section] = [
     Section("human", "Human evaluation", human_html, human_md, keep=1),
     Section("agreement", "Agreement", agreement_html, agreement_md, keep=4),
     Section("correlation", "Metric–human correlation", correlation_html, correlation_md, keep=4),
+    Section("model-correlation", "Model rankings", model_correlation_html, model_correlation_md, keep=4),
     Section("judge", "VLM judge", *_judge(), keep=3),
     Section("scaling", "Reference scaling", *_scaling(), keep=3),
     Section("images", "Images", images_html, lambda r: [], keep=5),

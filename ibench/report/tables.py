@@ -1,5 +1,6 @@
 """The report's tables as tidy pandas frames: automatic metrics, human ratings (Table 4), agreement,
-metric–human correlation. Rendering lives in report_render; nothing here formats numbers."""
+metric–human correlation (per image and per model). Rendering lives in ``render``; nothing here
+formats numbers."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Iterable
 import pandas as pd
 
 from ibench.core.vocabulary import TASK_FAMILIES
-from ibench.stats import corr_ci, mean_ci
+from ibench.stats import corr_ci, group_mean_corr_ci, mean_ci
 
 from .runs import RunInfo, directions, item_values, set_metrics
 
@@ -18,9 +19,12 @@ FAMILIES = tuple(FAMILY_TITLES)
 MEASURES = ("SC", "PQ", "O")
 METRIC_COLUMNS = ["task", "family", "model", "run_id", "metric", "higher_is_better", "mean", "ci_low", "ci_high",
                   "n"]
-SET_COLUMNS = ["task", "family", "model", "run_id", "metric", "higher_is_better", "value", "n", "stable", "note"]
-CORR_COLUMNS = ["task", "family", "metric", "human", "n", "spearman", "spearman_ci_low", "spearman_ci_high",
-                "spearman_p", "kendall", "kendall_ci_low", "kendall_ci_high", "kendall_p"]
+SET_COLUMNS = ["task", "family", "model", "run_id", "metric", "higher_is_better", "value", "n", "stable", "note",
+               "n_distinct", "floor", "floor_sd", "floor_n", "mc_se", "reference"]
+_CORR = ["spearman", "spearman_ci_low", "spearman_ci_high", "spearman_p", "kendall", "kendall_ci_low",
+         "kendall_ci_high", "kendall_p"]
+CORR_COLUMNS = ["task", "family", "metric", "human", "n", "n_instances", *_CORR]
+MODEL_CORR_COLUMNS = ["task", "family", "metric", "human", "n_models", "n_instances", *_CORR]
 
 
 def metric_table(runs: list[RunInfo], per_instance: dict[str, pd.DataFrame]) -> pd.DataFrame:
@@ -52,11 +56,13 @@ def _sorted(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
 
 # -- human ratings -----------------------------------------------------------------------------------
 def table4(human: pd.DataFrame, measures: dict[str, str]) -> dict[str, pd.DataFrame]:
-    """Instruct-Imagen's Table 4 layout: per family block, rows (model, measure), columns tasks + Average.
+    """Per family block: rows (model, measure), columns tasks + Average, after Instruct-Imagen's Table 4.
 
     ``human`` has one row per (task, model) with a ``family`` column; ``measures`` maps the shown name
-    (SC, PQ, O) to the column holding it. A block's Average is the mean over the block's tasks that
-    the model was rated on (a missing task is left out of that model's average, and shown empty).
+    (SC, PQ, O) to the column holding it. A cell a model was not rated on is NaN (shown as missing).
+    A block's Average is over the block's *shared* tasks, those every model of the block was rated
+    on, so every model is averaged over the same tasks (averaging each model over its own tasks can
+    reverse a ranking); with no shared task it is NaN. ``shared_tasks(block)`` lists them.
     """
     blocks: dict[str, pd.DataFrame] = {}
     for family in FAMILIES:
@@ -64,16 +70,24 @@ def table4(human: pd.DataFrame, measures: dict[str, str]) -> dict[str, pd.DataFr
         if part.empty:
             continue
         tasks = sorted(part["task"].unique())
+        models = sorted(part["model"].unique())
+        shared = [t for t in tasks if set(part[part["task"] == t]["model"]) >= set(models)]
         rows = []
-        for model in sorted(part["model"].unique()):
+        for model in models:
             mine = part[part["model"] == model].set_index("task")
             for shown, column in measures.items():
                 values = {t: float(mine.at[t, column]) if t in mine.index else math.nan for t in tasks}
-                present = [v for v in values.values() if not math.isnan(v)]
                 rows.append({"model": model, "measure": shown, **values,
-                             "Average": sum(present) / len(present) if present else math.nan})
-        blocks[family] = pd.DataFrame(rows, columns=["model", "measure", *tasks, "Average"])
+                             "Average": sum(values[t] for t in shared) / len(shared) if shared else math.nan})
+        block = pd.DataFrame(rows, columns=["model", "measure", *tasks, "Average"])
+        block.attrs["shared_tasks"] = shared
+        blocks[family] = block
     return blocks
+
+
+def shared_tasks(block: pd.DataFrame) -> list[str]:
+    """The tasks a Table 4 block's Average is over (rated for every model of the block)."""
+    return list(block.attrs.get("shared_tasks", []))
 
 
 def table4_long(blocks: dict[str, pd.DataFrame]) -> pd.DataFrame:
@@ -115,16 +129,46 @@ def joined_items(items: pd.DataFrame, human: pd.DataFrame) -> pd.DataFrame:
 
 
 def correlation_table(joined: pd.DataFrame, measures: Iterable[str] = MEASURES, seed: int = 0) -> pd.DataFrame:
-    """Per task × metric × human measure: Spearman and Kendall over rated images, with bootstrap CIs."""
+    """Per task × metric × human measure: Spearman and Kendall over rated images (all models pooled).
+
+    The 95% intervals resample *instances* (cluster bootstrap): the images of one instance (its
+    samples, every model's) share its prompt and references, so they are not independent draws.
+    """
     rows = []
     for (task, metric), g in joined.groupby(["task", "metric"], sort=True):
         for measure in measures:
             if measure not in g.columns:
                 continue
-            sp = corr_ci(g["value"], g[measure], "spearman", seed=seed)
-            kd = corr_ci(g["value"], g[measure], "kendall", seed=seed)
+            sp = corr_ci(g["value"], g[measure], "spearman", seed=seed, clusters=g["instance_id"])
+            kd = corr_ci(g["value"], g[measure], "kendall", seed=seed, clusters=g["instance_id"])
             rows.append({"task": task, "family": g["family"].iloc[0], "metric": metric, "human": measure,
-                         "n": sp.n, "spearman": sp.value, "spearman_ci_low": sp.ci_low, "spearman_ci_high": sp.ci_high,
-                         "spearman_p": sp.p_value, "kendall": kd.value, "kendall_ci_low": kd.ci_low,
-                         "kendall_ci_high": kd.ci_high, "kendall_p": kd.p_value})
+                         "n": sp.n, "n_instances": sp.n_clusters, **_corr_fields(sp, kd)})
     return _sorted(pd.DataFrame(rows, columns=CORR_COLUMNS), ["family", "task", "human", "metric"])
+
+
+def model_correlation_table(joined: pd.DataFrame, measures: Iterable[str] = MEASURES, seed: int = 0) -> pd.DataFrame:
+    """Per task × metric × human measure: do the metric's and the people's rankings of models agree?
+
+    Each model's value on each side is its mean over instances (each instance: the mean over its rated
+    images) of the metric and of the raters' mean rating, on the same images; Spearman and Kendall
+    across models (3 or more), with 95% intervals resampling instances.
+    """
+    rows = []
+    for (task, metric), g in joined.groupby(["task", "metric"], sort=True):
+        by = g.groupby(["model", "instance_id"])
+        for measure in measures:
+            if measure not in g.columns:
+                continue
+            means = by[["value", measure]].mean()
+            a, b = (means[c].unstack("instance_id").to_numpy(dtype=float) for c in ("value", measure))
+            sp = group_mean_corr_ci(a, b, "spearman", seed=seed)
+            kd = group_mean_corr_ci(a, b, "kendall", seed=seed)
+            rows.append({"task": task, "family": g["family"].iloc[0], "metric": metric, "human": measure,
+                         "n_models": sp.n, "n_instances": sp.n_clusters, **_corr_fields(sp, kd)})
+    return _sorted(pd.DataFrame(rows, columns=MODEL_CORR_COLUMNS), ["family", "task", "human", "metric"])
+
+
+def _corr_fields(sp, kd) -> dict:
+    return {"spearman": sp.value, "spearman_ci_low": sp.ci_low, "spearman_ci_high": sp.ci_high,
+            "spearman_p": sp.p_value, "kendall": kd.value, "kendall_ci_low": kd.ci_low,
+            "kendall_ci_high": kd.ci_high, "kendall_p": kd.p_value}

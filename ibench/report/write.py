@@ -13,7 +13,7 @@ from ibench.errors import IbenchError
 
 from .format import records
 from .model import REPORT_SCHEMA, Report
-from .tables import table4_long
+from .tables import shared_tasks, table4_long
 
 LOCK = RunLayout.LOCK
 
@@ -23,7 +23,10 @@ def results_document(report: Report) -> dict:
     """The report as JSON (schema ``ibench.report/1``)."""
     human = None
     if report.human is not None:
-        human = {"study": report.study, "table4_measures": {"SC": "SC_mean", "PQ": "PQ_mean", "O": "O_of_means"},
+        from .human import table4_measures
+
+        human = {"study": report.study, "table4_measures": table4_measures(report.table4_o), "table4_o": report.table4_o,
+                 "table4_shared_tasks": {f: shared_tasks(b) for f, b in report.table4.items()},
                  "summary": records(report.human), "table4": records(table4_long(report.table4)),
                  "agreement": records(report.agreement)}
     return json_safe({"schema": REPORT_SCHEMA, "title": report.title, "created": report.created,
@@ -32,6 +35,7 @@ def results_document(report: Report) -> dict:
                               "interval": "percentile bootstrap"},
                    "runs": report.runs, "metrics": records(report.metrics), "set_metrics": records(report.set_metrics),
                    "human": human, "correlations": records(report.correlations),
+                   "model_correlations": records(report.model_correlations),
                    "headline": records(report.headline), "extractors": report.extractors,
                    "tiny_extractors": bool(report.tiny_runs), "warnings": report.warnings,
                    "judge": {name: records(df) for name, df in report.judge.items()} or None,
@@ -45,7 +49,7 @@ def tables(report: Report) -> dict[str, pd.DataFrame]:
            "items": report.items, "headline": report.headline, "scaling": report.scaling, "recipes": report.recipes}
     if report.human is not None:
         out.update({"human": report.human, "table4": table4_long(report.table4), "agreement": report.agreement,
-                    "correlations": report.correlations})
+                    "correlations": report.correlations, "model_correlations": report.model_correlations})
     out.update(report.judge)
     return {k: v for k, v in out.items() if v is not None and not v.empty}
 
