@@ -280,7 +280,12 @@ def test_an_unpaired_comparison_is_refused_in_one_line(tiny_run, baseline_file, 
 
     copy = tmp_path / tiny_run.name
     shutil.copytree(tiny_run, copy)
-    rename = lambda rows: [{**r, "instance_id": "x" + r["instance_id"]} for r in rows]  # noqa: E731
+    def rename(rows: list) -> list:
+        return [{**r, "instance_id": "x" + r["instance_id"],
+                 **({"image": r["image"].replace("images/", "images/x", 1)} if r.get("image") else {})} for r in rows]
+
+    for folder in list((copy / "images").iterdir()):
+        folder.rename(folder.with_name("x" + folder.name))
     for path in [copy / RunLayout.GENERATIONS, *(copy / "scores").glob("*.jsonl")]:
         _rewrite_jsonl(path, rename)
     _rewrite_jsonl(copy / "instances.jsonl", lambda rows: [{**r, "id": "x" + r["id"]} for r in rows])
