@@ -28,7 +28,7 @@ from PIL import Image
 from pydantic import model_validator
 
 from .base import Failed, ModelAdapter, Request
-from .hf_common import free, generators, load_failure, pick_device, pick_dtype, place, quiet, resolve_all, silence_progress
+from .hf_common import device_and_dtype, free, generators, load_failure, place, quiet, resolve_all
 from .settings import Count, DiffusersSettings, Number
 
 if TYPE_CHECKING:
@@ -121,10 +121,8 @@ class BlipDiffusionModel(ModelAdapter):
 
     def __init__(self, **options: Any):
         super().__init__(**options)
-        silence_progress()
         o = self.options
-        self.device = pick_device(o["device"])
-        self.dtype = pick_dtype(o["dtype"], self.device)
+        self.device, self.dtype = device_and_dtype(o)
         wanted = {"model": (o["model"], None)}
         if o.get("controlnet"):
             wanted["controlnet"] = (o["controlnet"], None)

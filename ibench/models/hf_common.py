@@ -55,6 +55,13 @@ def silence_progress() -> None:
     tlogging.disable_progress_bar()
 
 
+def device_and_dtype(options: dict, gpu_default: "str | torch.dtype" = "float16") -> "tuple[torch.device, torch.dtype]":
+    """Silence the loaders' progress bars; the device and dtype that ``options`` ask for."""
+    silence_progress()
+    device = pick_device(options["device"])
+    return device, pick_dtype(options["dtype"], device, gpu_default)
+
+
 def place(pipe, device: "torch.device", offload: Any = False, compile_: bool = False, denoiser: str = "unet") -> None:
     """Move to ``device`` or enable CPU offload (``model``/``true`` or ``sequential``); optionally compile.
 

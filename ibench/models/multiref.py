@@ -23,7 +23,7 @@ from ibench.core.vocabulary import ALL_CAPABILITIES
 from ibench.errors import unknown
 
 from .base import Failed, ModelAdapter, Request
-from .hf_common import free, generators, load_failure, pick_device, pick_dtype, place, quiet, resolve_all, silence_progress
+from .hf_common import device_and_dtype, free, generators, load_failure, place, quiet, resolve_all
 from .multiref_presets import PRESETS, Preset
 from .settings import Count, DiffusersSettings, Number
 
@@ -93,9 +93,7 @@ class MultiRefModel(ModelAdapter):
         import diffusers
         import torch
 
-        silence_progress()
-        self.device = pick_device(o["device"])
-        self.dtype = pick_dtype(o["dtype"], self.device, gpu_default="bfloat16")
+        self.device, self.dtype = device_and_dtype(o, gpu_default="bfloat16")
         try:
             self.pipe = getattr(diffusers, preset.pipeline).from_pretrained(path, dtype=self.dtype)
         except (OSError, ValueError, EnvironmentError) as exc:

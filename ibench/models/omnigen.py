@@ -16,7 +16,7 @@ from ibench.core.instruction import Reference
 from ibench.core.vocabulary import ALL_CAPABILITIES
 
 from .base import ModelAdapter, Request
-from .hf_common import free, generators, load_failure, pick_device, pick_dtype, place, quiet, resolve_all, silence_progress
+from .hf_common import device_and_dtype, free, generators, load_failure, place, quiet, resolve_all
 from .settings import Count, DiffusersSettings, Number
 
 
@@ -61,9 +61,7 @@ class OmniGenModel(ModelAdapter):
         path = resolve_all(self.name, self.weights(self.config))["model"]  # before the heavy imports
         from diffusers import OmniGenPipeline
 
-        silence_progress()
-        self.device = pick_device(o["device"])
-        self.dtype = pick_dtype(o["dtype"], self.device, gpu_default="bfloat16")
+        self.device, self.dtype = device_and_dtype(o, gpu_default="bfloat16")
         try:
             self.pipe = OmniGenPipeline.from_pretrained(path, dtype=self.dtype)
         except (OSError, ValueError, EnvironmentError) as exc:

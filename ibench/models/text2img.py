@@ -14,7 +14,7 @@ from PIL import Image
 from pydantic import Field
 
 from .base import ModelAdapter, Request
-from .hf_common import free, generators, load_failure, pick_device, pick_dtype, place, quiet, resolve_all, silence_progress
+from .hf_common import device_and_dtype, free, generators, load_failure, place, quiet, resolve_all
 from .settings import Count, DiffusersSettings, Number
 
 
@@ -45,9 +45,7 @@ class Text2ImgModel(ModelAdapter):
         path = resolve_all(self.name, self.weights(self.config))["model"]  # before the heavy imports
         from diffusers import DiffusionPipeline
 
-        silence_progress()
-        self.device = pick_device(o["device"])
-        self.dtype = pick_dtype(o["dtype"], self.device)
+        self.device, self.dtype = device_and_dtype(o)
         kwargs: dict[str, Any] = {"dtype": self.dtype}
         if o["variant"]:
             kwargs["variant"] = o["variant"]
