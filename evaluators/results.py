@@ -13,13 +13,12 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any, Iterable
 
 import pandas as pd
 
-from ibench.core.jsonio import json_safe, read_json, read_jsonl, write_json_atomic, write_jsonl_atomic
+from ibench.core.jsonio import is_number, json_safe, read_json, read_jsonl, write_json_atomic, write_jsonl_atomic
 from ibench.core.rundir import RunLayout
 from ibench.errors import IbenchError
 from ibench.stats import mean_ci
@@ -69,11 +68,6 @@ def write_set(scores_dir: Path, metric: str, record: dict) -> None:
     write_json_atomic(scores_dir / f"{metric}.json", record)
 
 
-def _number(v: Any, integer: bool = False) -> bool:
-    ok = (int,) if integer else (int, float)
-    return isinstance(v, ok) and not isinstance(v, bool) and (integer or math.isfinite(v))
-
-
 def _row_problem(row: dict) -> str | None:
     """What is wrong with a score row, or None."""
     lacking = [c for c in COLUMNS if c not in row]
@@ -82,9 +76,9 @@ def _row_problem(row: dict) -> str | None:
     for key in ("instance_id", "metric", "condition"):
         if not isinstance(row[key], str):
             return f"{key!r} is not a string"
-    if not _number(row["sample"], integer=True):
+    if not is_number(row["sample"], integer=True):
         return f"'sample' {row['sample']!r} is not a whole number"
-    if not _number(row["value"]):
+    if not is_number(row["value"]):
         return f"'value' {row['value']!r} is not a finite number"
     return None
 
@@ -123,9 +117,9 @@ def load_results(run_dir: str | Path) -> dict:
         for name, rec in (entries.items() if bad is None else []):
             if not isinstance(rec, dict) or not isinstance(rec.get("higher_is_better", False), bool):
                 bad = f"{part}.{name}"
-            elif part == "set_metrics" and not (rec.get("value") is None or _number(rec.get("value"))):
+            elif part == "set_metrics" and not (rec.get("value") is None or is_number(rec.get("value"))):
                 bad = f"{part}.{name}.value"
-            elif part == "set_metrics" and not _number(rec.get("n", 0), integer=True):
+            elif part == "set_metrics" and not is_number(rec.get("n", 0), integer=True):
                 bad = f"{part}.{name}.n"
         if bad:
             raise IbenchError(f"{path}: {bad} is malformed; re-score the run (`ibench score {run_dir}`)")

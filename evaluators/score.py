@@ -110,7 +110,7 @@ def _score(store: RunStore, metrics, device: str, batch_size: int, num_workers: 
                               f"is not the one in the generation record): rerun the generating command to make it again")
     by_kind, kinds, names = _plan(chosen)
     ctx = ScoringContext(store=store, manifest=manifest, spec=spec, instances=instances,
-                         ok=[g for g in gens if g.ok and g.instance_id in instances], root=root,
+                         ok=[g for g in gens if g.ok], root=root,
                          config=resolve_config(config), device=device, batch_size=batch_size,
                          num_workers=num_workers, progress=progress, options=dict(options or {}))
     ctx.extractors = build_extractors(names, ctx.config, device)

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -68,13 +70,24 @@ def need_system(name: str, present: bool, install: str) -> None:
     pytest.fail(f"{name} is needed: {install} (scripts/test.sh does it, or skips these tests where it cannot)")
 
 
+def isolate(mp: pytest.MonkeyPatch, tmp_path_factory) -> None:
+    """The session's cache dir (control maps, tiny model, features), no hub access, no data dir from outside."""
+    mp.setenv("IBENCH_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "ibench-cache"))
+    mp.setenv("HF_HUB_OFFLINE", "1")
+    mp.delenv("IBENCH_DATA_DIR", raising=False)
+
+
+@contextmanager
+def isolated(tmp_path_factory) -> Iterator[pytest.MonkeyPatch]:
+    """``isolate`` for module-scoped fixtures (the autouse one below covers each test)."""
+    with pytest.MonkeyPatch.context() as mp:
+        isolate(mp, tmp_path_factory)
+        yield mp
+
+
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path_factory, monkeypatch):
-    """Every test gets its own cache dir (control maps, tiny model, features) and no hub access."""
-    cache = tmp_path_factory.getbasetemp() / "ibench-cache"
-    monkeypatch.setenv("IBENCH_CACHE_DIR", str(cache))
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.delenv("IBENCH_DATA_DIR", raising=False)
+    isolate(monkeypatch, tmp_path_factory)
 
 
 @pytest.fixture(scope="session")

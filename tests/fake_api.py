@@ -21,12 +21,14 @@ import hashlib
 import io
 import json
 import threading
-import time
 import re
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import time
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Optional
 
 from PIL import Image
+
+from loopback import Loopback
 
 
 def png_for(seed: bytes, size: int = 32) -> bytes:
@@ -68,7 +70,7 @@ def _b64(data: str) -> bytes:
     return base64.urlsafe_b64decode(data + "=" * (-len(data) % 4))
 
 
-class FakeAPI:
+class FakeAPI(Loopback):
     """The fake server; use as a context manager (``with FakeAPI() as api: api.url``)."""
 
     def __init__(self, latency: float = 0.0, refuse: Optional[str] = None):
@@ -78,21 +80,7 @@ class FakeAPI:
         self.requests: list[dict] = []
         self.lock = threading.Lock()
         handler = type("Handler", (_Handler,), {"api": self})
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def __enter__(self) -> "FakeAPI":
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(handler)
 
     def scripted(self) -> Optional[tuple[int, dict, Any]]:
         with self.lock:

@@ -13,15 +13,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
+
+from loopback import Loopback
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
 
-class FakeHub:
+class FakeHub(Loopback):
     def __init__(self, repos: dict[str, Path]):
         self.repos = {name: Path(folder) for name, folder in repos.items()}
         self.requests: list[tuple[str, str]] = []
@@ -37,18 +38,7 @@ class FakeHub:
             def do_GET(self) -> None:  # noqa: N802
                 hub.answer(self, body=True)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-
-    def __enter__(self) -> "FakeHub":
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        super().__init__(Handler)
 
     def files(self, repo: str) -> dict[str, Path]:
         folder = self.repos[repo]

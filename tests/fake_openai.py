@@ -12,8 +12,10 @@ import json
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Callable, Optional, Union
+
+from loopback import Loopback
 
 
 @dataclass
@@ -41,7 +43,7 @@ def user_text(body: dict) -> str:
     return "\n".join(out)
 
 
-class FakeOpenAI:
+class FakeOpenAI(Loopback):
     def __init__(self, reply: Callable[[dict, int], Reply], latency: float = 0.0, model: str = "fake-judge-2026-01-01"):
         self.reply, self.latency, self.model = reply, latency, model
         self.requests: list[dict] = []
@@ -99,18 +101,7 @@ class FakeOpenAI:
                 except (BrokenPipeError, ConnectionResetError):  # the client timed out and left
                     pass
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    def __enter__(self) -> "FakeOpenAI":
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        super().__init__(Handler, "/v1")
 
     @property
     def calls(self) -> int:

@@ -14,6 +14,7 @@ from PIL import Image
 
 import bad_inputs as b
 from bad_inputs import BAD_UTF8, Workbench, drop, first_metric, gen, line, setitem
+from conftest import isolated
 
 T = ["-t", "style_subject"]
 CASES = {
@@ -230,9 +231,7 @@ def world(tmp_path_factory) -> tuple[Path, Path]:
     from ibench.data.synthetic import ensure_synthetic
 
     world = tmp_path_factory.mktemp("world")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("IBENCH_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "ibench-cache"))
-        mp.setenv("HF_HUB_OFFLINE", "1")
+    with isolated(tmp_path_factory):
         run = lambda: next((world / "runs").iterdir())  # noqa: E731 - made by the first command
         for args in (lambda: ["run", *T, "-m", "tiny", "-d", "synthetic", "-n", "2", "-k", "1", "-o", world / "runs",
                               "--extractor-config", "tiny"],

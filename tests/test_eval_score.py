@@ -12,6 +12,7 @@ import yaml
 
 from ibench.errors import IbenchError
 from ibench.evaluators.tiny import save_tiny_extractors
+from conftest import isolated
 
 torch.set_num_threads(1)
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,9 +41,7 @@ def env(tmp_path_factory, shared_data):
     from ibench.run import GenerateOptions, generate
 
     base = tmp_path_factory.mktemp("eval")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("IBENCH_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "ibench-cache"))
-        mp.setenv("HF_HUB_OFFLINE", "1")
+    with isolated(tmp_path_factory):
         config = save_tiny_extractors(base / "extractors")
         cfg_file = base / "extractors.yaml"
         cfg_file.write_text(yaml.safe_dump(config))

@@ -5,19 +5,20 @@ from __future__ import annotations
 import hashlib
 import socket
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 
 from ibench.errors import IbenchError
 from ibench.data.fetch import fetch, mirror_url, read_manifest
+from loopback import Loopback
 
 FILES = ["dreambench/dog/00.jpg", "content/chicago.jpg", "styles/classic/mondrian.jpg"]
 ORIGIN = "https://raw.githubusercontent.com/owner/repo/0123abcd/"
 
 
-class Server:
+class Server(Loopback):
     """Serves ``files`` (URL path -> bytes); records each request's path and Range header."""
 
     def __init__(self, files: dict[str, bytes]):
@@ -68,22 +69,16 @@ class Server:
                 if drop is not None:
                     self.connection.shutdown(socket.SHUT_RDWR)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        super().__init__(Handler)
         self.stopper = threading.Timer(60, self.httpd.shutdown)  # bounded: stops by itself
 
     def __enter__(self) -> "Server":
-        self.thread.start()
         self.stopper.start()
-        return self
+        return super().__enter__()
 
     def __exit__(self, *exc) -> None:
         self.stopper.cancel()
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join(5)
+        super().__exit__(*exc)
 
 
 def _sha(data: bytes) -> str:

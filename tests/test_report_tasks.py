@@ -11,6 +11,8 @@ import pandas as pd
 import pytest
 import torch
 
+from conftest import isolated
+
 torch.set_num_threads(1)
 ROOT = Path(__file__).resolve().parents[1]
 SCALING = [f"subject_scaling_{n}" for n in range(1, 5)]
@@ -39,9 +41,7 @@ def scaling_runs(tmp_path_factory, shared_data):
     from ibench.run import GenerateOptions, generate
 
     base = tmp_path_factory.mktemp("scaling")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("IBENCH_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "ibench-cache"))
-        mp.setenv("HF_HUB_OFFLINE", "1")
+    with isolated(tmp_path_factory):
         root = DataRoot(shared_data, derived_dir=base / "derived")
         for task in SCALING:
             for model in ("tiny", "references"):

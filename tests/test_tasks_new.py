@@ -16,6 +16,7 @@ from ibench.core.registry import get_task, task_files
 from ibench.core.taskspec import load_task
 from ibench.data import build_instances
 from ibench.errors import IbenchError
+from conftest import isolated
 
 torch.set_num_threads(1)
 EDITING = ["text_edit", "mask_edit", "subject_edit"]
@@ -161,9 +162,7 @@ def e2e(tmp_path_factory, shared_data):
 
     base = tmp_path_factory.mktemp("e2e")
     out: dict = {}
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("IBENCH_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "ibench-cache"))
-        mp.setenv("HF_HUB_OFFLINE", "1")
+    with isolated(tmp_path_factory):
         from ibench.data.synthetic import ensure_synthetic
 
         synth = DataRoot(ensure_synthetic(base / "synthetic-v2"), derived_dir=base / "derived-s")

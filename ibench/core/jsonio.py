@@ -30,6 +30,12 @@ def json_safe(value: Any) -> Any:
     return value
 
 
+def is_number(value: Any, integer: bool = False) -> bool:
+    """Whether a value read from JSON is a finite number (not a bool); ``integer``: a whole number."""
+    kinds = (int,) if integer else (int, float)
+    return isinstance(value, kinds) and not isinstance(value, bool) and (integer or math.isfinite(value))
+
+
 def temp_path(path: Path) -> Path:
     """The temp file ``path`` is written through: ``.<name>.<pid>.tmp`` beside it."""
     return path.with_name(f".{path.name}.{os.getpid()}.tmp")

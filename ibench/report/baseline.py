@@ -8,7 +8,6 @@ instances are gated); ``/1`` files are still read, with those two checks skipped
 
 from __future__ import annotations
 
-import math
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Optional
@@ -16,7 +15,7 @@ from typing import Optional
 import pandas as pd
 
 from ibench import __version__
-from ibench.core.jsonio import json_safe, read_json, write_json_atomic
+from ibench.core.jsonio import is_number, json_safe, read_json, write_json_atomic
 from ibench.core.rundir import RunStore
 from ibench.errors import IbenchError
 from ibench.stats import mean_ci
@@ -84,10 +83,6 @@ def load_baseline(path: Path) -> dict:
     return data
 
 
-def _finite(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-
-
 def _baseline_problem(data: dict) -> Optional[str]:
     """The first malformed field of a baseline (wrong shape, NaN, wrong type), or None."""
     for part in ("metrics", "set_metrics"):
@@ -96,17 +91,17 @@ def _baseline_problem(data: dict) -> Optional[str]:
     for name, rec in (data.get("metrics") or {}).items():
         if not isinstance(rec, dict):
             return f"metrics.{name} must be a record (mean, higher_is_better, per_instance)"
-        if not _finite(rec.get("mean")):
+        if not is_number(rec.get("mean")):
             return f"metrics.{name}.mean is {rec.get('mean')!r}, not a finite number"
         if not isinstance(rec.get("higher_is_better"), bool):
             return f"metrics.{name}.higher_is_better is {rec.get('higher_is_better')!r}, not true or false"
         if not isinstance(rec.get("per_instance"), dict):
             return f"metrics.{name}.per_instance must be a mapping of instance id -> value"
-        bad = next((k for k, v in rec["per_instance"].items() if not _finite(v)), None)
+        bad = next((k for k, v in rec["per_instance"].items() if not is_number(v)), None)
         if bad is not None:
             return f"metrics.{name}.per_instance.{bad} is {rec['per_instance'][bad]!r}, not a finite number"
     for name, rec in (data.get("set_metrics") or {}).items():
-        if not isinstance(rec, dict) or not (rec.get("value") is None or _finite(rec.get("value"))):
+        if not isinstance(rec, dict) or not (rec.get("value") is None or is_number(rec.get("value"))):
             return f"set_metrics.{name} needs a finite value (or null)"
     return None
 
