@@ -156,7 +156,7 @@ def test_missing_judge_weights_are_one_line(tmp_path, monkeypatch):
     assert "\n" not in str(err.value)
     with pytest.raises(IbenchError, match="judge model folder .*nowhere not found"):
         Judge({"backend": "transformers", "model": str(tmp_path / "nowhere")})
-    with pytest.raises(IbenchError, match="mode logprob needs backend transformers"):
+    with pytest.raises(IbenchError, match="mode logprob: backend openai offers generate only"):
         Judge({"backend": "openai", "model": "m", "base_url": "http://127.0.0.1:9/v1", "mode": "logprob"})
 
 
@@ -168,7 +168,7 @@ def test_the_identity_pins_the_weights_not_the_folder(env, tmp_path):
 
     copy = tmp_path / "elsewhere" / "vlm"
     shutil.copytree(env["vlm"], copy)
-    a, b = Judge(hf_config(env["vlm"])), Judge(hf_config(copy, batch_size=1, concurrency=2))
+    a, b = Judge(hf_config(env["vlm"])), Judge(hf_config(copy, batch_size=1))
     assert a.id == b.id  # where the folder is and how it is batched are no part of the verdicts
     other = Judge(hf_config(build_vlm(tmp_path / "other" / "vlm", "tiny", seed=4)))  # same shapes, other weights
     assert other.identity["revision"] != a.identity["revision"] and other.id != a.id
