@@ -28,6 +28,7 @@ from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from ibench.core import deprecations
 from ibench.core.yamlio import describe, load_yaml
 from ibench.errors import IbenchError, unknown
 
@@ -122,6 +123,9 @@ def load_judge_config(source: "JudgeConfig | dict | str | Path | None" = None) -
         where = str(path)
         source = load_yaml(path, what="a judge config")
     try:
-        return JudgeConfig.model_validate(source)
+        config = JudgeConfig.model_validate(source)
     except ValidationError as exc:
         raise IbenchError(f"{where}: {describe(exc)}") from None
+    if config.backend == "openai":  # a shut-down API model is refused (naming its successor); one line before
+        deprecations.check(config.model, where)
+    return config
