@@ -132,3 +132,14 @@ def test_run_refuses_a_gated_model_without_token_before_loading(cli, online, tmp
     lines = [x for x in err.splitlines() if x.strip()]
     assert code == 2 and len(lines) == 1 and "gated" in lines[0] and "HF_TOKEN" in lines[0]
     assert not (tmp_path / "runs").exists() and not online.requests[1:]  # only the reachability probe
+
+
+def test_offline_a_weight_is_cached_or_named_with_how_to_get_it(cli, tmp_path):
+    code, rows, _ = doctor(cli, "-m", "text2img", "-o", tmp_path)  # conftest: HF_HUB_OFFLINE=1, empty cache
+    (row,) = rows_for(rows, SD15)
+    assert code == 1 and row["state"] == "blocker" and f"hf download {SD15}" in row["detail"]
+    local = tmp_path / "sd15"
+    local.mkdir()
+    code, rows, err = doctor(cli, "-m", "text2img", "-o", tmp_path, "-a", f"model={local}")
+    assert code == 0, err
+    assert [r["detail"] for r in rows_for(rows, str(local))] == ["text2img model: a local folder"]

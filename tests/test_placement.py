@@ -29,7 +29,8 @@ def test_an_explicit_placement_that_cannot_fit_is_one_line_naming_what_fits():
         choose(FLUX, False, None, H100, "model 'multiref' (black-forest-labs/FLUX.2-dev)")
     line = str(exc.value)
     assert "\n" not in line and "offload: none needs ~115.2 GB" in line and "79.6 GB free" in line
-    assert "offload: model (~67 GB)" in line and "quantize: 8bit (~35 GB)" in line and "quantize: 4bit (~20 GB (card))" in line
+    assert "offload: model (~67 GB)" in line and "quantize: 8bit (~35 GB)" in line
+    assert "quantize: 4bit (~20 GB (card))" in line
     assert "offload: none" not in line.split("what fits:")[1]
     with pytest.raises(IbenchError, match="quantize: 4bit needs ~20 GB"):
         choose(FLUX, "model", "4bit", 16.0, "flux2-dev")
@@ -68,7 +69,8 @@ def test_the_bitsandbytes_config_quantizes_the_transformer_and_the_text_encoder(
     assert eight.components_to_quantize == ["transformer", "text_encoder"]
     four = quantization_config(FLUX, "4bit", "bitsandbytes", torch.bfloat16)
     assert four.quant_backend == "bitsandbytes_4bit" and four.components_to_quantize == ["transformer", "text_encoder"]
-    assert four.quant_kwargs == {"load_in_4bit": True, "bnb_4bit_quant_type": "nf4", "bnb_4bit_compute_dtype": torch.bfloat16}
+    assert four.quant_kwargs == {"load_in_4bit": True, "bnb_4bit_quant_type": "nf4",
+                                 "bnb_4bit_compute_dtype": torch.bfloat16}
     assert quantization_config(FLUX, None) is None
     with pytest.raises(IbenchError, match="names no part"):
         quantization_config([WEIGHTS["stable-diffusion-v1-5/stable-diffusion-v1-5"]], "8bit")

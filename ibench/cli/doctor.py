@@ -18,8 +18,8 @@ from ibench.core import deprecations
 from ibench.errors import IbenchError, one_line
 
 from .doctor_checks import Check, api_model_id, cheap, gated_without_token, hub, plan, provider
-from .options import (DEFAULT_MODEL, BatchOpt, DataOpt, FamilyOpt, InstancesOpt, JudgeConfigOpt, JudgeMaxCallsOpt,
-                      LimitOpt, ModelArgOpt, ModelConfigOpt, OutOpt, SamplesOpt, ScoreDeviceOpt, SeedOpt,
+from .options import (DEFAULT_MODEL, BatchOpt, DataOpt, ExtractorConfigOpt, FamilyOpt, InstancesOpt, JudgeConfigOpt,
+                      JudgeMaxCallsOpt, LimitOpt, ModelArgOpt, ModelConfigOpt, OutOpt, SamplesOpt, ScoreDeviceOpt, SeedOpt,
                       SuiteModelOpt, SuiteTaskOpt)
 from .output import FormatOpt, JsonOpt, choose_format, print_json, print_rich, rich_table
 from .suite import select_tasks, split_names
@@ -107,7 +107,8 @@ def collect(specs: list, models: list[str], model_arg, model_config, scoring: bo
     rows += _gpu(rows, planned)
     rows += disk(specs, planned, limit, samples, out, downloads)
     if not any(r.kind == "shutdown" for r in rows):
-        rows.append(Check("shutdown", "-", "ok", f"no model here is in the shutdown table (checked {deprecations.CHECKED})"))
+        rows.append(Check("shutdown", "-", "ok",
+                          f"no model here is in the shutdown table (checked {deprecations.CHECKED})"))
     return rows
 
 
@@ -161,7 +162,7 @@ def doctor(task: Optional[list[str]] = SuiteTaskOpt, family: Optional[list[str]]
            limit: Optional[int] = LimitOpt, samples: Optional[int] = SamplesOpt, seed: int = SeedOpt,
            out: Path = OutOpt, batch_size: int = BatchOpt, instances_file: Optional[Path] = InstancesOpt,
            score: bool = typer.Option(True, "--score/--no-score", help="Check the scorer too (as `ibench run`)."),
-           extractor_config: Optional[str] = typer.Option(None, "--extractor-config", help="As for `ibench run`."),
+           extractor_config: Optional[str] = ExtractorConfigOpt,
            judge_config: Optional[str] = JudgeConfigOpt, judge_max_calls: Optional[int] = JudgeMaxCallsOpt,
            score_device: str = ScoreDeviceOpt, fmt: Optional[str] = FormatOpt, as_json: bool = JsonOpt) -> None:
     """Check that `ibench run` with the same options can run here, without generating anything: weights

@@ -44,6 +44,8 @@ def score_device(score_device: str, old: Optional[str]) -> str:
     typer.echo("warning: --device moves only the scorer and is now called --score-device (the model's device is "
                "its setting: -a device=cuda:1)", err=True)
     return old
+ExtractorConfigOpt = typer.Option(None, "--extractor-config", help="Extractor weights for scoring: a YAML file, or "
+                                  "`tiny` for the offline tiny random extractors (see docs/evaluators.md).")
 InstancesOpt = typer.Option(None, "--instances", help="JSONL of your own instructions instead of the task's drawn ones.")
 JudgeConfigOpt = typer.Option(None, "--judge-config",
                               help="Judge for judge_* metrics: a YAML file or a preset (qwen2.5-vl-7b, vllm, gpt-6-luna); "

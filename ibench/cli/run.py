@@ -13,7 +13,7 @@ from ibench.errors import IbenchError, one_line
 from ibench.extras import require
 from ibench.weights import MissingWeights, gather
 
-from .options import (DEFAULT_MODEL, BatchOpt, DataOpt, FamilyOpt, InstancesOpt, JudgeConfigOpt, JudgeMaxCallsOpt,
+from .options import (DEFAULT_MODEL, BatchOpt, DataOpt, ExtractorConfigOpt, FamilyOpt, InstancesOpt, JudgeConfigOpt, JudgeMaxCallsOpt,
                       LimitOpt, ModelArgOpt, ModelConfigOpt, OldDeviceOpt, OutOpt, SamplesOpt, ScoreDeviceOpt, SeedOpt,
                       SuiteModelOpt, SuiteTaskOpt, TaskOpt, check_model_weights, kind_options, load_model, model_class,
                       model_options, score_device)
@@ -130,9 +130,7 @@ def run(task: Optional[list[str]] = SuiteTaskOpt, family: Optional[list[str]] = 
         limit: Optional[int] = LimitOpt, samples: Optional[int] = SamplesOpt, seed: int = SeedOpt,
         out: Path = OutOpt, batch_size: int = BatchOpt, instances_file: Optional[Path] = InstancesOpt,
         score: bool = typer.Option(True, "--score/--no-score", help="Score the runs after generating."),
-        extractor_config: Optional[str] = typer.Option(
-            None, "--extractor-config", help="Extractor weights for scoring: a YAML file, or `tiny` for the offline "
-                                             "tiny random extractors (see docs/evaluators.md)."),
+        extractor_config: Optional[str] = ExtractorConfigOpt,
         judge_config: Optional[str] = JudgeConfigOpt, judge_max_calls: Optional[int] = JudgeMaxCallsOpt,
         score_device_: str = ScoreDeviceOpt, device: Optional[str] = OldDeviceOpt) -> None:
     """Build, generate and score in one go (resumable: rerun the same command).
