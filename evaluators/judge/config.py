@@ -30,6 +30,7 @@ from typing import Any, Literal, Optional
 from pydantic import (BaseModel, ConfigDict, Field, SerializeAsAny, ValidationError, ValidationInfo, field_validator,
                       model_validator)
 
+from ibench.core import deprecations
 from ibench.core.yamlio import describe, load_yaml
 from ibench.errors import IbenchError, unknown
 
@@ -140,6 +141,8 @@ def load_judge_config(source: "JudgeConfig | dict | str | Path | None" = None) -
         where = str(path)
         source = load_yaml(path, what="a judge config")
     try:
-        return JudgeConfig.model_validate(source)
+        config = JudgeConfig.model_validate(source)
     except ValidationError as exc:
         raise IbenchError(f"{where}: {_problem(exc, source)}") from None
+    deprecations.check(config.model, where)  # a shut-down API model is refused (naming its successor); one line before
+    return config

@@ -31,7 +31,7 @@ def _root(version: bool = typer.Option(False, "--version", callback=_version, is
     """ibench: evaluate image generation from multi-modal instructions."""
 
 #: Modules that add commands (each has ``register(app)``), in help order.
-COMMAND_MODULES = ["ibench.cli.run", "ibench.cli.score", "ibench.cli.report", "ibench.cli.listing",
+COMMAND_MODULES = ["ibench.cli.run", "ibench.cli.doctor", "ibench.cli.score", "ibench.cli.report", "ibench.cli.listing",
                    "ibench.cli.data", "ibench.cli.human", "ibench.cli.judge"]
 
 for _module in COMMAND_MODULES:

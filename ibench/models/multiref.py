@@ -23,12 +23,14 @@ from ibench.core.vocabulary import ALL_CAPABILITIES
 from ibench.errors import unknown
 
 from .base import Failed, ModelAdapter, Request
+from .catalog import entries_for, refuse_unreleased
 from .hf_common import device_and_dtype, free, generators, load_failure, place, quiet, resolve_all
 from .multiref_presets import PRESETS, Preset
-from .settings import Count, DiffusersSettings, Number
+from .placement import prepare
+from .settings import Count, Number, PlacementSettings
 
 
-class MultiRefSettings(DiffusersSettings):
+class MultiRefSettings(PlacementSettings):
     preset: str = "flux2-klein"  # a family in PRESETS
     model: Optional[str] = None  # hub id or local folder (default: the preset's)
     steps: Optional[Count] = None  # default: the preset's
@@ -89,17 +91,21 @@ class MultiRefModel(ModelAdapter):
         self.config = self.config.model_copy(update=resolved)  # the run id names what was actually used
         self.options = o = self.config.model_dump()
         self.needs_references = preset.needs_references
+        refuse_unreleased(o["model"], f"model 'multiref' preset {o['preset']}")
         path = resolve_all(self.name, {"model": (o["model"], None)})["model"]  # before the heavy imports
         import diffusers
         import torch
 
         self.device, self.dtype = device_and_dtype(o, gpu_default="bfloat16")
+        self.placement, quant = prepare(f"model 'multiref' ({o['model']})", entries_for(type(self), self.config), o,
+                                        self.device, self.dtype)  # catalog figures vs free GPU memory, before loading
         try:
-            self.pipe = getattr(diffusers, preset.pipeline).from_pretrained(path, dtype=self.dtype)
+            self.pipe = getattr(diffusers, preset.pipeline).from_pretrained(
+                path, dtype=self.dtype, **({"quantization_config": quant} if quant else {}))
         except (OSError, ValueError, EnvironmentError) as exc:
             raise load_failure(f"the {o['preset']} pipeline ({preset.pipeline})", o["model"], exc) from None
         quiet(self.pipe)
-        place(self.pipe, self.device, offload=o["offload"], compile_=o["compile"], denoiser="transformer")
+        place(self.pipe, self.device, offload=self.placement.offload, compile_=o["compile"], denoiser="transformer")
         if preset.vae_bf16:  # diffusers 0.42.1 casts references to bf16 before the VAE (z_image omni)
             self.pipe.vae.to(torch.bfloat16)
 
