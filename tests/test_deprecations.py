@@ -61,7 +61,7 @@ def test_the_old_judge_preset_warns_now_and_is_refused_after_the_shutdown(on, ca
     with pytest.raises(IbenchError, match="use 'gpt-6-luna' instead"):
         load_judge_config("gpt-4.1")
     current = load_judge_config("gpt-6-luna")
-    assert current.model == "gpt-6-luna" and current.extra_body == {"reasoning_effort": "none"}
+    assert current.model == "gpt-6-luna" and current.settings.extra_body == {"reasoning_effort": "none"}
 
 
 @pytest.mark.parametrize("provider,model,successor", [("gemini", "gemini-2.5-flash-image", "gemini-3.1-flash-image"),

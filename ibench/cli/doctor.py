@@ -119,8 +119,9 @@ def _judge_online(judge_config: str) -> list[Check]:
         config = load_judge_config(judge_config)
     except IbenchError:
         return []  # cheap() reported it
-    if config.backend == "openai":
-        return [provider(config.model, "openai", config.base_url, config.api_key_env or "", f"judge {judge_config}")]
+    settings = config.settings
+    if hasattr(settings, "base_url"):  # a backend that talks to an OpenAI-compatible server
+        return [provider(config.model, "openai", settings.base_url, settings.api_key_env or "", f"judge {judge_config}")]
     return [hub(config.model, f"judge {judge_config}")]
 
 

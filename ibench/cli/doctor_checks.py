@@ -147,7 +147,7 @@ def _judge_local(judge_config: str) -> list[Check]:
     except IbenchError as exc:
         return [Check("judge", judge_config, "blocker", one_line(exc))]
     rows = [c for c in [_shutdown(config.model, f"judge config {judge_config}", "shutdown")] if c]
-    if config.backend == "openai":
+    if hasattr(config.settings, "base_url"):  # the OpenAI SDK talks to the server
         rows += [c for c in [_extra("judge", f"judge config {judge_config}")] if c]
     return rows
 
