@@ -67,15 +67,16 @@ def item_scores(db, study: Optional[str | int] = None) -> pd.DataFrame:
     return frame[SCORE_COLUMNS].reset_index(drop=True)
 
 
-def summarize(scores: pd.DataFrame) -> pd.DataFrame:
-    """The summary table of a scores frame (columns task, model, rater, SC, PQ and an item key)."""
+def summary_table(scores: pd.DataFrame) -> pd.DataFrame:
+    """The summary table of a scores frame (columns task, model, rater, SC, PQ and an item key): one row per
+    (task, model), each model over its own ratings only."""
     if scores.empty:
         return pd.DataFrame(columns=SUMMARY_COLUMNS)
     scores = scores.copy()
     if "O" not in scores:
         scores["O"] = np.sqrt(scores["SC"].astype(float) * scores["PQ"].astype(float))
     if "item" not in scores:
-        keys = [c for c in ("run_id", "instance_id", "sample", "uid") if c in scores]
+        keys = [c for c in ("task", "model", "run_id", "instance_id", "sample", "uid") if c in scores]
         scores["item"] = scores[keys].astype(str).agg("/".join, axis=1)
     rows = []
     for (task, model), group in scores.groupby(["task", "model"], sort=True):
@@ -95,9 +96,9 @@ def summarize(scores: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
 
 
-def summary(db, study: Optional[str | int] = None) -> pd.DataFrame:
+def study_summary(db, study: Optional[str | int] = None) -> pd.DataFrame:
     """One row per (task, model): n_items, n_raters, SC/PQ/O mean and std over raters, O_of_means, kappa, alpha.
 
     ``study=None`` takes every study in the database.
     """
-    return summarize(item_scores(db, study))
+    return summary_table(item_scores(db, study))

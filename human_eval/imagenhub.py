@@ -44,6 +44,13 @@ LONG_COLUMNS = ["task", "model", "uid", "rater", "SC", "PQ"]
 IMAGENHUB_TASKS = {"Text-To-Image": "txt2img", "Subject-Driven_IG": "subject_gen", "Multi-Subject_IG": "multi_subject",
                    "Text-Guided_IE": "text_edit", "Mask-Guided_IE": "mask_edit", "Subject-Driven_IE": "subject_edit"}
 IMPORT_NOTE = "imported from an ImagenHub TSV"
+IMPORTED_RUN = "imagenhub"
+
+
+def imported_run_id(model: str) -> str:
+    """The run id an imported item carries: one per model, so no two models of an import share one
+    (ImagenHub's TSVs name the model, not a run; joins key on the model too, see ``ibench.report.human``)."""
+    return f"{IMPORTED_RUN}/{model}"
 
 
 def parse_cell(cell: str, where: str) -> Optional[tuple[float, float]]:
@@ -177,7 +184,8 @@ def _import(s: Session, study_name: Optional[str], create_name: str, frame: pd.D
     for row in rows:  # new items (no image: never shown to raters) and new raters (no token handed out)
         if (row.task, row.model, row.uid) not in items:
             items[(row.task, row.model, row.uid)] = Item(study_id=study.id, task=row.task, model=row.model,
-                                                         run_id="imagenhub", instance_id=row.uid, sample=0, uid=row.uid)
+                                                         run_id=imported_run_id(row.model), instance_id=row.uid,
+                                                         sample=0, uid=row.uid)
         if row.rater not in raters:
             raters[row.rater] = Rater(study_id=study.id, name=row.rater, token_hash=token_hash(new_token()))
     s.add_all([*items.values(), *raters.values()])

@@ -100,7 +100,7 @@ def judge_values(runs: list[Path], metric: str) -> pd.DataFrame:
     """Per image: the run's model label and the judge's value (min over conditions), from the raw files."""
     frames = []
     for run in runs:
-        label = json.loads((run / "results.json").read_text())["model"]
+        label = json.loads((run / "manifest.json").read_text())["identity"]["model_settings"]["label"]
         scores = pd.read_json(run / "scores" / f"{metric}.jsonl", lines=True)
         per = scores.groupby(["instance_id", "sample"], as_index=False)["value"].min()
         frames.append(per.assign(model=label))
