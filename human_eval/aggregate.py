@@ -12,7 +12,7 @@ Only ratings with status ``rated`` count (skips and flags do not).
 from __future__ import annotations
 
 import math
-from typing import Optional
+from typing import Mapping, Optional
 
 import numpy as np
 import pandas as pd
@@ -65,6 +65,20 @@ def item_scores(db, study: Optional[str | int] = None) -> pd.DataFrame:
     """One row per (task, model, run_id, instance_id, sample, rater) with SC, PQ and O (rated only)."""
     frame = ratings_frame(db, study, rated_only=True)
     return frame[SCORE_COLUMNS].reset_index(drop=True)
+
+
+def model_labels(ratings: pd.DataFrame, run_labels: Mapping[tuple[str, str], str]) -> pd.Series:
+    """Each rating's image model under the name its run goes by (``run_labels``: (task, run id) -> label).
+
+    A rating takes its run's label only where its run id, within its task, names a single model of the
+    ratings (the images of that run); every other rating keeps its own model name. So a run id that
+    several models share (an ImagenHub import made before each model got its own) lends none of them
+    another's name, and ratings, scores and verdicts meet on (task, model, instance, sample)."""
+    per_run = ratings.groupby(["task", "run_id"])["model"].nunique()
+    single = {key for key, n in per_run.items() if n == 1}
+    return pd.Series([run_labels[(t, rid)] if (t, rid) in run_labels and (t, rid) in single else m
+                      for t, rid, m in zip(ratings["task"], ratings["run_id"], ratings["model"])],
+                     index=ratings.index, name="model", dtype=object)
 
 
 def summary_table(scores: pd.DataFrame) -> pd.DataFrame:

@@ -95,12 +95,14 @@ def read_tsv(text: str, name: str, task: Optional[str] = None) -> pd.DataFrame:
         raise IbenchError(f"{name}: the first column must be 'uid', followed by one column per model")
     if table["uid"].duplicated().any():
         raise IbenchError(f"{name}: uid {table['uid'][table['uid'].duplicated()].iloc[0]!r} appears twice")
-    rows = []
-    for _, line in table.iterrows():
-        for model in table.columns[1:]:
-            cell = parse_cell(line[model], f"{name} uid {line['uid']} model {model}")
-            if cell is not None:
-                rows.append((task, model, line["uid"], rater, *cell))
+    parsed: dict[str, Optional[tuple[float, float]]] = {}  # each distinct cell text is parsed once
+    models, rows = list(table.columns[1:]), []
+    for uid, *cells in table.itertuples(index=False, name=None):
+        for model, cell in zip(models, cells):
+            if cell not in parsed:
+                parsed[cell] = parse_cell(cell, f"{name} uid {uid} model {model}")
+            if parsed[cell] is not None:
+                rows.append((task, model, uid, rater, *parsed[cell]))
     return pd.DataFrame(rows, columns=LONG_COLUMNS)
 
 

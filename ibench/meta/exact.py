@@ -101,6 +101,11 @@ def mean_sqrt(values: Iterable[object]) -> float:
     return float(total / len(roots))
 
 
+@lru_cache(maxsize=65536)
+def _sqrt(value: Fraction) -> float:
+    return float(Surd.sqrt(value))
+
+
 def sqrt(value: object) -> float:
     """√value of a rational value, rounded once (a judge's O = √(SC·PQ))."""
-    return float(Surd.sqrt(value))
+    return _sqrt(fraction(value))

@@ -66,16 +66,10 @@ def _family(task: str, runs: list[RunInfo]) -> str:
 
 
 def model_labels(ratings: pd.DataFrame, runs: list[RunInfo]) -> pd.Series:
-    """Each rating's image model as the report names it: the run's label where the rating's run id is a
-    report run's and, within its task, names a single model of the study; the study's own model name
-    otherwise. A run id shared by several models (an import made before each model got its own) lends
-    none of them a run's label."""
-    labels = {(r.task, r.run_id): r.label for r in runs}
-    models_per_run = ratings.groupby(["task", "run_id"])["model"].nunique()
-    single = {key for key, n in models_per_run.items() if n == 1}
-    return pd.Series([labels[(t, rid)] if (t, rid) in labels and (t, rid) in single else m
-                      for t, rid, m in zip(ratings["task"], ratings["run_id"], ratings["model"])],
-                     index=ratings.index, name="model")
+    """Each rating's image model as the report names it (``ibench.human_eval.aggregate.model_labels``)."""
+    from ibench.human_eval.aggregate import model_labels as named
+
+    return named(ratings, {(r.task, r.run_id): r.label for r in runs})
 
 
 def load_human(db: str | Path, runs: list[RunInfo], study: Optional[str] = None,
