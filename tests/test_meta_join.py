@@ -168,3 +168,31 @@ def test_a_shared_run_id_never_merges_models(study):
     named = model_labels(scores, [run])
     assert sorted(set(named)) == sorted(MODELS)
     assert list(named) == list(scores["model"])
+
+
+def test_judge_meta_on_runs_and_a_study_is_per_model_and_feeds_the_report_leaderboard(study, cli, tmp_path):
+    """``judge meta --human study:DB --judge ibench:RUNS``: per model, each model's verdicts against its own
+    ratings; ``report --meta`` shows the leaderboard of the same figures."""
+    out = tmp_path / "meta.csv"
+    code, _, err = cli("judge", "meta", "--human", f"study:{study['db']}", "--judge", f"ibench:{study['base'] / 'runs'}",
+                       "--resamples", 0, "--csv", out, "--format", "md")
+    assert code == 0, err
+    table = pd.read_csv(out, skiprows=1)
+    judge = next(j for j in table.judge.unique() if j.startswith("judge:"))
+    judged = judge_values(study["runs"], "judge_sc")
+    human = human_means(study["ratings"], "SC")
+    for model in MODELS:
+        mine = judged[judged.model == model].merge(human[human.model == model], left_on="instance_id", right_on="uid")
+        row = table[(table.judge == judge) & (table.model == model) & (table.measure == "SC")]
+        assert row["value"].iloc[0] == pytest.approx(spearmanr(mine.value, mine.SC).statistic, abs=1e-12)
+        assert row["n"].iloc[0] == len(UIDS)
+    code, _, err = cli("report", *study["runs"], "--meta", out, "--out", tmp_path / "rep", "--grid", 0, "--no-viewer")
+    assert code == 0, err
+    md = (tmp_path / "rep" / "report.md").read_text()
+    assert "## Which judge to trust" in md and "ceiling" in md and judge in md
+    doc = json.loads((tmp_path / "rep" / "results.json").read_text())
+    board = [r for r in doc["leaderboard"] if r["measure"] == "O"]
+    overall = table[(table.task == "ALL") & (table.model == "ALL") & (table.measure == "O")].set_index("judge")
+    assert [r["judge"] for r in board][0] == "human"
+    assert {r["judge"]: r["value"] for r in board} == pytest.approx(overall["value"].to_dict())
+    assert 'id="leaderboard"' in (tmp_path / "rep" / "index.html").read_text()

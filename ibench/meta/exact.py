@@ -1,9 +1,10 @@
 """Exact values, so that a rank never depends on the order in which floats were summed.
 
 Human ratings are 0, 0.5 or 1 and a judge's sub-scores are integers over 10: every SC and PQ is a
-rational number, and every O is a square root of one. A mean of square roots is kept as a sum of
-rational multiples of square roots of square-free integers (``Surd``) and turned into a float only at
-the end, in one fixed order: two images whose true values are equal get the very same float, whatever
+rational number, and every O is a square root of one (a value that is no short fraction, such as a logprob
+judge's expected score, is rounded once and used as it is: it has no ties to keep). A mean of square roots
+is kept as a sum of rational multiples of square roots of square-free integers (``Surd``) and turned into a
+float only at the end, in one fixed order: two images whose true values are equal get the very same float, whatever
 order their raters were read in (VIEScore's float means of √(SC·PQ) can break such ties either way).
 """
 
@@ -48,10 +49,12 @@ class Surd:
 
     @classmethod
     def sqrt(cls, value: object) -> "Surd":
-        """√value for a non-negative rational value."""
+        """√value for a non-negative rational value with a short denominator (a rating, a score in tenths)."""
         q = fraction(value)
         if q < 0:
             raise ValueError(f"square root of a negative number {q}")
+        if q.denominator > SHORT:
+            raise ValueError(f"{q}: not a short fraction; use sqrt(), which rounds it once")
         if q == 0:
             return cls()
         k, m = _square_free(q.numerator * q.denominator)
@@ -101,8 +104,13 @@ def mean_sqrt(values: Iterable[object]) -> float:
     return float(total / len(roots))
 
 
+SHORT = 10 ** 6  # a denominator beyond this is no rating (a logprob judge's expected score): no tie to keep
+
+
 @lru_cache(maxsize=65536)
 def _sqrt(value: Fraction) -> float:
+    if value.denominator > SHORT:
+        return math.sqrt(float(value))
     return float(Surd.sqrt(value))
 
 

@@ -1,7 +1,8 @@
 """The meta-evaluation table as files and summaries: CSV, JSON, the terminal's aggregate rows.
 
 The CSV has the columns ``judge,task,model,measure,statistic,value,n`` after one ``#`` line naming how
-aggregates were made (read it with ``pandas.read_csv(path, comment="#")``); the JSON carries the same
+aggregates were made (read it with ``pandas.read_csv(path, skiprows=1)``; not ``comment="#"``: judge labels
+such as ``judge:gpt-4.1@...#1a2b3c4d`` hold a ``#``); the JSON carries the same
 rows with their intervals, and the averaging, resamples and seed.
 """
 
@@ -30,7 +31,7 @@ def write_csv(table: pd.DataFrame, path: str | Path, average: str) -> None:
     def write(tmp: Path) -> None:
         with open(tmp, "w", encoding="utf-8", newline="") as f:
             f.write(header(average) + "\n")
-            table[CSV_COLUMNS].to_csv(f, index=False, float_format="%.10g")
+            table[CSV_COLUMNS].to_csv(f, index=False)
 
     replace_atomic(Path(path), write)
 
