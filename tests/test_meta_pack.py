@@ -197,3 +197,26 @@ def test_packaged_pack_pins_match_the_files_they_name(shared_data):
                 assert hashlib.sha256(local.read_bytes()).hexdigest() == r.sha256 and local.stat().st_size == r.size
                 checked += 1
     assert checked == 22
+
+
+def test_fetching_the_viescore_pack_verifies_each_pinned_file(shared_data, cli, tmp_path):
+    """The shipped manifest through `ibench data fetch --pack`, from a loopback mirror holding the original
+    rating files (the shared data keeps them unchanged); a file that differs from its pin is refused."""
+    from ibench.data.fetch import read_manifest
+    from ibench.data.packs import get_pack
+
+    rows = [r for r in read_manifest(get_pack("viescore").manifest()) if r.path.startswith("viescore/_human")]
+    served = {"/" + r.url.split("https://raw.githubusercontent.com/", 1)[1]: (shared_data / r.path).read_bytes()
+              for r in rows}
+    with Mirror(served) as mirror:
+        code, out, err = cli("data", "fetch", "--pack", "viescore", "--only", "viescore/_human_annotations",
+                             "--base-url", mirror.url, "-d", tmp_path / "root")
+        assert code == 0, err
+        assert f"pack viescore: {len(rows)} downloaded" in out
+        first = next(iter(served))
+        served[first] = b"x" + served[first][1:]  # same size, other bytes
+        code, _, err = cli("data", "fetch", "--pack", "viescore", "--only", "viescore/_human_annotations",
+                           "--base-url", mirror.url, "-d", tmp_path / "other")
+    assert code == 2 and "checksum mismatch" in err
+    for r in rows:
+        assert (tmp_path / "root" / r.path).read_bytes() == (shared_data / r.path).read_bytes()

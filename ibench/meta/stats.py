@@ -91,10 +91,8 @@ def bootstrap_counts(n: int, resamples: int, rng: np.random.Generator) -> np.nda
     """replicates x n: how many times each of ``n`` items is drawn, for ``resamples`` draws of n with replacement."""
     if n == 0 or resamples == 0:
         return np.zeros((resamples, n))
-    draws = rng.integers(0, n, (resamples, n))
-    counts = np.zeros((resamples, n))
-    np.add.at(counts, (np.repeat(np.arange(resamples), n), draws.ravel()), 1)
-    return counts
+    draws = rng.integers(0, n, (resamples, n)) + n * np.arange(resamples)[:, None]
+    return np.bincount(draws.ravel(), minlength=resamples * n).reshape(resamples, n).astype(float)
 
 
 # -- pairwise ---------------------------------------------------------------------------------------------

@@ -76,14 +76,10 @@ def ceiling(matrix: np.ndarray, corr: Callable[[np.ndarray, np.ndarray], float])
 
 def bootstrap(stat: Callable[[np.ndarray], float], n: int, seed: int, resamples: int) -> tuple[float, float]:
     """Percentile interval of ``stat(item indices)`` over ``resamples`` draws of ``n`` items with replacement."""
+    from ibench.meta.stats import interval
+
     draws = np.random.default_rng(seed).integers(0, n, (resamples, n))
-    values = np.array([stat(idx) for idx in draws], dtype=float)
-    values = values[~np.isnan(values)]
-    if not values.size:
-        return math.nan, math.nan
-    a = (1 - CONFIDENCE) / 2
-    low, high = np.quantile(values, [a, 1 - a])
-    return float(low), float(high)
+    return interval(np.array([stat(idx) for idx in draws], dtype=float), CONFIDENCE)
 
 
 def task_agreement(judge: pd.Series, humans: pd.DataFrame, seed: int = 0, resamples: int = RESAMPLES) -> dict:
