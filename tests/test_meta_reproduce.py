@@ -139,6 +139,7 @@ def vie(score, fractional: bool = False) -> float:  # noqa: ANN001
     return min(max(value, 0.0), 1.0)
 
 
+@lru_cache(maxsize=None)
 def float_rhos(root: Path, judge: str, task: str, order: tuple[int, ...], measure: str = "O",
                fractional: bool = False) -> dict[str, float]:
     """model -> Spearman of a judge in VIEScore's float arithmetic (human O: np.mean of sqrt per rater)."""

@@ -11,7 +11,6 @@ import pandas as pd
 import pytest
 from scipy.stats import kendalltau, pearsonr, spearmanr
 
-from ibench.errors import IbenchError
 from ibench.meta import exact
 from ibench.meta.evaluate import MetaOptions, meta_table
 from ibench.meta.records import human_value, ratings_frame, scores_frame
@@ -93,16 +92,13 @@ def test_bootstrap_redraws_images_within_each_model_with_the_same_draw_for_every
     row = table[(table.judge == "J") & (table.task == "t1") & (table.model == "M2") & (table.measure == "PQ")].iloc[0]
     h = human_means(ratings, "t1", "M2", "PQ")
     j = scores[(scores.task == "t1") & (scores.model == "M2") & (scores.measure == "PQ")].set_index("item")
-    x, y = j.loc[h.index, "value"].to_numpy(), h.to_numpy()
-    order = np.argsort([f"i{k}" for k in range(12)], kind="stable")  # the panel's images, sorted by (item, sample)
-    items = sorted(h.index)
+    items = sorted(h.index)  # the panel's images, sorted by (item, sample)
     x, y = j.loc[items, "value"].to_numpy(), h.loc[items].to_numpy()
     rng = np.random.default_rng([7, zlib.crc32("t1\x1fM2".encode())])
     draws = rng.integers(0, 12, (200, 12))
     reps = [spearmanr(x[d], y[d]).statistic if len(set(x[d])) > 1 and len(set(y[d])) > 1 else np.nan for d in draws]
     reps = np.array([v for v in reps if not np.isnan(v)])
     assert (row.ci_low, row.ci_high) == pytest.approx(tuple(np.quantile(reps, [0.025, 0.975])), abs=1e-12)
-    assert len(order) == 12
 
 
 def test_ties_are_exact_whatever_the_rater_order():
@@ -112,7 +108,6 @@ def test_ties_are_exact_whatever_the_rater_order():
     assert len(values) == 1
     floats = {float(np.mean([math.sqrt(a * b) for a, b in p])) for p in __import__("itertools").permutations(cells)}
     assert values.pop() == pytest.approx(floats.pop())
-    assert exact.sqrt(0.1 * 0 + exact.fraction("0.09")) == exact.sqrt(exact.fraction(9) / 100)  # 0.1·0.9 = 0.3·0.3
     assert exact.sqrt(exact.fraction(1) / 10 * exact.fraction(9) / 10) == exact.sqrt(exact.fraction(3) / 10 *
                                                                                      exact.fraction(3) / 10)
     assert math.sqrt(0.1 * 0.9) != math.sqrt(0.3 * 0.3)  # what float arithmetic does with the same tie

@@ -19,7 +19,6 @@ for the ceiling, the images rated by two raters or more; for accuracies, the jud
 
 from __future__ import annotations
 
-import math
 import zlib
 from dataclasses import dataclass, field
 from typing import Optional
@@ -217,7 +216,3 @@ def leaderboard(table: pd.DataFrame, measure: str = "O", statistic: Optional[str
     human = rows[rows["judge"] == HUMAN]
     rest = rows[rows["judge"] != HUMAN].sort_values("value", ascending=False, kind="stable")
     return pd.concat([human, rest], ignore_index=True)
-
-
-def is_nan(value: object) -> bool:
-    return isinstance(value, float) and math.isnan(value)
