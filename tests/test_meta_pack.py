@@ -174,8 +174,8 @@ def test_pack_genaibench_pairwise_accuracy_of_ibench_judge(fetched, cli, tmp_pat
 def test_pack_errors_are_one_line(fetched, cli, tmp_path):
     code, _, err = cli("judge", "meta", "--pack", "imagenhub", "-d", tmp_path, "--judge-config", "tiny")
     assert code == 2 and "items.jsonl not found" in err and "ibench data fetch --pack imagenhub" in err
-    code, _, err = cli("judge", "meta", "--pack", "imagenhub", "-d", fetched["root"])
-    assert code == 2 and "--judge-config" in err
+    code, _, err = cli("judge", "meta", "--pack", "nope", "-d", fetched["root"], "--judge-config", "tiny")
+    assert code == 2 and "judge packs are genaibench, imagenhub, mmrb2-edit" in err
     code, _, err = cli("data", "fetch", "--pack", "viescor", "-d", tmp_path)
     assert code == 2 and "did you mean 'viescore'" in err
 

@@ -25,7 +25,8 @@ def fetch(data_dir: Optional[Path] = typer.Option(None, "--data-dir", "-d", envv
           pack: Optional[list[str]] = typer.Option(None, "--pack", help="Fetch a named pack instead (repeatable): "
                                                    "viescore, genaibench, mmrb2-edit (docs/judge.md)."),
           retries: int = typer.Option(3, "--retries", min=0, help="Resume attempts per file after a dropped connection.")) -> None:
-    """Download the public sources (DreamBench, StyleDrop, paintings, content photos), verifying SHA-256.
+    """Download the public sources (DreamBench, StyleDrop, paintings, content photos), or named packs of the
+    anchors' released ratings and judge outputs (--pack), verifying SHA-256.
 
     Rerunning the same command resumes interrupted downloads (HTTP Range) and skips verified files.
     """

@@ -6,7 +6,9 @@ A pack (``ibench data fetch --pack``; ``ibench.data.packs``) holds the people's 
     pointwise (imagenhub): {"task", "model", "item", "sample"?, "instruction", "references"?, "output"}
     pairwise (genaibench, mmrb2-edit): {"task", "item", "instruction", "references"?, "a", "b", "human"?}
 
-``references``: ``[{"kind": "source"|"subject"|"content"|"style"|"control", "control"?, "caption"?, "images": [...]}]``.
+``references``: ``[{"kind": "source"|"subject"|"content"|"style"|"control", "control"?, "caption"?, "images": [...]}]``;
+``task`` and ``model`` as the people's ratings name them (ImagenHub's tasks under their ibench names, e.g.
+``txt2img``; VIEScore's model names).
 The judge sees the instruction, the references and the output (or the two outputs, in both orders), through
 the judge engine's public API (``Judge``: verdicts cached by content, so a rerun asks only what is missing
 and an interrupted run resumes). Pointwise: SC asks whether the image follows the instruction, PQ is the
@@ -170,8 +172,6 @@ def add_pack(sources: Sources, pack: str, data_dir: Optional[Path], judge_config
 
     if pack not in POINTWISE | PAIRWISE:
         raise IbenchError(f"--pack {pack!r}: judge packs are {', '.join(sorted(POINTWISE | PAIRWISE))}")
-    if not judge_config:
-        raise IbenchError(f"--pack {pack}: give the judge to run, --judge-config NAME|FILE (e.g. gpt-4.1, tiny)")
     if pack in PAIRWISE:
         get_pack(pack)
     root = Path(data_dir or default_data_dir()).expanduser()

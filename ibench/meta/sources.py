@@ -174,7 +174,10 @@ def read_runs(runs: list[RunRef], label: Optional[str] = None) -> list[tuple]:
 
 def _read_plain(path: Path, spec: Spec, sources: Sources) -> None:
     """A CSV/JSONL of scores (item, model, measure, value) or votes (item, vote)."""
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise IbenchError(f"{path}: cannot read as UTF-8 text ({exc})") from None
     if spec.fmt == "csv":
         records = list(csv.DictReader(io.StringIO(text)))
     else:
