@@ -179,6 +179,28 @@ def _kendall_weighted(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray
     return out
 
 
+def _pearson_weighted(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Pearson's r of the sample in which pair i appears ``w[r, i]`` times, per row r (NaN if undefined)."""
+    total = w.sum(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        dx, dy = x - (w * x).sum(axis=1, keepdims=True) / total, y - (w * y).sum(axis=1, keepdims=True) / total
+        den = np.sqrt((w * dx ** 2).sum(axis=1) * (w * dy ** 2).sum(axis=1))
+        return np.where(den > 0, (w * dx * dy).sum(axis=1) / np.where(den > 0, den, 1), np.nan)
+
+
+WEIGHTED = {"spearman": _spearman_weighted, "kendall": _kendall_weighted, "pearson": _pearson_weighted}
+
+
+def resampled_corr(x, y, counts, method: str = "spearman") -> np.ndarray:
+    """A correlation of ``x`` and ``y`` for each bootstrap replicate, a replicate given by ``counts`` (how many
+    times each pair was drawn; replicates x pairs): Spearman's rho, Kendall's tau-b or Pearson's r, as scipy
+    defines them on the expanded sample. NaN where a replicate leaves a side constant."""
+    if method not in WEIGHTED:
+        raise ValueError(f"unknown correlation {method!r} ({', '.join(WEIGHTED)})")
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    return WEIGHTED[method](x, y, np.asarray(counts, dtype=float))
+
+
 @dataclass(frozen=True)
 class Correlation:
     """A rank correlation with its p-value and 95% bootstrap interval (resampling clusters: pairs or instances)."""

@@ -32,9 +32,10 @@ ALLOWED = {
     "ibench.run": {"ibench.core", "ibench.data", "ibench.models"} | UTILITIES,
     "ibench.evaluators": {"ibench.core", "ibench.data"} | UTILITIES,
     "ibench.human_eval": {"ibench.core"} | UTILITIES,
-    "ibench.report": {"ibench.core", "ibench.evaluators", "ibench.human_eval"} | UTILITIES,
+    "ibench.meta": {"ibench.core", "ibench.evaluators", "ibench.human_eval", "ibench.data"} | UTILITIES,
+    "ibench.report": {"ibench.core", "ibench.evaluators", "ibench.human_eval", "ibench.meta"} | UTILITIES,
     "ibench.cli": {"ibench.core", "ibench.data", "ibench.models", "ibench.run", "ibench.evaluators",
-                   "ibench.human_eval", "ibench.report"} | UTILITIES,
+                   "ibench.human_eval", "ibench.meta", "ibench.report"} | UTILITIES,
 }
 MAX_LINES = 400
 

@@ -140,9 +140,9 @@ def test_correlations_equal_scipy_on_independently_joined_images(report_inputs, 
 
 
 def test_agreement_columns_come_from_the_human_eval_aggregation(report_inputs, doc):
-    from ibench.human_eval.aggregate import summary
+    from ibench.human_eval.aggregate import study_summary
 
-    ref = summary(str(report_inputs.db), "pilot").set_index("model")
+    ref = study_summary(str(report_inputs.db), "pilot").set_index("model")
     for row in doc["human"]["agreement"]:
         for col in ("fleiss_kappa", "kripp_alpha", "fleiss_kappa_SC", "kripp_alpha_PQ"):
             expected = ref.at[row["model"], col]

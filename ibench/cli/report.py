@@ -33,7 +33,9 @@ def report(runs: list[Path] = RunsArg,
                                        help="Also write samples.html (every sample) and its images under media/."),
            table4_o: str = typer.Option("per-image", "--table4-o",
                                         help="Which O Table 4 shows: per-image (ImagenHub: sqrt(SC*PQ) per image, "
-                                             "averaged) or of-means (sqrt(mean SC * mean PQ)).")
+                                             "averaged) or of-means (sqrt(mean SC * mean PQ))."),
+           meta: Optional[Path] = typer.Option(None, "--meta", help="A judge leaderboard section from the CSV (or "
+                                                                    "JSON) of `ibench judge meta`.")
            ) -> None:
     """Write report.md, a self-contained index.html, the sample viewer, results.json and CSV/parquet tables.
 
@@ -49,7 +51,7 @@ def report(runs: list[Path] = RunsArg,
     from ibench.report import build_report, write_report
 
     built = build_report(runs, study_db=study_db, study=study, title=title, grid_instances=grid, data_dir=data_dir,
-                         seed=seed, pairwise=pairwise or (), viewer=viewer, table4_o=table4_o)
+                         seed=seed, pairwise=pairwise or (), viewer=viewer, table4_o=table4_o, meta=meta)
     for warning in built.warnings:
         typer.echo(f"warning: {warning}", err=True)
     written = write_report(built, out)

@@ -44,12 +44,18 @@ def scored_runs(paths: Sequence[str | Path]) -> tuple[list[RunInfo], dict, list[
 def build_report(paths: Sequence[str | Path], study_db: Optional[str | Path] = None, study: Optional[str] = None,
                  title: Optional[str] = None, grid_instances: int = 4, data_dir: Optional[Path] = None,
                  seed: int = 0, pairwise: Sequence[str | Path] = (), viewer: bool = True,
-                 table4_o: str = "per-image") -> Report:
+                 table4_o: str = "per-image", meta: Optional[str | Path] = None) -> Report:
     """Read runs (and a study, and pairwise preference files), compute every table; nothing is written.
     Unscored runs are left out with a warning (``Report.warnings``)."""
     from ibench.report.human import table4_measures
 
     table4_measures(table4_o)  # a bad choice is one line before any work
+    board = None
+    if meta is not None:  # read first: a bad file is one line before any work
+        from .leaderboard import leaderboard_table, load_meta
+
+        table, note = load_meta(meta)
+        board = leaderboard_table(table)
     runs, raw, warnings = scored_runs(paths)
     per_instance = {rid: instance_values(df) for rid, df in raw.items()}
     items = item_table(runs, raw)
@@ -62,6 +68,8 @@ def build_report(paths: Sequence[str | Path], study_db: Optional[str | Path] = N
                     headline=headline_table(metrics, per_instance, seed=seed), extractors=extractor_table(records),
                     tiny_runs=tiny_runs(records), warnings=warnings)
     report.scaling, report.recipes = scaling_table(runs, report.metrics), recipe_table(runs)
+    if board is not None:
+        report.leaderboard, report.leaderboard_note = board, note
     if study_db is not None:
         from ibench.report.human import load_human
 

@@ -1,6 +1,6 @@
 """Judge–human agreement per task and measure (SC, PQ, O), beside the human–human ceiling.
 
-Over the images a task's study rated and the judge scored (items: run, instance, sample):
+Over the images a task's study rated and the judge scored (items: task, image model, instance, sample):
 
 - ``spearman`` / ``kendall``: the judge's value against the mean human rating of the item
   (``ibench.stats.corr_ci``: tau-b, percentile bootstrap over items);
@@ -27,7 +27,6 @@ import pandas as pd
 from ibench.stats import CONFIDENCE, corr_ci
 
 MEASURES = {"SC": "judge_sc", "PQ": "judge_pq", "O": "judge_o"}
-JUDGE_ROW = "judge"
 RESAMPLES = 1000
 STATS = ("spearman", "kendall", "alpha_judge", "alpha_humans", "ceiling_spearman", "ceiling_kendall")
 COLUMNS = ["task", "family", "measure", "metric", "n_items", "n_raters",
@@ -77,14 +76,10 @@ def ceiling(matrix: np.ndarray, corr: Callable[[np.ndarray, np.ndarray], float])
 
 def bootstrap(stat: Callable[[np.ndarray], float], n: int, seed: int, resamples: int) -> tuple[float, float]:
     """Percentile interval of ``stat(item indices)`` over ``resamples`` draws of ``n`` items with replacement."""
+    from ibench.meta.stats import interval
+
     draws = np.random.default_rng(seed).integers(0, n, (resamples, n))
-    values = np.array([stat(idx) for idx in draws], dtype=float)
-    values = values[~np.isnan(values)]
-    if not values.size:
-        return math.nan, math.nan
-    a = (1 - CONFIDENCE) / 2
-    low, high = np.quantile(values, [a, 1 - a])
-    return float(low), float(high)
+    return interval(np.array([stat(idx) for idx in draws], dtype=float), CONFIDENCE)
 
 
 def task_agreement(judge: pd.Series, humans: pd.DataFrame, seed: int = 0, resamples: int = RESAMPLES) -> dict:
@@ -110,14 +105,17 @@ def task_agreement(judge: pd.Series, humans: pd.DataFrame, seed: int = 0, resamp
 
 
 def item_key(frame: pd.DataFrame) -> pd.Series:
-    return frame["run_id"].astype(str) + "/" + frame["instance_id"].astype(str) + "/" + frame["sample"].astype(str)
+    """One image: (task, image model, instance, sample); never the run id alone (see ``ibench.report.human``)."""
+    parts = [frame[c].astype(str) for c in ("task", "model", "instance_id")] + [frame["sample"].astype(int).astype(str)]
+    return parts[0].str.cat(parts[1:], sep="\x1f")
 
 
 def agreement_table(items: pd.DataFrame, ratings: pd.DataFrame, seed: int = 0,
                     resamples: int = RESAMPLES) -> pd.DataFrame:
-    """Per task x measure. ``items``: judge values per image (task, family, run_id, instance_id, sample, metric,
-    value); ``ratings``: ``ibench.human_eval.aggregate.item_scores`` rows (task, run_id, instance_id, sample,
-    rater, SC, PQ, O)."""
+    """Per task x measure. ``items``: judge values per image (task, family, model, run_id, instance_id, sample, metric,
+    value); ``ratings``: ``ibench.human_eval.aggregate.item_scores`` rows (task, model, run_id, instance_id,
+    sample, rater, SC, PQ, O) with models named as the runs are (``ibench.report.human.model_labels``). An
+    image is (task, model, instance, sample): a model's verdicts meet only that model's ratings."""
     rows = []
     if items.empty or ratings.empty:
         return pd.DataFrame(columns=COLUMNS)

@@ -300,6 +300,13 @@ def _recipes() -> tuple[Html, Markdown]:
     return whole(lambda r: recipes_html(r.recipes), lambda r: recipes_markdown(r.recipes))
 
 
+def _leaderboard() -> tuple[Html, Markdown]:
+    from .leaderboard import leaderboard_html, leaderboard_markdown
+
+    return whole(lambda r: leaderboard_html(r.leaderboard, r.leaderboard_note),
+                 lambda r: leaderboard_markdown(r.leaderboard, r.leaderboard_note))
+
+
 SECTIONS: list[Section] = [
     Section("headline", "Headline", headline_html, headline_md, keep=1),
     Section("metrics", "Automatic metrics", metrics_html, metrics_md, keep=2),
@@ -308,6 +315,7 @@ SECTIONS: list[Section] = [
     Section("correlation", "Metric–human correlation", correlation_html, correlation_md, keep=4),
     Section("model-correlation", "Model rankings", model_correlation_html, model_correlation_md, keep=4),
     Section("judge", "VLM judge", *_judge(), keep=3),
+    Section("leaderboard", "Which judge to trust", *_leaderboard(), keep=3),
     Section("scaling", "Reference scaling", *_scaling(), keep=3),
     Section("images", "Images", images_html, lambda r: [], keep=5),
     Section("recipes", "Metric recipes", *_recipes(), keep=4),

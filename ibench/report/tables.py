@@ -116,16 +116,19 @@ def item_table(runs: list[RunInfo], raw_scores: dict[str, pd.DataFrame]) -> pd.D
     return pd.concat(frames, ignore_index=True)[cols] if frames else pd.DataFrame(columns=cols)
 
 
+IMAGE_KEY = ["task", "model", "instance_id", "sample"]  # one image: ratings and scores meet on all four
+
+
 def human_items(ratings: pd.DataFrame, measures: Iterable[str] = MEASURES) -> pd.DataFrame:
-    """Per rated image (run, instance, sample): each measure's mean over its raters."""
+    """Per rated image (task, model, instance, sample): each measure's mean over its raters."""
     cols = [m for m in measures if m in ratings.columns]
-    return ratings.groupby(["run_id", "instance_id", "sample"], as_index=False)[cols].mean()
+    return ratings.astype({"sample": int}).groupby(IMAGE_KEY, as_index=False)[cols].mean()
 
 
 def joined_items(items: pd.DataFrame, human: pd.DataFrame) -> pd.DataFrame:
-    """Metric values beside the human ratings of the same image (images rated and scored only)."""
-    keyed = human.astype({"sample": int})
-    return items.astype({"sample": int}).merge(keyed, on=["run_id", "instance_id", "sample"], how="inner")
+    """Metric values beside the human ratings of the same image (images rated and scored only), matched on
+    the image model too, so no model's scores meet another model's ratings."""
+    return items.astype({"sample": int}).merge(human.astype({"sample": int}), on=IMAGE_KEY, how="inner")
 
 
 def correlation_table(joined: pd.DataFrame, measures: Iterable[str] = MEASURES, seed: int = 0) -> pd.DataFrame:
