@@ -104,9 +104,9 @@ def load_model(name: str, args: Optional[list[str]] = None, config: Optional[Pat
 def check_model_weights(cls, options: dict) -> None:
     """Look up (not load) the weights a built-in model's settings name: every missing one in one line."""
     from ibench.models.settings import parse_settings
-    from ibench.weights import resolve_all
+    from ibench.weights import check_all
 
-    resolve_all(cls.name, cls.weights(parse_settings(cls.name, cls.Settings, options)))
+    check_all(cls.name, cls.weights(parse_settings(cls.name, cls.Settings, options)))
 
 
 def model_class(name: str):
