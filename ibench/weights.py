@@ -193,6 +193,10 @@ def _fetch(name: str, files: WeightFiles, cached_only: bool) -> str:
 
 
 def _cached(name: str, files: WeightFiles) -> Optional[str]:
+    from huggingface_hub import try_to_load_from_cache
+
+    if isinstance(files, PipelineFiles) and not isinstance(try_to_load_from_cache(name, "model_index.json"), str):
+        return None  # not cached at all: known without importing diffusers (a missing-weights line stays quick)
     try:
         return _fetch(name, files, cached_only=True)
     except Exception:  # noqa: BLE001 - any miss in the cache (absent, incomplete) means "not cached"
