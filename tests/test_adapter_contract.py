@@ -214,12 +214,22 @@ def hub_repos(weights: Path) -> dict[str, Path]:
 
 def online_child(hub_url: str, work: str, shared_data: str, out: str) -> None:
     """One process's run of every entry (in a child: huggingface_hub reads HF_ENDPOINT/HF_HOME at import):
-    each loads its model, makes one image and closes; ``out`` gets ``{entry: "ok" | the error}``."""
+    each loads its model, makes one image and closes; ``out`` gets ``{entry: "ok" | the error}`` and, under
+    ``"outside"``, every host other than the loopback that anything looked up (a request around HF_ENDPOINT)."""
+    import socket
     import urllib.request
 
     from fake_hub import MARK
 
-    work_dir, results = Path(work), {}
+    outside, lookup = [], socket.getaddrinfo
+
+    def getaddrinfo(host, *args, **kwargs):
+        if host not in ("127.0.0.1", "localhost"):
+            outside.append(str(host))
+        return lookup(host, *args, **kwargs)
+
+    socket.getaddrinfo = getaddrinfo
+    work_dir, results = Path(work), {"outside": outside}
     for entry in sorted(TINY):
         urllib.request.urlopen(urllib.request.Request(hub_url + MARK + entry, method="HEAD")).close()
         task, settings = ONLINE.get(entry, (TINY[entry][0], None))
@@ -274,6 +284,7 @@ def test_first_online_run_generates_and_the_second_asks_the_hub_nothing(entry, o
     assert first[entry] == "ok", first[entry]
     assert second[entry] == "ok", second[entry]
     assert second_requests[entry] == [], f"the second run asked the hub: {second_requests[entry][:5]}"
+    assert first["outside"] == second["outside"] == [], "nothing but the loopback fake hub was asked"
     if entry not in ONLINE:
         assert first_requests[entry] == [], "an adapter without hub weights never asks the hub"
 

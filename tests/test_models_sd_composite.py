@@ -256,3 +256,30 @@ def test_the_style_image_reaches_every_layer_of_the_style_block_and_no_other(tin
     style_block = {n: s for n, s in scales.items() if n.startswith("up_blocks.0.attentions.")}
     assert len(style_block) == 2 and set(style_block.values()) == {0.7}  # the tiny UNet: 2 layers in its first up block
     assert {s for n, s in scales.items() if n not in style_block} == {0.0}
+
+
+def test_on_sd15s_unet_layout_the_style_reaches_all_of_up_blocks_1(tmp_path):
+    """SD 1.5's UNet layout (UpBlock2D first, then three cross-attention up blocks of three layers), at tiny width:
+    diffusers applies the InstantStyle scales to up_blocks.1's three attention layers and to nothing else."""
+    from diffusers import StableDiffusionPipeline, UNet2DConditionModel
+    from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
+
+    from ibench.models.sd_composite import instant_style_scale
+    from ibench.models.tinysd import tiny_sd_components
+    from tiny_pipelines import CROSS_DIM, IP_SUBFOLDER, IP_WEIGHT, save_ip_adapter_for
+
+    torch.manual_seed(0)
+    unet = UNet2DConditionModel(block_out_channels=(32, 32, 32, 32), layers_per_block=2, cross_attention_dim=CROSS_DIM,
+                                norm_num_groups=8, attention_head_dim=4, sample_size=16)  # SD 1.5's block types
+    encoder = CLIPVisionModelWithProjection(CLIPVisionConfig(hidden_size=32, intermediate_size=37, num_hidden_layers=1,
+                                                             num_attention_heads=4, image_size=32, patch_size=8,
+                                                             projection_dim=CROSS_DIM))
+    save_ip_adapter_for(unet, encoder, tmp_path / "ip")
+    pipe = StableDiffusionPipeline(**{**tiny_sd_components(), "unet": unet}, requires_safety_checker=False)
+    pipe.load_ip_adapter([str(tmp_path / "ip")] * 2, subfolder=[IP_SUBFOLDER] * 2, weight_name=[IP_WEIGHT] * 2,
+                         image_encoder_folder="image_encoder")
+    pipe.set_ip_adapter_scale([0.6, instant_style_scale(pipe.unet, 0.7)])
+    style = {n: p.scale[1] for n, p in pipe.unet.attn_processors.items() if hasattr(p, "scale")}
+    in_block = {n: s for n, s in style.items() if n.startswith("up_blocks.1.")}
+    assert len(in_block) == 3 and set(in_block.values()) == {0.7}
+    assert {s for n, s in style.items() if n not in in_block} == {0.0}
