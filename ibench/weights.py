@@ -3,7 +3,8 @@
 One path for every loader: ``locate`` (one weight) and ``locate_all`` (a model's weights) always return
 a LOCAL path (a folder or a file): a local path as given, else the HF cache's snapshot folder, else,
 where the hub answers, the snapshot folder after downloading the files the loader reads
-(``WeightFiles``). ``check_all`` asks the same without downloading (a preflight). The hub is asked
+(``WeightFiles``). ``check_all`` asks the same without downloading (a preflight); ``find_local`` says where
+one weight is, downloading nothing (None: not cached, the hub can serve it). The hub is asked
 only when something is not cached (a second run makes no request), and at most once per process
 whether it answers (a short HEAD request to ``HF_ENDPOINT``, default https://huggingface.co, within
 ``IBENCH_HUB_TIMEOUT`` seconds), so an offline machine learns it at once instead of after a minute of
@@ -204,9 +205,10 @@ def _cached(name: str, files: WeightFiles) -> Optional[str]:
 
 
 # -- the one way to a local path ------------------------------------------------------------------
-def _local(name: str, what: str, flag: str, files: WeightFiles) -> Optional[str]:
-    """A local path for ``name`` without downloading, or None when it is a hub id the hub can serve now.
-    Raises ``MissingWeights`` when the weights are not here and the hub cannot be used."""
+def find_local(name: str, what: str, flag: str = "", files: WeightFiles = None) -> Optional[str]:
+    """Where ``name`` is on this machine, downloading nothing (a check such as ``ibench doctor``'s): the path as
+    given, or the HF cache's snapshot folder; None when it is a hub id that is not cached and the hub can serve
+    now. Raises ``MissingWeights`` when the weights are not here and the hub cannot be used."""
     path = Path(name).expanduser()
     if path.exists():
         return str(path)
@@ -225,7 +227,7 @@ def locate(name: str, what: str, flag: str = "", files: WeightFiles = None) -> s
     """A LOCAL path for ``name`` (a folder, a file, or a hub id), downloading ``files`` of an uncached hub id
     where the hub answers. Raises ``MissingWeights`` when the weights are not here and the hub cannot be
     used, and one ``IbenchError`` line when a download fails (unknown id, gated, network)."""
-    local = _local(name, what, flag, files)
+    local = find_local(name, what, flag, files)
     if local is not None:
         return local
     try:
@@ -241,7 +243,7 @@ def _flag(label: str) -> str:
 def check_all(name: str, wanted: Wanted) -> None:
     """Every weight of model ``name`` is here or can be downloaded now (nothing is downloaded); else one
     ``MissingWeights`` naming every missing one. A preflight: ``locate_all`` does the downloading."""
-    gather([lambda lab=lab: _local(str(wanted[lab][0]), f"{name} {lab}", _flag(lab), wanted[lab][1])
+    gather([lambda lab=lab: find_local(str(wanted[lab][0]), f"{name} {lab}", _flag(lab), wanted[lab][1])
             for lab in wanted])
 
 

@@ -167,3 +167,17 @@ def test_check_all_downloads_nothing_and_locate_all_gives_local_paths(hub_env, t
         assert "'ibench-test/missing-cn'" in str(caught.value) and "`controlnets.edge` in --model-config" in str(caught.value)
     assert weights.check_all("toy", {"model": (str(folder), None)}) is None
     assert weights.locate_all("toy", {"model": (str(folder), None)}) == {"model": str(folder)}
+    assert weights.find_local(str(folder), "toy model") == str(folder)
+    with pytest.raises(weights.MissingWeights):
+        weights.find_local("ibench-test/missing-cn", "toy controlnet")
+
+
+def test_find_local_online_downloads_nothing(hub_env, tmp_path):
+    """An uncached hub id the hub can serve: None (``locate`` would download it), and the hub was only probed."""
+    (tmp_path / "repo").mkdir()
+    (tmp_path / "repo" / "config.json").write_text("{}")
+    with FakeHub({"ibench-test/served": tmp_path / "repo"}) as hub:
+        hub_env.setenv("HF_ENDPOINT", hub.url)
+        assert weights.find_local("ibench-test/served", "toy model") is None
+        assert weights.check_all("toy", {"model": ("ibench-test/served", None)}) is None
+        assert hub.requests == [("HEAD", "/")]
