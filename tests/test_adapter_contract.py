@@ -191,6 +191,10 @@ ONLINE: dict[str, tuple[str, dict]] = {
     "blip-diffusion-control": ("subject_control", {"size": 64, "steps": 2}),
     **{f"multiref/{p}": (TASK, tiny_call_settings(p)) for p in PRESETS},
 }
+#: presets whose default id is not published (issue 19: Z-Image-Omni-Base "to be released"): a user's own copy
+STAND_INS = {"z-image-omni": "ibench-test/z-image-omni"}
+for _preset, _ident in STAND_INS.items():
+    ONLINE[f"multiref/{_preset}"][1]["model"] = _ident
 
 
 def hub_repos(weights: Path) -> dict[str, Path]:
@@ -208,7 +212,8 @@ def hub_repos(weights: Path) -> dict[str, Path]:
              "Salesforce/blipdiffusion": save_tiny_blip_diffusion(weights / "blip"),
              "Salesforce/blipdiffusion-controlnet": save_tiny_blip_diffusion(weights / "blip-control", controlnet=True),
              QFORMER_TOKENIZER: save_tiny_bert_tokenizer(weights / "bert-tokenizer")}
-    repos.update({p.model: save_tiny_multiref(name, weights / f"multiref-{name}") for name, p in PRESETS.items()})
+    repos.update({STAND_INS.get(name, p.model): save_tiny_multiref(name, weights / f"multiref-{name}")
+                  for name, p in PRESETS.items()})
     return repos
 
 
