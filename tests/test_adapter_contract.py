@@ -199,18 +199,19 @@ for _preset, _ident in STAND_INS.items():
 
 def hub_repos(weights: Path) -> dict[str, Path]:
     """Hub id -> tiny folder for every default id the ONLINE entries load."""
-    from ibench.models.blip_diffusion import QFORMER_TOKENIZER
+    from ibench.models.blip_diffusion import QFORMER_TOKENIZER, BlipDiffusionControlSettings, BlipDiffusionSettings
     from ibench.models.sd_composite import SDCompositeSettings
     from tiny_multiref import save_tiny_bert_tokenizer, save_tiny_blip_diffusion, save_tiny_multiref
     from tiny_pipelines import save_tiny_controlnet, save_tiny_ip_adapter
 
     sd = SDCompositeSettings()
-    repos = {sd.model: save_tiny_sd(weights / "sd"),
+    repos = {sd.model: save_tiny_sd(weights / "sd"),  # text2img's default too
+             # the tiny IP-Adapter (base format) under the default file name: diffusers reads the format from the keys
              sd.ip_adapter: save_tiny_ip_adapter(weights / "ip-default", weight=sd.ip_adapter_weight),
              sd.controlnets["edge"]: save_tiny_controlnet(weights / "cn-edge", seed=2),
              sd.controlnets["depth"]: save_tiny_controlnet(weights / "cn-depth", seed=4),
-             "Salesforce/blipdiffusion": save_tiny_blip_diffusion(weights / "blip"),
-             "Salesforce/blipdiffusion-controlnet": save_tiny_blip_diffusion(weights / "blip-control", controlnet=True),
+             BlipDiffusionSettings().model: save_tiny_blip_diffusion(weights / "blip"),
+             BlipDiffusionControlSettings().model: save_tiny_blip_diffusion(weights / "blip-control", controlnet=True),
              QFORMER_TOKENIZER: save_tiny_bert_tokenizer(weights / "bert-tokenizer")}
     repos.update({STAND_INS.get(name, p.model): save_tiny_multiref(name, weights / f"multiref-{name}")
                   for name, p in PRESETS.items()})

@@ -29,7 +29,7 @@ class OmniGenSettings(DiffusersSettings):
 
 
 class OmniGenModel(MultiRefModel):
-    """OmniGen: one transformer over interleaved text and reference images (every reference kind)."""
+    """OmniGen (multiref preset `omnigen`, its first name and settings): text and reference images interleaved."""
 
     name = "omnigen"
     Settings = OmniGenSettings
