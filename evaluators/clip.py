@@ -71,7 +71,7 @@ class ClipBackend:
         name, pretrained = config.clip_model, config.clip_pretrained or None
         what = f"CLIP weights '{name}'" + (f" / '{pretrained}'" if pretrained else "")
         if name.startswith("hf-hub:"):
-            name = "local-dir:" + locate(name[len("hf-hub:"):], "CLIP model", "clip.model", download=True)
+            name = "local-dir:" + locate(name[len("hf-hub:"):], "CLIP model", "clip.model")
         elif Path(name).expanduser().is_dir():
             name = f"local-dir:{Path(name).expanduser()}"
         if name.startswith("local-dir:"):

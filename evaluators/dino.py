@@ -38,7 +38,7 @@ class Dino(Extractor):
     def __init__(self, config: ExtractorConfig, device: str = "cpu"):
         super().__init__(device)
         model = getattr(config, self.setting)
-        self.source = locate(model, self.what, self.setting.replace("_", "."), download=True)
+        self.source = locate(model, self.what, self.setting.replace("_", "."))
         self.id = f"transformers:{model}:{file_identity(self.source)}"
         self.preprocessing = "dino-eval-resize256-crop224-bicubic"
         self._transform = self.model = None

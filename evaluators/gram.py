@@ -41,7 +41,7 @@ class Gram(Extractor):
 
     def __init__(self, config: ExtractorConfig, device: str = "cpu"):
         super().__init__(device)
-        self.source = locate(config.style_model, "style CNN (timm)", "style.model", download=True)
+        self.source = locate(config.style_model, "style CNN (timm)", "style.model")
         self.layers = config.style_layers
         self.id = f"timm:{config.style_model}:{file_identity(self.source)}:layers{self.layers}"
         self.preprocessing = f"resize{SIZE}-crop{SIZE}-bicubic"

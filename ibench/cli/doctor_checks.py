@@ -155,7 +155,7 @@ def _judge_local(judge_config: str) -> list[Check]:
 def gated_without_token(planned: list[Planned]) -> list[Check]:
     """Gated weights that are not cached here while no Hugging Face token is set (local checks only)."""
     from ibench.models.catalog import gated_hint, weight_ids
-    from ibench.weights import MissingWeights, locate
+    from ibench.weights import MissingWeights, find_local
 
     token = _token()
     rows = []
@@ -167,7 +167,7 @@ def gated_without_token(planned: list[Planned]) -> list[Check]:
             if not hint:
                 continue
             try:
-                cached = locate(ident, f"{p.name} {key}") != ident
+                cached = find_local(ident, f"{p.name} {key}") is not None
             except MissingWeights:
                 continue  # offline and missing: the weights check names it, with the same hint
             if not cached:
@@ -184,16 +184,16 @@ def _token() -> Optional[str]:
 def hub(ident: str, what: str) -> Check:
     """Whether the hub has ``ident`` and this machine may download it (or, offline, whether it is cached)."""
     from ibench.models.catalog import gated_hint, lookup
-    from ibench.weights import MissingWeights, endpoint, locate
+    from ibench.weights import MissingWeights, endpoint, find_local
 
     if Path(ident).expanduser().exists():
         return Check("weights", ident, "ok", f"{what}: a local folder")
     try:
-        found = locate(ident, what)
+        found = find_local(ident, what)
     except MissingWeights as exc:
         hint = gated_hint(ident)
         return Check("weights", ident, "blocker", one_line(exc) + (f"; {hint}" if hint else ""))
-    if found != ident:
+    if found is not None:
         return Check("weights", ident, "ok", f"{what}: in the Hugging Face cache")
     from huggingface_hub import HfApi
     from huggingface_hub.errors import GatedRepoError, HfHubHTTPError, RepositoryNotFoundError

@@ -120,10 +120,10 @@ def check_model_weights(cls, options: dict) -> None:
     """Look up (not load) the weights a built-in model's settings name: every missing one in one line."""
     from ibench.models.catalog import weight_ids
     from ibench.models.settings import parse_settings
-    from ibench.weights import resolve_all
+    from ibench.weights import check_all
 
-    settings = parse_settings(cls.name, cls.Settings, options)  # adapters without weights() (multiref): the catalog's
-    resolve_all(cls.name, cls.weights(settings) or {k: (v, None) for k, v in weight_ids(cls, settings).items()})
+    settings = parse_settings(cls.name, cls.Settings, options)  # adapters without weights(): the catalog's
+    check_all(cls.name, cls.weights(settings) or {k: (v, None) for k, v in weight_ids(cls, settings).items()})
 
 
 def model_class(name: str):

@@ -82,6 +82,9 @@ _ENTRIES = [
             APACHE, HF + "Salesforce/blipdiffusion-controlnet",
             (Part("unet", 0.86), Part("text_encoder", 0.123), Part("qformer", 0.4), Part("controlnet", 0.361),
              Part("vae", 0.084)), activations_gb=1.5, note="parameter split estimated"),
+    Weights("google-bert/bert-base-uncased", "BERT tokenizer (BLIP-Diffusion's Q-Former)", "public", "Apache-2.0",
+            APACHE, HF + "google-bert/bert-base-uncased", (), activations_gb=0.0,
+            note="tokenizer files only (huggingface/diffusers#5804): no GPU memory"),
     # -- judges (evaluators/judge/configs) -----------------------------------------------------------
     Weights("Qwen/Qwen2.5-VL-7B-Instruct", "Qwen2.5-VL 7B (judge)", "public", "Apache-2.0", APACHE,
             HF + "Qwen/Qwen2.5-VL-7B-Instruct", (Part("model", 8.29),), activations_gb=1.5),

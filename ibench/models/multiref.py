@@ -24,7 +24,7 @@ from ibench.errors import unknown
 
 from .base import Failed, ModelAdapter, Request
 from .catalog import entries_for, refuse_unreleased
-from .hf_common import device_and_dtype, free, generators, load_failure, place, quiet, resolve_all
+from .hf_common import PipelineFiles, Wanted, device_and_dtype, free, generators, load_failure, locate_all, place, quiet
 from .multiref_presets import PRESETS, Preset
 from .placement import prepare
 from .settings import Count, Number, PlacementSettings
@@ -82,17 +82,29 @@ class MultiRefModel(ModelAdapter):
     capabilities = ALL_CAPABILITIES
     Settings = MultiRefSettings
 
+    @classmethod
+    def resolve(cls, config: Any) -> MultiRefSettings:
+        """The settings a run uses: the preset's defaults filled in (the run id names what was actually used)."""
+        preset = PRESETS[config.preset]
+        return config.model_copy(update={
+            "model": config.model or preset.model, "steps": config.steps or preset.steps,
+            "guidance": preset.guidance if config.guidance is None else config.guidance,
+            "max_references": config.max_references or preset.max_refs})
+
+    @classmethod
+    def weights(cls, config: Any) -> Wanted:
+        return {"model": (cls.resolve(config).model, PipelineFiles())}
+
     def __init__(self, **options: Any):
         super().__init__(**options)
-        preset = self.preset = PRESETS[self.config.preset]
-        resolved = {"model": self.config.model or preset.model, "steps": self.config.steps or preset.steps,
-                    "guidance": preset.guidance if self.config.guidance is None else self.config.guidance,
-                    "max_references": self.config.max_references or preset.max_refs}
-        self.config = self.config.model_copy(update=resolved)  # the run id names what was actually used
-        self.options = o = self.config.model_dump()
+        run = self.resolve(self.config)
+        if self.Settings is MultiRefSettings:  # an alias (``omnigen``) keeps its own settings, and so its run ids
+            self.config = run  # the run id names what was actually used
+        preset = self.preset = PRESETS[run.preset]
+        self.options = o = run.model_dump()
         self.needs_references = preset.needs_references
         refuse_unreleased(o["model"], f"model 'multiref' preset {o['preset']}")
-        path = resolve_all(self.name, {"model": (o["model"], None)})["model"]  # before the heavy imports
+        path = locate_all(self.name, self.weights(self.config))["model"]  # a local folder, before the heavy imports
         import diffusers
         import torch
 
@@ -173,8 +185,8 @@ class MultiRefModel(ModelAdapter):
         for group in self._groups(batch, ready):
             prompts = [prompt for _, prompt, _ in group]
             seeds = [batch[n].seed for n, _, _ in group]
-            if preset.per_prompt:
-                images = [ims or None for _, _, ims in group]
+            if preset.per_prompt:  # None when no prompt has images: OmniGen then runs no image-guidance branch
+                images = [ims or None for _, _, ims in group] if any(ims for _, _, ims in group) else None
             else:
                 images = group[0][2] or None
             for (n, _, _), image in zip(group, self._call(prompts, images, seeds)):

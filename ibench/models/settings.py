@@ -37,7 +37,6 @@ class AdapterSettings(BaseModel):
     RUNTIME: ClassVar[frozenset[str]] = frozenset({"device", "batch_size", "offload", "compile"})
 
     device: str = "auto"
-    batch_size: Optional[Count] = None
     offload: Offload = False
     compile: bool = False
 
