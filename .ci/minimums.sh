@@ -49,8 +49,9 @@ TESTS=(
   tests/test_human_app.py tests/test_human_store.py tests/test_human_stats.py
   tests/test_report_build.py tests/test_gate.py tests/test_packaging.py
 )
-if ! compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null; then  # as scripts/test.sh does where it cannot install it
-  export IBENCH_SKIP_SYSTEM_TESTS="${IBENCH_SKIP_SYSTEM_TESTS:-postgresql: not installed here (scripts/test.sh installs it as root)}"
+# No PostgreSQL server binaries (scripts/test.sh installs them where it may): skip those tests, saying why.
+if ! compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null; then
+  export IBENCH_SKIP_SYSTEM_TESTS="${IBENCH_SKIP_SYSTEM_TESTS:-postgresql: not installed (scripts/test.sh installs it)}"
 fi
 HF_HUB_OFFLINE=1 "$VENV/bin/python" -m pytest -p no:cacheprovider "${TESTS[@]}"
 echo "minimums step: $(( $(date +%s) - start )) s"

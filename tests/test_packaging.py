@@ -26,9 +26,10 @@ RUNTIME_DATA = ["ibench/evaluators/judge/prompts/*.yaml", "ibench/evaluators/jud
 
 
 def tracked_files() -> list[str]:
-    """Repository-relative paths of the files under version control (every file when this is not a checkout)."""
+    """Repository-relative paths of the files git would commit (every file when this is not a checkout)."""
     if (ROOT / ".git").exists() and shutil.which("git"):
-        out = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout
+        out = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
+                             capture_output=True, check=True).stdout
         return [p for p in out.decode().split("\0") if p and (ROOT / p).is_file()]
     return [str(p.relative_to(ROOT)) for p in ROOT.rglob("*") if p.is_file()
             and not any(part == "__pycache__" or part.startswith((".venv", ".git")) for part in p.parts)]
@@ -89,7 +90,7 @@ def test_the_wheel_holds_every_tracked_file_and_the_runtime_data(built_wheel):
     wheel, _ = built_wheel
     names = set(zipfile.ZipFile(wheel).namelist())
     left_out = sorted(rel for rel, inside in package_files().items() if inside not in names)
-    assert not left_out, f"tracked files missing from the wheel (add a [tool.setuptools.package-data] glob): {left_out}"
+    assert not left_out, f"files missing from the wheel (add a [tool.setuptools.package-data] glob): {left_out}"
     for glob in RUNTIME_DATA:
         folder, pattern = glob.rsplit("/", 1)
         hits = [n for n in names if n.rsplit("/", 1)[0] == folder and Path(n).match(pattern)]
