@@ -19,7 +19,7 @@ import re
 import sys
 from importlib.metadata import PackageNotFoundError, version
 
-NOT_INSTALLED = {"insightface", "onnxruntime"}  # the face extra is not in `all`
+NOT_INSTALLED = {"insightface", "onnxruntime", "bitsandbytes", "torchao"}  # face, quant: not in `all`
 wrong = []
 for line in open(".ci/minimums.txt", encoding="utf-8"):
     m = re.match(r"\s*([A-Za-z0-9_.\-]+)==(\S+)", line)
