@@ -184,6 +184,7 @@ class LocalityKind(MetricKind):
                     raise IbenchError(f"cannot score {m.name} for {iid} sample {sample}: {error}")
                 if not outside.any():
                     empty[m.name] += 1
+                    out.fail(m.name, iid, sample, "no pixel outside the dilated mask")
                     continue
                 if m.extractor:
                     dist = ctx.extractors[m.extractor].distance_map(src[None], output[None])[0, 0]

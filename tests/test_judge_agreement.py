@@ -38,10 +38,11 @@ def env(tmp_path_factory) -> dict:
     runs = make_synthetic_runs(base, session_cache(tmp_path_factory), models=("tiny", "references"), limit=3, samples=2)
     with pytest.MonkeyPatch.context() as mp, FakeOpenAI(judged_by_image) as server:
         mp.setenv("IBENCH_CACHE_DIR", str(cache))
+        from ibench.evaluators.options import ScoreOptions
         from ibench.evaluators.score import score_run
 
         for run in runs:
-            score_run(run, metrics=JUDGE_METRICS, options={"judge": {"config": api_config(server.url)}})
+            score_run(run, ScoreOptions(metrics=JUDGE_METRICS, kinds={"judge": {"config": api_config(server.url)}}))
     db = base / "ratings.db"
     rate_all(db, make_study(db, runs, raters=4, k=3, name="pilot"), seed=5)
     return {"runs": runs, "db": db, "base": base}

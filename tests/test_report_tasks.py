@@ -36,6 +36,7 @@ def scaling_runs(tmp_path_factory, shared_data):
     """The four scaling tasks with the tiny and the references models, scored with tiny extractors."""
     from ibench.core.paths import DataRoot
     from ibench.core.registry import get_task
+    from ibench.evaluators.options import ScoreOptions
     from ibench.evaluators.score import score_run
     from ibench.models import get_model
     from ibench.run import GenerateOptions, generate
@@ -47,7 +48,7 @@ def scaling_runs(tmp_path_factory, shared_data):
             for model in ("tiny", "references"):
                 store, _ = generate(get_task(task), get_model(model), root,
                                     GenerateOptions(out=base / "runs", limit=2, samples=1, progress=False))
-                score_run(store.path, metrics="clip_t,dino", config="tiny", num_workers=0)
+                score_run(store.path, ScoreOptions(metrics="clip_t,dino", extractors="tiny", num_workers=0))
     return base / "runs"
 
 
