@@ -75,6 +75,26 @@ def test_the_scaling_curve_and_the_recipes_appear_in_the_report(scaling_runs, tm
     assert "## Metric recipes" in md and 'id="recipes-table"' in html
 
 
+def test_the_scaling_point_is_the_runs_own_not_the_rendering_machines_task_files(scaling_runs, monkeypatch):
+    """Recorded in the manifest when the run is made; a machine whose task files differ (or lack the task) draws
+    the same curve."""
+    from ibench.core.registry import get_task
+    from ibench.errors import IbenchError
+    from ibench.report.runs import discover_runs
+    from ibench.report.scaling import _group
+
+    runs = discover_runs([scaling_runs])
+    assert {(r.task, r.manifest.scaling.group, r.manifest.scaling.n_references) for r in runs} == \
+        {(f"subject_scaling_{n}", "subject_scaling", n) for n in range(1, 5)}
+    assert all(r.manifest.scaling.n_references == len(get_task(r.task).references) for r in runs)
+
+    def gone(name: str):  # noqa: ANN202
+        raise IbenchError(f"unknown task {name!r}")
+
+    monkeypatch.setattr("ibench.core.registry.get_task", gone)
+    assert {_group(r) for r in runs} == {("subject_scaling", n) for n in range(1, 5)}
+
+
 def test_imagenhub_editing_stats_land_under_the_ibench_task_names(cli, shared_data):
     ratings = shared_data / "imagenhub_ratings"
     code, out, err = cli("human", "stats", "--imagenhub", ratings)
