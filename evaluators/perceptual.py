@@ -28,7 +28,8 @@ from ibench.errors import IbenchError
 from ibench.weights import offline
 
 from .config import ExtractorConfig
-from .extractor import Extractor, file_identity
+from .extractor import Extractor
+from .identity import file_identity
 from .features import loader
 from .kinds import KindOutput, MetricKind, ScoringContext
 
