@@ -15,7 +15,9 @@
    instances with the rest 0.01 worse (judge_o: an assumed profile, as no judge runs offline here: instance
    means N(0.6, 0.15), sample sd 0.1, on the judge's 0.1 grid), and a third of the generations failed.
 
-    python benchmarks/bench_gate.py [--reps 300] [--instances 60] [--samples 4] [--runs BASELINE RERUN]
+    python benchmarks/bench_gate.py [--reps 300] [--instances 60] [--samples 4] [--work DIR] [--runs BASELINE RERUN]
+
+``--work DIR`` keeps the tiny runs there (and reuses them when they are there already).
 """
 
 from __future__ import annotations
@@ -58,10 +60,14 @@ def cli(*args) -> int:
 
 
 def make_tiny_runs(tmp: Path, n: int, k: int) -> tuple[Path, Path]:
-    """A tiny run and its rerun with another generation seed on the same instances, both scored."""
+    """A tiny run and its rerun with another generation seed on the same instances, both scored (kept ones reused)."""
     import os
 
     os.environ.update(HF_HUB_OFFLINE="1", IBENCH_CACHE_DIR=str(tmp / "cache"))
+    kept = [next((tmp / f"seed{s}").glob("*/results.json"), None) if (tmp / f"seed{s}").is_dir() else None
+            for s in (0, 1)]
+    if all(kept):
+        return kept[0].parent, kept[1].parent
     made = []
     assert cli("instances", "--task", "style_subject", "--data-dir", "synthetic", "--limit", n,
                "--out", tmp / "instances.jsonl") == 0
@@ -202,9 +208,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--runs", nargs=2, type=Path, metavar=("BASELINE", "RERUN"),
                         help="two scored runs of the same instances with other seeds (default: make tiny ones)")
+    parser.add_argument("--work", type=Path, help="keep (and reuse) the tiny runs here")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        base, rerun = args.runs or make_tiny_runs(Path(tmp), args.instances, args.samples)
+        work = args.work or Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        base, rerun = args.runs or make_tiny_runs(work, args.instances, args.samples)
         _, values = items(base)
         table = measured(base, rerun)
         b = Path(tmp) / "baseline.json"
