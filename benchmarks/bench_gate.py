@@ -19,7 +19,8 @@
    judge's 0.1 grid) and ``dino_audit``, the audit's real DINO (instance means N(0.434, 0.183): its 1se of
    0.0236 at n=60; sample sd 0.041, what its "power 0.17 against -0.02 under 1se" implies at 4 samples).
 
-    python benchmarks/bench_gate.py [--reps 300] [--instances 60] [--samples 4] [--work DIR] [--runs BASELINE RERUN]
+    python benchmarks/bench_gate.py [--reps 300] [--instances 60] [--samples 4] [--work DIR] [--only SCENARIO]
+                                    [--runs BASELINE RERUN]
 
 ``--work DIR`` keeps the tiny runs there (and reuses them when they are there already).
 """
@@ -36,7 +37,7 @@ import pandas as pd
 
 sys.path[:0] = [str(Path(__file__).resolve().parents[1])]
 
-from ibench.evaluators.coverage import GENERATION_FAILED, measure  # noqa: E402
+from ibench.evaluators.coverage import measure  # noqa: E402
 from ibench.gate.baseline import Baseline, build_baseline  # noqa: E402
 from ibench.gate.check import RunValues, check_metrics  # noqa: E402
 from ibench.gate.rule import decide, parse_tolerances  # noqa: E402
@@ -186,8 +187,9 @@ def scenarios(sim: Simulator, base: dict[str, np.ndarray]):
     yield "a third of generations failed", {m: np.where(failed, np.nan, a) for m, a in r.items()}, failed, {}, None
 
 
-def simulate(values: dict[str, np.ndarray], reps: int, seed: int) -> pd.DataFrame:
-    """Detection rate of every scenario under the defaults and under the rule before."""
+def simulate(values: dict[str, np.ndarray], reps: int, seed: int, only: str = "") -> pd.DataFrame:
+    """Detection rate of every scenario (those whose name starts with ``only``) under the defaults and under the
+    value rule before (1se, no coverage gating)."""
     sim = Simulator(values, np.random.default_rng(seed))
     hits: dict[str, list[int]] = {}
     run = {"run_id": "sim", "task": "style_subject", "model": "tiny"}
@@ -198,6 +200,8 @@ def simulate(values: dict[str, np.ndarray], reps: int, seed: int) -> pd.DataFram
         before = [f"{m}={np.std(list(b.per_instance.values()), ddof=1) / np.sqrt(b.n):.6g}"
                   for m, b in baseline.metrics.items()] + ["coverage=100%"]
         for name, rerun, failed, reasons, target in scenarios(sim, base):
+            if not name.startswith(only):
+                continue
             values_run = RunValues.from_scores(*inputs(rerun, failed, reasons))
             counts = hits.setdefault(name, [0, 0])
             for j, specs in enumerate(([], before)):
@@ -216,6 +220,7 @@ def main() -> None:
     parser.add_argument("--runs", nargs=2, type=Path, metavar=("BASELINE", "RERUN"),
                         help="two scored runs of the same instances with other seeds (default: make tiny ones)")
     parser.add_argument("--work", type=Path, help="keep (and reuse) the tiny runs here")
+    parser.add_argument("--only", default="", help="simulate only the scenarios whose name starts with this")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = args.work or Path(tmp)
@@ -232,7 +237,7 @@ def main() -> None:
           f"and a rerun with other generation seeds")
     print(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     print(f"real seed rerun through `ibench check` at the defaults: exit {code}")
-    result = simulate(values, args.reps, args.seed)
+    result = simulate(values, args.reps, args.seed, args.only)
     se = np.sqrt(0.05 * 0.95 / args.reps)
     print(f"\n# simulated from the measured run: {args.reps} replicates per row (MC se at 5%: {se:.1%}); "
           f"ibench = the defaults (1noise, Holm at 0.05, coverage tolerance 0)")

@@ -9,7 +9,6 @@ from the cache, so a warm re-score never builds a network.
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Callable
 
 import numpy as np

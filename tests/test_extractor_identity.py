@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from pathlib import Path
 
 import pytest
 from report_fixtures import METRICS, report_inputs  # noqa: F401 (fixture)
