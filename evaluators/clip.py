@@ -17,7 +17,8 @@ from ibench.errors import IbenchError
 from ibench.weights import Missing, MissingWeights, hub_unavailable, locate
 
 from .config import ExtractorConfig
-from .extractor import Extractor, file_identity, l2_normalize, quiet_transformers
+from .extractor import Extractor, l2_normalize, quiet_transformers
+from .identity import file_identity, weights_name
 
 HF_FILES = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")
 
@@ -92,7 +93,7 @@ class ClipBackend:
             weights = f"{pretrained}" if local is None else f"{pretrained}:{file_identity(local)}"
             pretrained = local or pretrained
         self.name, self.pretrained, self.what = name, pretrained, what
-        self.id = f"open_clip:{config.clip_model}:{weights}"
+        self.id = f"open_clip:{weights_name(config.clip_model)}:{weights}"
         self.model = self.preprocess = self.tokenizer = None
 
     def load(self) -> None:

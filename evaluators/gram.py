@@ -17,7 +17,8 @@ import torch
 from ibench.weights import locate
 
 from .config import ExtractorConfig
-from .extractor import Extractor, file_identity, quiet_transformers
+from .extractor import Extractor, quiet_transformers
+from .identity import file_identity, weights_name
 
 SIZE = 256
 
@@ -43,7 +44,7 @@ class Gram(Extractor):
         super().__init__(device)
         self.source = locate(config.style_model, "style CNN (timm)", "style.model")
         self.layers = config.style_layers
-        self.id = f"timm:{config.style_model}:{file_identity(self.source)}:layers{self.layers}"
+        self.id = f"timm:{weights_name(config.style_model)}:{file_identity(self.source)}:layers{self.layers}"
         self.preprocessing = f"resize{SIZE}-crop{SIZE}-bicubic"
         self._transform = self.model = None
 

@@ -1,5 +1,6 @@
 """Bootstrap confidence intervals and tests (scipy.stats.bootstrap, seeded) shared by scores, reports and the
-gate; rank correlations with cluster-bootstrap intervals."""
+gate; rank correlations with cluster-bootstrap intervals; a cluster bootstrap of any statistic
+(``cluster_bootstrap``) for tables whose items are several images of one instance."""
 
 from __future__ import annotations
 
@@ -221,6 +222,33 @@ def _interval(rows: np.ndarray, confidence: float) -> tuple[float, float]:
     rows = rows[~np.isnan(rows)]
     alpha = (1 - confidence) / 2
     return tuple(np.quantile(rows, [alpha, 1 - alpha])) if rows.size else (math.nan, math.nan)
+
+
+def cluster_draws(clusters, seed: int = 0, resamples: int = RESAMPLES) -> list[np.ndarray]:
+    """The index draws of a cluster bootstrap: each draw takes ``k`` clusters with replacement (``k`` = the
+    number of distinct labels in ``clusters``) and every item of each drawn cluster, as often as the cluster
+    was drawn. The cluster draws are ``default_rng(seed).integers(0, k, (resamples, k))`` over the sorted
+    labels, the same draws ``corr_ci(..., clusters=)`` weights by, so the two agree exactly."""
+    labels = np.asarray(clusters)
+    _, cluster = np.unique(labels, return_inverse=True)
+    k = int(cluster.max()) + 1 if labels.size else 0
+    members = [np.flatnonzero(cluster == c) for c in range(k)]
+    draws = np.random.default_rng(seed).integers(0, k, (resamples, k)) if k else np.empty((resamples, 0), int)
+    return [np.concatenate([members[c] for c in d]) if k else np.empty(0, int) for d in draws]
+
+
+def cluster_bootstrap(stat, clusters, seed: int = 0, resamples: int = RESAMPLES,  # noqa: ANN001 - a callable
+                      confidence: float = CONFIDENCE) -> tuple[float, float]:
+    """Percentile interval of ``stat(indices)`` (a statistic of the items at those indices) under a cluster
+    bootstrap (``cluster_draws``): where an instance has several images (samples, models), its images are
+    not independent draws and must be resampled together, or the interval comes out too narrow. Draws
+    where the statistic is undefined (NaN) are left out; fewer than 2 clusters give NaN bounds."""
+    labels = np.asarray(clusters)
+    if np.unique(labels).size < 2:
+        return math.nan, math.nan
+    values = np.array([stat(idx) for idx in cluster_draws(labels, seed, resamples)], dtype=float)
+    low, high = _interval(values, confidence)
+    return float(low), float(high)
 
 
 def corr_ci(x, y, method: str = "spearman", seed: int = 0, confidence: float = CONFIDENCE,

@@ -100,10 +100,11 @@ def test_logprob_mode_scores_a_run_end_to_end(env, verdict_cache, cli):
     import jsonschema
 
     from ibench.evaluators.results import load_scores
+    from ibench.evaluators.options import ScoreOptions
     from ibench.evaluators.score import score_run
 
     run = env["runs"][0]
-    results = score_run(run, metrics=JUDGE_METRICS, options={"judge": {"config": hf_config(env["vlm"])}})
+    results = score_run(run, ScoreOptions(metrics=JUDGE_METRICS, kinds={"judge": {"config": hf_config(env["vlm"])}}))
     jsonschema.validate(results, json.loads((ROOT / "docs" / "results-schema.json").read_text()))
     n = results["counts"]["scored"]
     for m in JUDGE_METRICS:
@@ -125,11 +126,12 @@ def test_logprob_mode_scores_a_run_end_to_end(env, verdict_cache, cli):
 
 
 def test_generate_mode_garbage_lands_as_counted_parse_failures(env, verdict_cache):
+    from ibench.evaluators.options import ScoreOptions
     from ibench.evaluators.score import score_run
 
     run = env["runs"][0]
     config = hf_config(env["vlm"], mode="generate", max_new_tokens=8, max_retries=1)
-    results = score_run(run, metrics=JUDGE_METRICS, options={"judge": {"config": config}})
+    results = score_run(run, ScoreOptions(metrics=JUDGE_METRICS, kinds={"judge": {"config": config}}))
     n = results["counts"]["scored"]
     for m in JUDGE_METRICS:
         entry = results["metrics"][m]

@@ -41,9 +41,10 @@ def run(tmp_path_factory) -> Path:
 
 
 def score(run: Path, config: dict) -> dict:
+    from ibench.evaluators.options import ScoreOptions
     from ibench.evaluators.score import score_run
 
-    return score_run(run, metrics=["judge_sc", "judge_pq"], options={"judge": {"config": config}})["metrics"]
+    return score_run(run, ScoreOptions(metrics=["judge_sc", "judge_pq"], kinds={"judge": {"config": config}}))["metrics"]
 
 
 def test_the_count_is_the_messages_the_judge_sends(run, verdict_cache):

@@ -9,6 +9,8 @@ TSVs and the score files with scipy; a model-blind join of the same files gives 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import hashlib
 import json
 from pathlib import Path
@@ -87,10 +89,11 @@ def study(tmp_path_factory) -> dict:
     assert len(runs) == 3
     with pytest.MonkeyPatch.context() as mp, FakeOpenAI(judged) as server:
         mp.setenv("IBENCH_CACHE_DIR", str(base / "cache"))
+        from ibench.evaluators.options import ScoreOptions
         from ibench.evaluators.score import score_run
 
         for run in runs:
-            score_run(run, metrics=JUDGE_METRICS, options={"judge": {"config": api_config(server.url)}})
+            score_run(run, ScoreOptions(metrics=JUDGE_METRICS, kinds={"judge": {"config": api_config(server.url)}}))
     db = base / "ratings.db"
     assert cli_code("human", "import-imagenhub", tsvs, "--db", db) == 0
     return {"base": base, "runs": runs, "db": db, "ratings": ratings}
@@ -163,8 +166,8 @@ def test_a_shared_run_id_never_merges_models(study):
     from ibench.report.runs import open_run
 
     scores = item_scores(str(study["db"])).assign(run_id="imagenhub")
-    run = open_run(study["runs"][0])
-    run.run_id, run.label = "imagenhub", "SDXL"
+    first = open_run(study["runs"][0])
+    run = replace(first, manifest=first.manifest.model_copy(update={"run_id": "imagenhub"}), label="SDXL")
     named = model_labels(scores, [run])
     assert sorted(set(named)) == sorted(MODELS)
     assert list(named) == list(scores["model"])

@@ -180,10 +180,14 @@ def test_cli_report_and_user_errors(report_inputs, tmp_path, capsys):
 
 
 def test_models_are_labelled_by_the_settings_that_tell_them_apart(tmp_path):
+    from ibench.core.manifest import Identity, Manifest
     from ibench.report.runs import RunInfo, label_runs
 
     def run(rid, model, task="t", **settings):
-        return RunInfo(tmp_path, rid, task, 1, "in_domain", model, settings, 0, "d", "", label=model)
+        ident = Identity(task=task, task_version=1, spec_hash="h", model=model, model_settings=settings, seed=0,
+                         data="d")
+        return RunInfo(tmp_path, Manifest(run_id=rid, identity=ident, family="in_domain", created="", data_root=""),
+                       label=model)
 
     runs = label_runs([run("a1", "tiny", size=64, strength=0.9), run("b2", "tiny", size=64, strength=0.5),
                        run("c3", "references"), run("d4", "tiny", task="u", strength=0.5),

@@ -55,7 +55,7 @@ JudgeMaxCallsOpt = typer.Option(None, "--judge-max-calls", min=0,
 
 
 def kind_options(judge_config: Optional[str], judge_max_calls: Optional[int]) -> dict:
-    """Per-kind scoring options from the CLI (``score_run(options=...)``)."""
+    """Per-kind scoring options from the CLI (``ScoreOptions.kinds``)."""
     return {"judge": {"config": judge_config, "max_calls": judge_max_calls}}
 
 

@@ -160,13 +160,15 @@ def run(task: Optional[list[str]] = SuiteTaskOpt, family: Optional[list[str]] = 
 def score_stage(store, extractor_config: Optional[str] = None, options: Optional[dict] = None,
                 limit: Optional[int] = None, samples: Optional[int] = None, device: str = "auto") -> None:
     """Score a run (the first ``limit`` instances x ``samples``; default all) with its task's metrics; print the summary."""
+    from ibench.evaluators.options import ScoreOptions
+    from ibench.evaluators.results import load_results
     from ibench.evaluators.score import score_run
 
     from .score import summary
 
-    results = score_run(store.path, config=extractor_config, progress=True, options=options, limit=limit,
-                        samples=samples, device=device)
-    for line in summary(results):
+    score_run(store.path, ScoreOptions(extractors=extractor_config, progress=True, kinds=options or {}, limit=limit,
+                                       samples=samples, device=device))
+    for line in summary(load_results(store.path)):
         typer.echo(line)
 
 

@@ -154,15 +154,17 @@ def read_runs(runs: list[RunRef], label: Optional[str] = None) -> list[tuple]:
         scores = load_scores(run.path)
         per_image = scores.groupby(["instance_id", "sample", "metric"], as_index=False)["value"].mean()
         for metric, group in per_image.groupby("metric", sort=True):
-            entry = (results.get("metrics") or {}).get(metric) or {}
+            entry = results.metrics.get(metric)
             if metric in judges:
-                name = label or (entry.get("judge") or {}).get("label") or "judge"
+                name = label or (getattr(entry, "judge", None) or {}).get("label") or "judge"
                 measures = [judges[metric]]
                 sign = 1.0
             else:
                 name = f"{label}:{metric}" if label else metric
                 measures = list(MEASURES)
-                higher = entry.get("higher_is_better", METRICS[metric].higher_is_better if metric in METRICS else True)
+                higher = results.higher_is_better(metric)
+                if higher is None:
+                    higher = METRICS[metric].higher_is_better if metric in METRICS else True
                 sign = 1.0 if higher else -1.0
             for r in group.itertuples(index=False):
                 rows += [(name, run.task, run.label, r.instance_id, int(r.sample), m, sign * float(r.value))
