@@ -52,7 +52,7 @@ def test_compositions_are_coherent(data_root):
         subject_views = inst.instruction.references[0].images
         source = inst.meta["control_source"]
         assert source.startswith(f"dreambench/{inst.meta['subjects'][0]}/") and source not in subject_views
-        assert inst.instruction.references[1].images[0].startswith("derived/edge/")
+        assert inst.instruction.references[1].images[0].startswith("derived/edge-v2/")
     st = build_instances(get_task("style_transfer"), data_root, count=5)
     assert all(i.instruction.target_prompt and i.meta["content_source"].startswith("content/") for i in st)
 

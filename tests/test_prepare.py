@@ -33,7 +33,9 @@ def root(shared_data, tmp_path):
 
 
 def _map(root, control: str, rel: str):
-    return root / "derived" / control / (rel.rsplit(".", 1)[0] + ".png")
+    from ibench.core.paths import derived_path
+
+    return root / derived_path(control, rel)
 
 
 def test_depth_maps_are_written_once(root, depth_model, capsys, cli_code):

@@ -227,3 +227,26 @@ def test_editing_metrics_or_checklist_keeps_the_run(data_root, tmp_path, monkeyp
     other, _ = generate(get_task(str(folder / "style_subject.yaml")), get_model("tiny"), data_root, GenerateOptions(out=tmp_path,
                         limit=1, samples=1, progress=False))
     assert other.path != store.path
+
+
+def test_a_changed_control_map_maker_or_adapter_revision_changes_the_run_id(data_root):
+    """Edge maps are versioned (``CONTROL_MAP_VERSIONS``) and so is an adapter (``ModelAdapter.revision``): a
+    task using such a map, or a model past revision 1, gets ``revisions`` in its identity and so a new run id;
+    everything else keeps the identity (and run id) it had before the field existed."""
+    from ibench.core.paths import derived_path
+    from ibench.models.sd_composite import SDCompositeModel
+    from ibench.run.runner import identity
+
+    tiny = get_model("tiny")
+    plain = identity(get_task("style_subject"), tiny, 0, data_root)
+    assert plain.revisions is None and "revisions" not in plain.as_dict()
+    edge = identity(get_task("edge2img"), tiny, 0, data_root)
+    assert edge.revisions == {"edge": 2} and edge.run_id() != edge.model_copy(update={"revisions": None}).run_id()
+    assert derived_path("edge", "content/x.jpg") == "derived/edge-v2/content/x.png"
+    assert derived_path("mask", "content/x.jpg") == "derived/mask/content/x.png"
+
+    class Revised(type(tiny)):
+        revision = 3
+
+    assert identity(get_task("edge2img"), Revised(), 0, data_root).revisions == {"edge": 2, "model": 3}
+    assert SDCompositeModel.revision == 2 and tiny.revision == 1

@@ -31,6 +31,10 @@ class Identity(BaseModel):
     seed: int
     data: str
     instances: Optional[str] = None  # hash of a user's own instance list (``--instances``)
+    #: code versions past 1 that change the outputs of the same settings: ``model`` (the adapter's
+    #: ``revision``) and each control map type the task uses (``CONTROL_MAP_VERSIONS``); absent when all are 1,
+    #: so the run ids of everything else never changed
+    revisions: Optional[dict[str, int]] = None
 
     def as_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude_none=True)

@@ -80,6 +80,11 @@ class DataRoot:
 
 
 def derived_path(control: str, source: str) -> str:
-    """Relative path of the ``control`` map of image ``source`` (e.g. derived/edge/content/x.png)."""
+    """Relative path of the ``control`` map of image ``source`` (e.g. derived/mask/content/x.png); a control type
+    whose maker is past version 1 has its version in the folder name (derived/edge-v2/content/x.png)."""
+    from ibench.core.vocabulary import CONTROL_MAP_VERSIONS
+
     stem = source.rsplit(".", 1)[0]
-    return f"{DERIVED_PREFIX}/{control}/{stem}.png"
+    version = CONTROL_MAP_VERSIONS.get(control, 1)
+    folder = control if version == 1 else f"{control}-v{version}"
+    return f"{DERIVED_PREFIX}/{folder}/{stem}.png"

@@ -67,6 +67,11 @@ CONTROL_TYPES: dict[str, str] = {
     "mask": "foreground mask (GrabCut)",
     "sketch": "line drawing (inverted, thresholded edges)",
 }
+#: The version of each control type's maker, where it is past 1: bumped when the maps it makes change, so the
+#: new maps get new paths (``ibench.core.paths.derived_path``), new instance ids and new run ids, and a map
+#: made by an older ibench (cached, or prepared into a data root) is never mixed with new ones.
+#: edge 2: Canny at ControlNet's working resolution (shorter side 512), not at the photo's.
+CONTROL_MAP_VERSIONS: dict[str, int] = {"edge": 2}
 #: Control maps cheap enough to derive on demand while building instances (depth needs a model).
 ON_DEMAND_CONTROLS: tuple[str, ...] = ("edge", "mask", "sketch")
 
@@ -80,7 +85,7 @@ Control = Literal["edge", "depth", "mask", "sketch"]
 Family = Literal["in_domain", "zero_shot", "editing", "scaling"]
 RealImageSet = Literal["dreambench", "styledrop", "classic", "content", "faces"]
 assert set(get_args(Kind)) == set(REFERENCE_KINDS) and set(get_args(Control)) == set(CONTROL_TYPES)
-assert set(get_args(Pool)) == set(POOLS)
+assert set(get_args(Pool)) == set(POOLS) and set(CONTROL_MAP_VERSIONS) <= set(CONTROL_TYPES)
 assert set(get_args(Family)) == set(TASK_FAMILIES)
 assert set(get_args(RealImageSet)) == set(REAL_IMAGE_SETS) >= set(POOL_IMAGE_SETS.values())
 assert all(set(info.real_images) <= set(REAL_IMAGE_SETS) for info in REFERENCE_KINDS.values())

@@ -74,6 +74,9 @@ class ModelAdapter(ABC):
     Settings: ClassVar[type[AdapterSettings]] = AdapterSettings
     max_batch: ClassVar[int | None] = None  # cap on requests per generate call (None: any)
     needs_references: ClassVar[bool] = False  # True: refuses text-only instances (the `references` oracle)
+    #: bump when the same settings give different images (a fix in how the adapter renders instructions or
+    #: runs its model): from 2 on it enters the run id, so an old run is never resumed with new images
+    revision: ClassVar[int] = 1
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

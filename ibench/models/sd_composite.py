@@ -132,6 +132,7 @@ class SDCompositeModel(ModelAdapter):
     """Stable Diffusion + IP-Adapter (subject, InstantStyle style) + ControlNet (edge, depth) + inpainting (mask)."""
 
     name = "sd-composite"
+    revision = 2  # 2: the SD 1.5 style image reaches the whole of up_blocks.1 (InstantStyle's SD 1.5 script)
     capabilities = frozenset({"subject", "style", "content", "source", "control:edge", "control:depth",
                               "control:mask"})
     Settings = SDCompositeSettings

@@ -22,6 +22,7 @@ from ibench.core.manifest import Identity, Manifest, ScalingPoint
 from ibench.core.paths import DataRoot
 from ibench.core.rundir import Generation, RunStore
 from ibench.core.taskspec import TaskSpec
+from ibench.core.vocabulary import CONTROL_MAP_VERSIONS
 from ibench.data.instances import build_instances
 from ibench.errors import IbenchError
 from ibench.models.base import Failed, ModelAdapter, Request, StopRun, check_capabilities
@@ -56,7 +57,16 @@ def identity(spec: TaskSpec, model: ModelAdapter, seed: int, root: DataRoot,
         name = f"{type(model).__module__}.{type(model).__qualname__}"
     given = hashlib.sha256(" ".join(i.id for i in instances).encode()).hexdigest()[:16] if instances else None
     return Identity(task=spec.name, task_version=spec.version, spec_hash=spec.spec_hash(), model=name,
-                    model_settings=model.settings(), seed=seed, data=data_fingerprint(root), instances=given)
+                    model_settings=model.settings(), seed=seed, data=data_fingerprint(root), instances=given,
+                    revisions=revisions(spec, model))
+
+
+def revisions(spec: TaskSpec, model: ModelAdapter) -> dict[str, int] | None:
+    """The code versions past 1 that this task and model's outputs depend on (``Identity.revisions``)."""
+    found = {r.control: CONTROL_MAP_VERSIONS[r.control] for r in spec.references if r.control in CONTROL_MAP_VERSIONS}
+    if model.revision > 1:
+        found["model"] = model.revision
+    return found or None
 
 
 def _git_commit() -> str | None:
