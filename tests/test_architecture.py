@@ -33,8 +33,9 @@ ALLOWED = {
     "ibench.evaluators": {"ibench.core", "ibench.data"} | UTILITIES,
     "ibench.human_eval": {"ibench.core"} | UTILITIES,
     "ibench.report": {"ibench.core", "ibench.evaluators", "ibench.human_eval"} | UTILITIES,
+    "ibench.packs": {"ibench.core", "ibench.data", "ibench.evaluators"} | UTILITIES,  # benchmark packs (issue 23)
     "ibench.cli": {"ibench.core", "ibench.data", "ibench.models", "ibench.run", "ibench.evaluators",
-                   "ibench.human_eval", "ibench.report"} | UTILITIES,
+                   "ibench.human_eval", "ibench.report", "ibench.packs"} | UTILITIES,
 }
 MAX_LINES = 400
 
