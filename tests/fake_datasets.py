@@ -10,7 +10,7 @@
   ``X-Linked-Etag``/``X-Linked-Size`` for LFS files); an unknown revision answers ``RevisionNotFound``.
 
 ``build_datasets(folder)`` writes the repos as the hub stores them (checked where we could; see
-notes/packs-research.md): DreamBench++ ``data.zip`` (``data/images/<category>/NN.jpg`` and
+docs/packs.md): DreamBench++ ``data.zip`` (``data/images/<category>/NN.jpg`` and
 ``data/captions/<category>/NN.txt``), OmniContext and ImagenHub parquet shards (``data/<split>-*.parquet``,
 Image columns as ``{bytes, path}`` structs), GEdit-Bench Arrow stream files (``train/data-*.arrow``, the
 ``save_to_disk`` layout the hub lists as "arrow").
@@ -191,7 +191,8 @@ def build_datasets(folder: Path) -> dict[str, Path]:
     write_parquet(repo("OmniGen2/OmniContext") / "data" / "train-00000-of-00001.parquet", [
         {"key": "0001", "task_type": "single_character", "instruction": "The woman from image 1 reads in a cafe.",
          "instruction_language": "en", "input_images": [cell(image((200, 10, 10)))]},
-        {"key": "0002", "task_type": "multiple_object", "instruction": "Put the cup in image 2 next to the lamp in image 1.",
+        {"key": "0002", "task_type": "multiple_object",
+         "instruction": "Put the cup in image 2 next to the lamp in image 1.",
          "instruction_language": "en", "input_images": [cell(image((10, 200, 10))), cell(image((10, 10, 200)))]},
         {"key": "0003", "task_type": "scene_character", "instruction": "The man stands in the street.",
          "instruction_language": "en", "input_images": [cell(image((90, 90, 0))), cell(image((0, 90, 90)))]},
@@ -219,7 +220,8 @@ def _imagenhub(repo) -> None:
     h = "-0123456789abcdef"
     write_parquet(repo("ImagenHub/Text_Guided_Image_Editing") / "data" / f"filtered-00000-of-00001{h}.parquet", [
         {"img_id": 100081, "turn_index": 1, "source_img": cell(image((1, 2, 3))), "target_img": cell(image((3, 2, 1))),
-         "instruction": "Make the sky pink", "source_global_caption": "a house", "target_global_caption": "a house, pink sky"}],
+         "instruction": "Make the sky pink", "source_global_caption": "a house",
+         "target_global_caption": "a house, pink sky"}],
         {"img_id": INT, "turn_index": INT, "source_img": IMAGE, "target_img": IMAGE, "instruction": TEXT,
          "source_global_caption": TEXT, "target_global_caption": TEXT})
     concept = {"subject": TEXT, "identifier": TEXT, "image": IMAGE}
@@ -240,6 +242,8 @@ def _imagenhub(repo) -> None:
         {"uid": 3, "prompt": "a cat sitting on a chair", "concept1": "cat", "concept2": "chair"}],
         {"uid": INT, "prompt": TEXT, "concept1": TEXT, "concept2": TEXT})
     write_parquet(repo("ImagenHub/Control_Guided_Image_Generation") / "data" / f"eval-00000-of-00001{h}.parquet", [
-        {"img_id": 5, "control_type": "canny", "guide": cell(image((255, 255, 255))), "text": "a bird", "image": cell(image((0, 0, 0)))},
-        {"img_id": 5, "control_type": "openpose", "guide": cell(image((0, 0, 0))), "text": "a dancer", "image": cell(image((0, 0, 0)))}],
+        {"img_id": 5, "control_type": "canny", "guide": cell(image((255, 255, 255))), "text": "a bird",
+         "image": cell(image((0, 0, 0)))},
+        {"img_id": 5, "control_type": "openpose", "guide": cell(image((0, 0, 0))), "text": "a dancer",
+         "image": cell(image((0, 0, 0)))}],
         {"img_id": INT, "control_type": TEXT, "guide": IMAGE, "text": TEXT, "image": IMAGE})

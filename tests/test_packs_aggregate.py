@@ -46,10 +46,11 @@ def dreambench_verdicts():
     rng = random.Random(7)
     ids = ["live_subject_animal_00_kitten", "live_subject_human_01_woman", "object_03_rolls-royce_hood_ornament",
            "style_01_ukiyo-e"]
-    records = [{"collection_id": c, "prompt_index": i, "aspect": a, "repeat": ("full", "full2", "full3")[r], "score": rng.randint(0, 4)}
+    runs = ("full", "full2", "full3")  # benchmarking.py:69
+    records = [{"collection_id": c, "prompt_index": i, "aspect": a, "repeat": runs[r], "score": rng.randint(0, 4)}
                for c in ids for i in range(9) for a in ("cp", "pf") for r in range(3)]
     files = {a: [{f"{x['collection_id']}-{x['prompt_index']}": x["score"] for x in records
-                  if x["aspect"] == a and x["repeat"] == rep} for rep in ("full", "full2", "full3")] for a in ("cp", "pf")}
+                  if x["aspect"] == a and x["repeat"] == rep} for rep in runs] for a in ("cp", "pf")}
     return records, files
 
 
@@ -59,10 +60,11 @@ def test_dreambench_plus_equals_the_anchors_benchmarking_table(dreambench_verdic
     for aspect in ("cp", "pf"):  # benchmarking.py:69-83 and :89-102: cal_score per run, then avg_std
         avg, std = anchor_avg_std([anchor_cal_score(f) for f in files[aspect]])
         assert got[aspect]["mean"] == pytest.approx(avg, abs=1e-12) and got[aspect]["std"] == pytest.approx(std, abs=1e-12)
-    for name in ("animal", "human", "object", "style"):
-        assert got["cp_by"][name]["mean"] == pytest.approx(anchor_avg_std([anchor_cal_score(f, name) for f in files["cp"]])[0])
-    for name in ("photorealistic", "style_transfer", "imaginative"):
-        assert got["pf_by"][name]["mean"] == pytest.approx(anchor_avg_std([anchor_cal_score(f, name) for f in files["pf"]])[0])
+    for aspect, names in (("cp", ("animal", "human", "object", "style")),
+                          ("pf", ("photorealistic", "style_transfer", "imaginative"))):
+        for name in names:
+            want = anchor_avg_std([anchor_cal_score(f, name) for f in files[aspect]])[0]
+            assert got[f"{aspect}_by"][name]["mean"] == pytest.approx(want)
     # benchmarking.py:149 multiplies the printed (3-decimal) means
     assert got["cp_x_pf"] == round(got["cp"]["mean"], 3) * round(got["pf"]["mean"], 3)
     assert got["samples"] == {"cp": 108, "pf": 108} and got["failed"] == {"cp": 0, "pf": 0}
@@ -84,14 +86,16 @@ def test_omnicontext_equals_the_mean_of_task_means_of_sqrt_pf_sc():
     rng = np.random.default_rng(3)
     tasks = ["single_character", "single_object", "multiple_character", "scene_character_object"]
     rows = [{"key": f"{t}-{i}", "task_type": t, "language": lang, "pf": int(rng.integers(0, 11)),
-             "sc": int(rng.integers(0, 11))} for t in tasks for i in range(int(rng.integers(3, 9))) for lang in ("en", "zh")]
+             "sc": int(rng.integers(0, 11))}
+            for t in tasks for i in range(int(rng.integers(3, 9))) for lang in ("en", "zh")]
     got = omnicontext.aggregate(rows, language="en")
     df = pd.DataFrame(rows)
     df = df[df.language == "en"].assign(o=lambda d: np.sqrt(d.pf * d.sc))  # :22-27
     per = df.groupby("task_type")[["pf", "sc", "o"]].mean()  # :33-35
     for task, row in per.iterrows():
         assert got["tasks"][task]["o"] == pytest.approx(row.o) and got["tasks"][task]["pf"] == pytest.approx(row.pf)
-    assert got["average"]["o"] == pytest.approx(per.o.mean()) and got["average"]["sc"] == pytest.approx(per.sc.mean())  # :66
+    assert got["average"]["o"] == pytest.approx(per.o.mean())  # :66
+    assert got["average"]["sc"] == pytest.approx(per.sc.mean())
     # not the pooled mean over samples: unequal task sizes make the two differ
     assert got["average"]["o"] != pytest.approx(df.o.mean(), abs=1e-9)
 
@@ -118,7 +122,8 @@ def test_gedit_full_set_and_intersection_equal_the_anchors_tables():
                              "pq": [int(rng.integers(0, 11)), int(rng.integers(0, 11))]})
     got = gedit.aggregate(rows, language="en")
     df = pd.DataFrame(rows)
-    df = df[df.language == "en"].assign(sc=lambda d: d.sc.map(min), pq=lambda d: d.pq.map(min))  # viescore/__init__.py:92-93
+    # the sub-scores' minimum: viescore/__init__.py:92-93
+    df = df[df.language == "en"].assign(sc=lambda d: d.sc.map(min), pq=lambda d: d.pq.map(min))
     df["o"] = np.sqrt(df.sc * df.pq)  # :56
     for name, part in (("full", df), ("intersection", df[df.intersection])):  # :61-64
         per = part.groupby("task_type")[["sc", "pq", "o"]].mean()  # :66-78

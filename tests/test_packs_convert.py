@@ -65,7 +65,8 @@ def test_dreambench_plus_concepts_become_subject_and_style_references(served, tm
     rolls = [i for i in done.instances if i.meta["category"] == "object"]
     assert rolls[0].meta["collection_id"] == "object_03_rolls-royce_hood_ornament"  # the anchor's id rule
     assert [i.meta["prompt_group"] for i in rolls][::4] == ["photorealistic", "style_transfer", "imaginative"]
-    assert json.loads((tmp_path / "packs" / "dreambench_plus" / "SOURCE.json").read_text())["datasets"][0]["commit"] == COMMIT
+    source = json.loads((tmp_path / "packs" / "dreambench_plus" / "SOURCE.json").read_text())
+    assert source["datasets"][0]["commit"] == COMMIT
 
 
 def test_the_real_pin_refuses_a_different_archive(served):
@@ -91,8 +92,8 @@ def test_gedit_rows_become_source_references_per_language(served, tmp_path):
     assert sorted(i.meta["language"] for i in done.instances) == ["cn", "en", "en"]
     cn = next(i for i in done.instances if i.meta["language"] == "cn")
     assert cn.instruction.text == "Edit [ref#1]: 把车变成红色" and cn.instruction.references[0].kind == "source"
-    assert cn.meta["intersection"] is True and cn.id != next(i.id for i in done.instances if i.meta["anchor_key"] == "a1b2c3"
-                                                             and i.meta["language"] == "en")
+    en = next(i for i in done.instances if i.meta["anchor_key"] == "a1b2c3" and i.meta["language"] == "en")
+    assert cn.meta["intersection"] is True and cn.id != en.id
 
 
 def test_imagenhub_sub_tasks_convert_and_unusable_rows_are_counted(served, tmp_path):

@@ -116,7 +116,8 @@ def test_omnicontext_asks_pf_with_the_single_rule_even_for_a_scene():
 
 def test_gedit_and_viescore_requests():
     strings = {name: name for name in protocol.GEDIT_STRINGS}
-    sc = protocol.gedit_messages({**strings, "_prompts_0shot_tie_rule_SC": "SC <instruction>"}, "sc", "add a hat", "s.png", "e.png")
+    strings["_prompts_0shot_tie_rule_SC"] = "SC <instruction>"
+    sc = protocol.gedit_messages(strings, "sc", "add a hat", "s.png", "e.png")
     assert sc[0]["content"][0]["text"] == "_context_no_delimit\n_prompts_0shot_two_image_edit_rule\nSC add a hat"
     assert sc[0]["content"][2]["preprocess"] == {"resize_like": "s.png"} and len(sc[0]["content"]) == 3
     assert len(protocol.gedit_messages(strings, "pq", "add a hat", "s.png", "e.png")[0]["content"]) == 2
@@ -159,3 +160,9 @@ def test_the_cost_estimate_counts_the_anchors_calls():
     gedit = cost.estimate(get_pack("gedit_bench"), {"sc": shape, "pq": shape})
     omni = get_pack("omnicontext")
     assert gedit.calls == 1212 * 2 and omni.judge.calls_per_sample == 3 * len(omni.judge.questions)
+
+
+def test_the_cost_table_covers_every_pack():
+    rows = {e.pack: e for e in cost.table()}
+    assert set(rows) == set(PACKS) and all(e.usd > 0 for e in rows.values())
+    assert rows["omnicontext"].calls == 100 * 2  # its size is known only after the fetch: per 100 samples

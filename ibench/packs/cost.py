@@ -73,3 +73,40 @@ def estimate(pack, shapes: dict[str, Call], assumptions: str = "") -> Estimate:
     calls = pack.samples * len(judge.questions) * judge.repeats
     return Estimate(pack.name, judge.model, calls, pack.samples * judge.calls_per_sample * judge.repeats,
                     pack.samples * judge.repeats * per_sample, assumptions)
+
+
+#: Request shapes per pack and question: prompt characters are the pinned prompt files' sizes plus a typical
+#: instruction; images at the sizes the anchors send; replies as the rubrics ask (an analysis, then a score).
+SHAPES: dict[str, tuple[dict[str, Call], str]] = {
+    "dreambench_plus": ({"cp": Call(2582 + 1717, ((512, 512), (512, 512)), 250),
+                         "pf": Call(2500 + 1584 + 60, ((512, 512),), 250)},
+                        "reference and output resized to 512x512; a ~250-token analysis per reply"),
+    "omnicontext": ({"pf": Call(407 + 1173 + 150, ((1024, 1024),) * 3, 150),
+                     "sc": Call(407 + 2195 + 150, ((1024, 1024),) * 3, 150)},
+                    "two input images and a 1024x1024 output per sample; ~150-token replies; per 100 samples"),
+    "gedit_bench": ({"sc": Call(403 + 338 + 769 + 60, ((1024, 1024),) * 2, 120),
+                     "pq": Call(403 + 780, ((1024, 1024),), 120)},
+                    "source and edit at about 1 MP; ~120-token replies; both languages"),
+    "imagenhub": ({"sc": Call(440 + 300 + 750 + 60, ((512, 512),) * 2, 120),
+                   "pq": Call(440 + 780, ((512, 512),), 120)},
+                  "ImagenHub's 512x512 images; ~120-token replies; the five converted sub-tasks"),
+}
+
+
+def table() -> list[Estimate]:
+    """The estimate for every pack (a pack whose size is known only after the fetch: per 100 samples)."""
+    from dataclasses import replace
+
+    from .registry import PACKS
+
+    out = []
+    for name, (shapes, note) in SHAPES.items():
+        pack = PACKS[name]
+        out.append(estimate(pack if pack.samples else replace(pack, samples=100), shapes, note))
+    return out
+
+
+if __name__ == "__main__":  # python -m ibench.packs.cost
+    for e in table():
+        print(f"{e.pack:16} {e.model:18} calls {e.calls:6d} (anchor's code: {e.anchor_calls:6d})  "
+              f"${e.usd:8.2f}  [{e.assumptions}]")

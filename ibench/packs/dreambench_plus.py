@@ -20,7 +20,7 @@ from typing import Iterable, Mapping, Optional
 from ibench.core.instruction import Reference
 from ibench.errors import IbenchError
 
-from .rows import Converted, bind, instance, safe_key, save_image
+from .rows import PACKS_DIR, Converted, bind, instance, safe_key, save_image
 
 ANCHOR = "yuangpeng/dreambench_plus"
 COMMIT = "66ca27e52b5e7daa350bdb92ac8c60d4a9339c5e"
@@ -72,7 +72,7 @@ def convert(snapshots: Mapping[str, Path], root: Path, task: str = "pack_dreambe
     done = Converted()
     for c in read_collections(Path(snapshots[DATASET]) / ARCHIVE):
         kind = KINDS[c["category"]]
-        rel = save_image(c["image"], root, f"packs/dreambench_plus/{c['member'].split('images/', 1)[1][:-4]}",
+        rel = save_image(c["image"], root, f"{PACKS_DIR}/dreambench_plus/{c['member'].split('images/', 1)[1][:-4]}",
                          f"{ARCHIVE}:{c['member']}")
         what = "style" if kind == "style" else "subject"
         for i, prompt in enumerate(c["prompts"]):

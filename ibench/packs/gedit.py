@@ -21,7 +21,7 @@ from typing import Iterable, Mapping, Sequence, Union
 from ibench.core.instruction import Reference
 from ibench.errors import IbenchError
 
-from .rows import Converted, image_bytes, instance, read_rows, safe_key, save_image, split_files
+from .rows import PACKS_DIR, Converted, image_bytes, instance, read_rows, safe_key, save_image, split_files
 
 ANCHOR = "stepfun-ai/Step1X-Edit"
 COMMIT = "570eba6ebda0c45c013983a483afbf2fd12bfcbc"
@@ -48,7 +48,7 @@ def convert(snapshots: Mapping[str, Path], root: Path, task: str = "pack_gedit_b
             raise IbenchError(f"{where}: the same key twice in one category and language")
         seen.add(ident)
         rel = save_image(image_bytes(row["input_image"], where), root,
-                         f"packs/gedit_bench/{group}/{language}/{safe_key(key)}_SRCIMG", where)
+                         f"{PACKS_DIR}/gedit_bench/{group}/{language}/{safe_key(key)}_SRCIMG", where)
         ref = Reference(marker="ref#1", kind="source", caption="the source image", images=[rel])
         checklist = [f"The edit does what the instruction asks: {row['instruction']}",
                      "Nothing the instruction does not ask for has changed (no over-editing)"]

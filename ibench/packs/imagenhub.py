@@ -6,7 +6,7 @@ run.py, which names the images each question shows). Each sub-task is its own hu
 converted are the ones the ImagenHub loaders read (cited per sub-task below). VIEScore's numbers
 (analyze_json.ipynb): per sample SC and PQ are min(sub-scores)/10 clipped to [0, 1], O = sqrt(SC x PQ),
 over the samples that have both; mean and population standard deviation (numpy's default).
-The mask-guided and text-to-image sets are not converted: see notes/packs-research.md.
+The mask-guided and text-to-image sets are not converted: see docs/packs.md.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Iterable, Mapping, Sequence, Union
 from ibench.core.instruction import Reference
 from ibench.errors import IbenchError
 
-from .rows import Converted, bind, image_bytes, instance, read_rows, safe_key, save_image, split_files
+from .rows import PACKS_DIR, Converted, bind, image_bytes, instance, read_rows, safe_key, save_image, split_files
 
 ANCHOR = "TIGER-AI-Lab/ImagenHub"
 COMMIT = "439f72c9c0dc9e698171b5ee9e94eea9a0853536"
@@ -44,7 +44,7 @@ def _concepts(snapshot: Path, name_column: str, where: str) -> dict[str, list[by
 
 
 def _save_concept(images: list[bytes], root: Path, name: str, where: str) -> list[str]:
-    return [save_image(data, root, f"packs/imagenhub/concepts/{safe_key(name)}/{i:02d}", where)
+    return [save_image(data, root, f"{PACKS_DIR}/imagenhub/concepts/{safe_key(name)}/{i:02d}", where)
             for i, data in enumerate(images)]
 
 
@@ -70,7 +70,7 @@ def _tie(snaps, root, task, done) -> None:
     for row in read_rows(split_files(Path(snaps[TIE]), "filtered"), cols):
         uid = f"sample_{row['img_id']}_{row['turn_index']}.jpg"
         rel = save_image(image_bytes(row["source_img"], f"{TIE} {uid}"), root,
-                         f"packs/imagenhub/text_guided_ie/{uid[:-4]}", f"{TIE} {uid}")
+                         f"{PACKS_DIR}/imagenhub/text_guided_ie/{uid[:-4]}", f"{TIE} {uid}")
         ref = Reference(marker="ref#1", kind="source", caption="the source image", images=[rel])
         meta = {"anchor": "imagenhub", "subset": "text_guided_ie", "anchor_key": uid, "anchor_text": row["instruction"]}
         done.instances.append(instance(task, "editing", safe_key("tie", uid[:-4]), f"Edit [ref#1]: {row['instruction']}",
@@ -78,16 +78,20 @@ def _tie(snaps, root, task, done) -> None:
                                        [f"The edit follows the instruction: {row['instruction']}"], meta))
 
 
-def _sdig(snaps, root, task, done) -> None:
-    """subject_driven_ig.py:42-55, :77-78, :118: split ``eval`` (uid, subject, prompt with ``<token>``)."""
+def _with_subject(snaps, repo: str, columns: tuple[str, ...], root: Path, done: Converted):
+    """Rows of ``repo``'s ``eval`` split whose DreamBooth subject is known: (row, uid, name, its photos)."""
     concepts = _concepts(Path(snaps[CONCEPTS]), "subject", CONCEPTS)
-    for row in read_rows(split_files(Path(snaps[SDIG]), "eval"), ("uid", "subject", "prompt")):
+    for row in read_rows(split_files(Path(snaps[repo]), "eval"), columns):
         uid, subject = f"sample_{row['uid']}.jpg", str(row["subject"])
         if subject not in concepts:
             done.skipped.append((uid, f"subject {subject!r} is not in {CONCEPTS}"))
             continue
-        name = _subject_name(subject)
-        rels = _save_concept(concepts[subject], root, subject, f"{CONCEPTS} {subject}")
+        yield row, uid, _subject_name(subject), _save_concept(concepts[subject], root, subject, f"{CONCEPTS} {subject}")
+
+
+def _sdig(snaps, root, task, done) -> None:
+    """subject_driven_ig.py:42-55, :77-78, :118: split ``eval`` (uid, subject, prompt with ``<token>``)."""
+    for row, uid, name, rels in _with_subject(snaps, SDIG, ("uid", "subject", "prompt"), root, done):
         text = re.sub(r"<token>(\s+" + re.escape(name) + r")?", "[ref#1]", row["prompt"], count=1)
         if "[ref#1]" not in text:
             text = f"{row['prompt']}, showing [ref#1]"
@@ -129,7 +133,7 @@ def _cig(snaps, root, task, done) -> None:
         if control is None:
             done.skipped.append((uid, f"control type {row['control_type']!r} has no ibench control type"))
             continue
-        rel = save_image(image_bytes(row["guide"], f"{CIG} {uid}"), root, f"packs/imagenhub/control/{uid[:-4]}",
+        rel = save_image(image_bytes(row["guide"], f"{CIG} {uid}"), root, f"{PACKS_DIR}/imagenhub/control/{uid[:-4]}",
                          f"{CIG} {uid}")
         ref = Reference(marker="ref#1", kind="control", control=control, caption=f"the {control} map", images=[rel])
         meta = {"anchor": "imagenhub", "subset": "control_guided_ig", "anchor_key": uid, "anchor_text": row["text"]}
@@ -140,19 +144,12 @@ def _cig(snaps, root, task, done) -> None:
 
 def _sdie(snaps, root, task, done) -> None:
     """subject_driven_ie.py:41-92: split ``eval`` (uid, subject, image: the photo to edit)."""
-    concepts = _concepts(Path(snaps[CONCEPTS]), "subject", CONCEPTS)
-    for row in read_rows(split_files(Path(snaps[SDIE]), "eval"), ("uid", "subject", "image")):
-        uid, subject = f"sample_{row['uid']}.jpg", str(row["subject"])
-        if subject not in concepts:
-            done.skipped.append((uid, f"subject {subject!r} is not in {CONCEPTS}"))
-            continue
-        name = _subject_name(subject)
-        source = save_image(image_bytes(row["image"], f"{SDIE} {uid}"), root, f"packs/imagenhub/subject_edit/{uid[:-4]}",
-                            f"{SDIE} {uid}")
+    for row, uid, name, rels in _with_subject(snaps, SDIE, ("uid", "subject", "image"), root, done):
+        source = save_image(image_bytes(row["image"], f"{SDIE} {uid}"), root,
+                            f"{PACKS_DIR}/imagenhub/subject_edit/{uid[:-4]}", f"{SDIE} {uid}")
         refs = [Reference(marker="ref#1", kind="source", caption="the source image", images=[source]),
-                Reference(marker="ref#2", kind="subject", caption=f"the {name}",
-                          images=_save_concept(concepts[subject], root, subject, f"{CONCEPTS} {subject}"))]
-        meta = {"anchor": "imagenhub", "subset": "subject_driven_ie", "anchor_key": uid, "subject": subject}
+                Reference(marker="ref#2", kind="subject", caption=f"the {name}", images=rels)]
+        meta = {"anchor": "imagenhub", "subset": "subject_driven_ie", "anchor_key": uid, "subject": row["subject"]}
         done.instances.append(instance(task, "editing", safe_key("sdie", row["uid"]),
                                        f"Replace the {name} in [ref#1] with [ref#2]", refs, f"a photo of a {name}",
                                        [f"The {name} of [ref#1] is now [ref#2]; the rest is unchanged"], meta))

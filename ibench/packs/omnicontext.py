@@ -20,7 +20,7 @@ from typing import Iterable, Mapping
 from ibench.core.instruction import Reference
 from ibench.errors import IbenchError
 
-from .rows import Converted, image_bytes, instance, read_rows, safe_key, save_image, split_files
+from .rows import PACKS_DIR, Converted, image_bytes, instance, read_rows, safe_key, save_image, split_files
 
 ANCHOR = "VectorSpaceLab/OmniGen2"
 COMMIT = "0f72fa92564d9f8ba76f53fcc3c05aca2372458f"
@@ -28,7 +28,7 @@ DATASET = "OmniGen2/OmniContext"
 SPLIT = "train"  # test_omnicontext_score.py:75
 COLUMNS = ("key", "task_type", "instruction", "instruction_language", "input_images")
 #: The reference kind of a scene image. ibench's vocabulary has no ``scene`` kind yet: ``content`` ("an
-#: image whose content the output keeps") is the nearest; see notes/packs-research.md for the proposed entry.
+#: image whose content the output keeps") is the nearest; see docs/packs.md for the proposed entry.
 SCENE_KIND = "content"
 #: How an instruction names input image k: "image 1", "Image 2", "picture 3"; Chinese "图1", "图片2".
 _MENTION = re.compile(r"\b(?:image|picture|photo)\s*#?\s*(\d+)\b|(?:图片|图像|图)\s*(\d+)", re.IGNORECASE)
@@ -72,7 +72,7 @@ def convert(snapshots: Mapping[str, Path], root: Path, task: str = "pack_omnicon
         scene = "scene" in task_type  # test_omnicontext_score.py:46-49
         refs = []
         for k, cell in enumerate(images, start=1):
-            rel = save_image(image_bytes(cell, where), root, f"packs/omnicontext/{task_type}/{safe_key(key)}_{k}",
+            rel = save_image(image_bytes(cell, where), root, f"{PACKS_DIR}/omnicontext/{task_type}/{safe_key(key)}_{k}",
                              f"{where} image {k}")
             kind = SCENE_KIND if scene and k == len(images) else "subject"
             refs.append(Reference(marker=f"ref#{k}", kind=kind, caption=f"image {k}", images=[rel]))

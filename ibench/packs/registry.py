@@ -1,5 +1,5 @@
 """The four packs: DreamBench++, OmniContext, GEdit-Bench, ImagenHub. Every pin here is cited in
-notes/packs-research.md (repo@commit:file:line, hub pages); ``None`` revisions are not pinned yet."""
+docs/packs.md (repo@commit:file:line, hub pages); ``None`` revisions are not pinned yet."""
 
 from __future__ import annotations
 
@@ -30,19 +30,29 @@ def _viescore_pins() -> tuple[AnchorFile, ...]:
         "prompts_0shot/rule_PQ.txt": ("cd929b5619a3ad9311e3054b80afca75f8ee407be89345c324be0b0ca8b5c96b", 780),
         "prompts_0shot/two_image_edit_rule.txt": ("369c6b21479e6a853ffe85b11186c9d5ee3ef7388b8c9b5866a434bf113d0f8f", 338),
         "prompts_0shot/tie_rule_SC.txt": ("5b9aa479977bc3175329e9ee14d75b55773080e87e3e2181721985be30db6cc6", 769),
-        "prompts_0shot/subject_image_gen_rule.txt": ("148124c4ca78debab1bccbcf2f966e8bdb05c000280a73a30fd24a6c3ac723b0", 229),
+        "prompts_0shot/subject_image_gen_rule.txt": (
+            "148124c4ca78debab1bccbcf2f966e8bdb05c000280a73a30fd24a6c3ac723b0", 229),
         "prompts_0shot/sdig_rule_SC.txt": ("21191ef1d1ba56866bdba473089d38bbb6e4a1ba7565b45afd87527049dee008", 712),
         "prompts_0shot/multi_subject_image_gen_rule.txt": (
             "98c666b6549e33fb900cbb77f76a2ade4c1badeac51b1e99896e1c6fe4e473c5", 291),
         "prompts_0shot/msdig_rule_SC.txt": ("45e1407d5b6aeabe451627749a807e9868a8f11334320be7996d3b7b7d8354c7", 1223),
-        "prompts_0shot/control_image_gen_rule.txt": ("3bd0f4b40be1924feeaa5c746ae6f592e177ed4cfbad1de49a54bdfea614b522", 270),
+        "prompts_0shot/control_image_gen_rule.txt": (
+            "3bd0f4b40be1924feeaa5c746ae6f592e177ed4cfbad1de49a54bdfea614b522", 270),
         "prompts_0shot/cig_rule_SC.txt": ("bf18ff214660d579f0e42fcedd142caa580999b9bb6809524aaef3ab2b3448c3", 635),
-        "prompts_0shot/subject_image_edit_rule.txt": ("804c2b6220ffbec79ebfa50415bae0dd1e1855ac7e68e9c2c4eaee6c3023baef", 337),
+        "prompts_0shot/subject_image_edit_rule.txt": (
+            "804c2b6220ffbec79ebfa50415bae0dd1e1855ac7e68e9c2c4eaee6c3023baef", 337),
         "prompts_0shot/sdie_rule_SC.txt": ("390bb22c400f8b733bb4ae11dd79ddb71ecc76e16cc89ecb761fd1d63e03658c", 791),
     }
-    assert {f for files, _ in VIESCORE_SC.values() for f in files} | {"prompts_0shot/rule_PQ.txt", "context.txt"} == set(sizes)
+    needed = {f for files, _ in VIESCORE_SC.values() for f in files} | {"prompts_0shot/rule_PQ.txt", "context.txt"}
+    assert needed == set(sizes)
     return tuple(AnchorFile(imagenhub.VIESCORE, imagenhub.VIESCORE_COMMIT, q + name, digest, size)
                  for name, (digest, size) in sizes.items())
+
+
+def _gpt41(questions: tuple[str, ...], calls_per_sample: int, prompt: AnchorFile, reply: str, source: str) -> Judge:
+    """The gpt-4.1 judges (OmniContext, GEdit-Bench): the undated alias, max_tokens 1400, no temperature."""
+    return Judge(model="gpt-4.1", temperature=None, max_tokens=1400, questions=questions,
+                 calls_per_sample=calls_per_sample, repeats=1, prompts=(prompt,), reply=reply, source=source)
 
 
 DREAMBENCH_PLUS = Pack(
@@ -69,11 +79,10 @@ OMNICONTEXT = Pack(
     datasets=(HubDataset(omnicontext.DATASET, None, ("*.parquet", "*.arrow"), "not stated on the pages checked",
                          note="revision, licence and file layout not verified from here: pin at the first fetch"),),
     size="task types single/multiple/scene x character/object; sample count counted at fetch", samples=0,
-    judge=Judge(model="gpt-4.1", temperature=None, max_tokens=1400, questions=("pf", "sc"), calls_per_sample=6,
-                repeats=1, prompts=(AnchorFile(omnicontext.ANCHOR, omnicontext.COMMIT, "omnicontext/prompt_generator.py",
-                                               "a8f2976f9ceff9f0ae7d80f604dd272d491f846ab434fa033530c797583505a1", 8922),),
-                reply="json_score",
-                source="VectorSpaceLab/OmniGen2@0f72fa9:omnicontext/openai_util.py:73-79, omnicontext_score.py:17-50"),
+    judge=_gpt41(("pf", "sc"), 6, AnchorFile(omnicontext.ANCHOR, omnicontext.COMMIT, "omnicontext/prompt_generator.py",
+                                             "a8f2976f9ceff9f0ae7d80f604dd272d491f846ab434fa033530c797583505a1", 8922),
+                 "json_score",
+                 "VectorSpaceLab/OmniGen2@0f72fa9:omnicontext/openai_util.py:73-79, omnicontext_score.py:17-50"),
     headline="overall O = mean over task types of mean sqrt(PF x SC), 0-10 (English)", family="zero_shot",
     aggregate=omnicontext.aggregate, convert=omnicontext.convert,
     notes=("the anchor's scorer asks PF and SC three times per sample and keeps the last parse (no break in "
@@ -87,11 +96,9 @@ GEDIT_BENCH = Pack(
     datasets=(HubDataset(gedit.DATASET, "58159f3de6689982b1df7f1a6c557ded16548a24", ("*.arrow", "*.parquet", "*.json"),
                          "MIT", note="format listed by the hub as arrow; 58159f3 seen as a commit of the repo"),),
     size="606 edits x 2 instruction languages (en, cn) = 1212 rows, 11 categories", samples=1212,
-    judge=Judge(model="gpt-4.1", temperature=None, max_tokens=1400, questions=("sc", "pq"), calls_per_sample=2,
-                repeats=1, prompts=(AnchorFile(gedit.ANCHOR, gedit.COMMIT, "GEdit-Bench/viescore/vie_prompts.py",
-                                               "010234af186eb0a70fcb99047cd32ad1da01bed59ca1a95a01335426417cf838", 22101),),
-                reply="json_score_list",
-                source="stepfun-ai/Step1X-Edit@570eba6:GEdit-Bench/viescore/__init__.py:18-20, :41-95"),
+    judge=_gpt41(("sc", "pq"), 2, AnchorFile(gedit.ANCHOR, gedit.COMMIT, "GEdit-Bench/viescore/vie_prompts.py",
+                                             "010234af186eb0a70fcb99047cd32ad1da01bed59ca1a95a01335426417cf838", 22101),
+                 "json_score_list", "stepfun-ai/Step1X-Edit@570eba6:GEdit-Bench/viescore/__init__.py:18-20, :41-95"),
     headline="G_SC, G_PQ, G_O (0-10) on GEdit-Bench-EN, full set and intersection", family="editing",
     aggregate=gedit.aggregate, convert=gedit.convert,
     notes=("the maintainers report GPT-4.1 drift of about 0.1 between runs and month-to-month changes "

@@ -104,7 +104,7 @@ def save_image(data: bytes, root: Path, stem: str, where: str) -> str:
         raise IbenchError(f"{where}: the image bytes do not decode") from None
     rel = f"{stem}.{_EXT.get(kind or '', 'img')}"
     path = Path(root) / rel
-    if not (path.is_file() and hashlib.sha256(path.read_bytes()).digest() == hashlib.sha256(data).digest()):
+    if not (path.is_file() and path.read_bytes() == data):
         path.parent.mkdir(parents=True, exist_ok=True)
         part = path.with_name(path.name + ".part")
         part.write_bytes(data)
@@ -145,8 +145,3 @@ def instance(pack_task: str, family: str, key: str, text: str, references: list[
         raise IbenchError(f"{pack_task} row {key}: {exc}") from None
     return Instance(id=ident, task=pack_task, task_version=1, family=family, instruction=instruction,
                     checklist=checklist, meta=meta)
-
-
-def pack_folder(root: Path, pack: str) -> Path:
-    """``<root>/packs/<pack>``: where a pack's reference images are written."""
-    return Path(root) / PACKS_DIR / pack
