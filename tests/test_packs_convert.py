@@ -135,3 +135,24 @@ def test_an_unpinned_dataset_records_the_commit_main_resolved_to(served, tmp_pat
 def test_every_pack_converts_from_the_fake_hub(served, tmp_path):
     counts = {name: len(fetch_and_convert(pack, served, tmp_path / name)[0].instances) for name, pack in PACKS.items()}
     assert counts == {"dreambench_plus": 27, "omnicontext": 3, "gedit_bench": 3, "imagenhub": 5}
+
+
+def test_fetched_instances_are_written_and_read_back_as_task_instances(served, tmp_path):
+    from ibench.packs import tasks
+
+    pack = get_pack("imagenhub")
+    done, _ = fetch_and_convert(pack, served, tmp_path)
+    paths = tasks.write_instances(done.instances, tmp_path, pack)
+    assert len(paths) == 5 and all(p.name.startswith("instances-") for p in paths)
+    back = tasks.read_instances(tmp_path, pack, "subject_driven_ie")
+    assert back[0].task == "pack_imagenhub_subject_driven_ie" and back[0].family == "editing"
+    assert back[0].instruction == next(i for i in done.instances if i.id == back[0].id).instruction
+    gedit = get_pack("gedit_bench")
+    done, _ = fetch_and_convert(gedit, served, tmp_path)
+    tasks.write_instances(done.instances, tmp_path, gedit)
+    assert [i.meta["anchor_key"] for i in tasks.read_instances(tmp_path, gedit)] == \
+        [i.meta["anchor_key"] for i in done.instances]
+    with pytest.raises(IbenchError, match="name a subset"):
+        tasks.task_spec(pack)
+    with pytest.raises(IbenchError, match="ibench data fetch --pack omnicontext"):
+        tasks.read_instances(tmp_path, get_pack("omnicontext"))

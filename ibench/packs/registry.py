@@ -122,7 +122,9 @@ IMAGENHUB = Pack(
                 source="TIGER-AI-Lab/VIEScore@2cbea4e:paper_implementation/run.py:48-110,"
                        " mllm_tools/openai.py:128-137, :175-177"),
     headline="VIEScore O = mean sqrt(SC x PQ) (0-1) per sub-task; human O from the released ratings",
-    family="mixed", aggregate=imagenhub.aggregate, convert=imagenhub.convert,
+    family="in_domain", aggregate=imagenhub.aggregate, convert=imagenhub.convert,
+    subsets={"text_guided_ie": "editing", "subject_driven_ig": "in_domain", "multi_concept_ic": "zero_shot",
+             "control_guided_ig": "in_domain", "subject_driven_ie": "editing"},
     notes=("control types other than canny and depth, the mask-guided and the text-to-image sets are not "
            "converted (no ibench control type / no reference)",),
 )

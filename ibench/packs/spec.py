@@ -93,10 +93,11 @@ class Pack:
     samples: int  # instances ibench builds from the full set (0: not known before the fetch)
     judge: Judge
     headline: str  # the number the anchor's leaderboard ranks by
-    family: str  # the ibench task family its instances get
+    family: str  # the ibench task family of its instances (each subset's own where ``subsets`` names them)
     aggregate: Callable  # the anchor's aggregation (a pure function on verdict records)
     convert: Callable  # dataset snapshot(s) -> ibench instances
     notes: tuple[str, ...] = ()
+    subsets: dict[str, str] = field(default_factory=dict)  # subset (``meta.subset``) -> its family: one task each
 
     @property
     def task(self) -> str:
