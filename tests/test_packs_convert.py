@@ -156,3 +156,17 @@ def test_fetched_instances_are_written_and_read_back_as_task_instances(served, t
         tasks.task_spec(pack)
     with pytest.raises(IbenchError, match="ibench data fetch --pack omnicontext"):
         tasks.read_instances(tmp_path, get_pack("omnicontext"))
+
+
+def test_a_shard_without_the_anchors_column_or_with_a_broken_image_is_one_line(tmp_path):
+    from fake_datasets import TEXT, write_parquet
+    from ibench.packs import rows
+
+    shard = tmp_path / "data" / "train-00000-of-00001.parquet"
+    write_parquet(shard, [{"key": "1", "instruction": "x"}], {"key": TEXT, "instruction": TEXT})
+    with pytest.raises(IbenchError, match=r"no column 'task_type' \(columns: key, instruction\)"):
+        list(rows.read_rows(rows.split_files(tmp_path, "train"), ("key", "task_type")))
+    with pytest.raises(IbenchError, match="no parquet or arrow file of split 'eval'"):
+        rows.split_files(tmp_path, "eval")
+    with pytest.raises(IbenchError, match="row 1: the image bytes do not decode"):
+        rows.save_image(b"not an image", tmp_path, "x", "row 1")

@@ -61,13 +61,16 @@ def read_rows(files: Iterable[Path], columns: tuple[str, ...], batch: int = 16) 
         try:
             if path.suffix == ".parquet":
                 reader = pq.ParquetFile(path)
-                names, batches = reader.schema_arrow.names, reader.iter_batches(batch_size=batch)
+                names = reader.schema_arrow.names
             else:
                 stream = _open_arrow(path)
-                names, batches = stream.schema.names, iter(stream)
+                names = stream.schema.names
             missing = [c for c in columns if c not in names]
             if missing:
                 raise IbenchError(f"{path}: no column {missing[0]!r} (columns: {', '.join(names)})")
+            # parquet reads only the columns used (the unused image columns are most of a shard's bytes)
+            batches = reader.iter_batches(batch_size=batch, columns=list(columns)) if path.suffix == ".parquet" \
+                else iter(stream)
             for record_batch in batches:
                 yield from record_batch.select(list(columns)).to_pylist()
         except (pa.ArrowInvalid, OSError) as exc:
