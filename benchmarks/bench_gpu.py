@@ -11,7 +11,8 @@ Timings (interleaved rounds, best of ``--repeats``):
            record writes) into a fresh run dir.
 
     python benchmarks/bench_gpu.py [--task style_subject_control] [-n 8] [-k 2] [-b 8] [--steps 20]
-    python benchmarks/bench_gpu.py multiref [--task style_subject] ...   # FLUX.2 klein via multiref (bench_gpu_multiref.py)
+
+FLUX.2 klein through ``multiref``: ``benchmarks/bench_gpu_multiref.py`` (both use ``gpu_common.py``).
 
 Exits with status 2 and one line when no CUDA GPU is visible.
 """
@@ -19,7 +20,6 @@ Exits with status 2 and one line when no CUDA GPU is visible.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 import time
@@ -71,62 +71,9 @@ def _settings(folder: Path, sub: str, weight: str) -> dict:
             "ip_adapter_weight": weight, "controlnets": {k: str(folder / f"cn-{k}") for k in ("edge", "depth")}}
 
 
-def runner_vs_bare(spec, model, root, calls: list, args) -> dict[str, float]:
-    """Best times (interleaved rounds) of replaying the recorded ``(pipe, kwargs)`` calls in a bare loop and of
-    ``ibench.run.generate`` making the same images into a fresh run dir."""
-    import torch
-    from bench_runner import interleaved
-
-    from ibench.run import GenerateOptions, generate
-
-    def bare():
-        with torch.inference_mode():
-            for pipe, kw in calls:
-                kw = dict(kw)
-                n = kw.pop("_seeds")
-                pipe(**kw, generator=[torch.Generator().manual_seed(s) for s in range(n)])
-        torch.cuda.synchronize()
-
-    runs = iter(range(10_000))
-    tmp = Path(tempfile.mkdtemp(prefix="ibench-gpu-"))
-
-    def runner():
-        generate(spec, model, root, GenerateOptions(out=tmp / f"runs{next(runs)}", limit=args.instances,
-                                                    samples=args.samples, batch_size=args.batch_size, progress=False))
-        torch.cuda.synchronize()
-
-    torch.cuda.reset_peak_memory_stats()
-    return interleaved({"bare": bare, "runner": runner}, args.repeats)
-
-
-def require_cuda(script: str):
-    """torch, or exit 2 with one line when no CUDA GPU is visible; never reaches for the hub."""
-    import torch
-
-    if not torch.cuda.is_available():
-        print(f"{script}: no CUDA GPU visible (torch.cuda.is_available() is False): run this on a GPU machine",
-              file=sys.stderr)
-        sys.exit(2)
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    return torch
-
-
-def print_times(title: str, n: int, t: dict[str, float]) -> None:
-    import torch
-
-    print(title)
-    print(f"  bare diffusers loop : {n / t['bare']:6.2f} img/s  ({t['bare']:.2f} s)")
-    print(f"  ibench runner       : {n / t['runner']:6.2f} img/s  ({t['runner']:.2f} s)")
-    print(f"runner/bare time ratio: {t['runner'] / t['bare']:.3f} (goal <= 1.05)   peak GPU memory "
-          f"{torch.cuda.max_memory_allocated() / 2**30:.1f} GiB")
-
-
 def main() -> None:
-    if sys.argv[1:2] == ["multiref"]:
-        sys.argv.pop(1)
-        from bench_gpu_multiref import main as multiref
+    from gpu_common import require_cuda
 
-        return multiref()
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--config", type=Path, help="sd-composite model config (YAML); default: SD 1.5-shaped random")
     ap.add_argument("--weights-dir", type=Path, default=Path(tempfile.gettempdir()) / "ibench-sd15-random")
@@ -143,6 +90,7 @@ def main() -> None:
 
     torch = require_cuda("bench_gpu")
     from bench_runner import Recorder
+    from gpu_common import print_times, runner_vs_bare
 
     from ibench.data import build_instances
     from ibench.models import get_model

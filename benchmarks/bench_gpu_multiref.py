@@ -63,7 +63,7 @@ def main() -> None:
     ap.add_argument("--data-dir", default=None, help="data root (default ../shared/data, else `synthetic`)")
     args = ap.parse_args()
 
-    from bench_gpu import print_times, require_cuda, runner_vs_bare
+    from gpu_common import print_times, require_cuda, runner_vs_bare
 
     torch = require_cuda("bench_gpu_multiref")
     from bench_runner import Recorder

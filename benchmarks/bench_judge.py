@@ -107,6 +107,7 @@ def bench_cache(n: int, work: Path) -> None:
 
     from ibench.evaluators.judge.cache import VerdictCache
     from ibench.evaluators.judge.engine import Judge
+    from ibench.evaluators.options import ScoreOptions
     from ibench.evaluators.score import score_run
 
     reply = json.dumps({"score": 6, "reasoning": "fine"})
@@ -125,9 +126,9 @@ def bench_cache(n: int, work: Path) -> None:
         options = {"judge": {"config": config}}
         metrics = ["judge_sc", "judge_pq", "judge_o"]
         before = server.calls
-        cold_run = timed(lambda: score_run(run, metrics=metrics, options=options))
+        cold_run = timed(lambda: score_run(run, ScoreOptions(metrics=metrics, kinds=options)))
         calls = server.calls
-        warm_run = timed(lambda: score_run(run, metrics=metrics, options=options))
+        warm_run = timed(lambda: score_run(run, ScoreOptions(metrics=metrics, kinds=options)))
         assert server.calls == calls, "the warm re-score asked the judge"
         print(f"   whole `ibench score` of a run ({calls - before} questions): cold {cold_run:.2f} s, "
               f"warm {warm_run:.2f} s -> {cold_run / warm_run:.1f}x (the warm time is reading the run, hashing, "

@@ -151,13 +151,14 @@ def memory_child(n: int, work: Path, workers: int, batch_size: int) -> None:
         line = next(x for x in Path("/proc/self/status").read_text().splitlines() if x.startswith("VmHWM"))
         return int(line.split()[1]) / 1024
 
+    from ibench.evaluators.options import ScoreOptions
     from ibench.evaluators.score import score_run
     from ibench.evaluators.tiny import save_tiny_extractors
 
     config = save_tiny_extractors(work / "tiny")
     run = make_run(work, n)
     base = hwm()
-    score_run(run, metrics=METRICS, config=config, num_workers=workers, batch_size=batch_size)
+    score_run(run, ScoreOptions(metrics=METRICS, extractors=config, num_workers=workers, batch_size=batch_size))
     print(json.dumps({"n": n, "peak_mib": hwm(), "before_mib": base}))
 
 
@@ -194,6 +195,7 @@ def main() -> None:
         from ibench.evaluators.config import ExtractorConfig
         from ibench.evaluators.features import ensure_image_features
         from ibench.evaluators.inception import Inception
+        from ibench.evaluators.options import ScoreOptions
         from ibench.evaluators.score import build_extractors, score_run
         from ibench.evaluators.setmetrics import set_metric
         from ibench.core.rundir import RunStore
@@ -202,7 +204,7 @@ def main() -> None:
               f"torch threads={args.threads}, cpus={os.cpu_count()}", flush=True)
         run = make_run(tmp, n)
         config = ExtractorConfig(clip_model="ViT-B-32", clip_pretrained=None, dino_model=random_dino(tmp / "dino"))
-        kw = dict(metrics=METRICS, config=config, num_workers=args.workers, batch_size=args.batch_size)
+        kw = ScoreOptions(metrics=METRICS, extractors=config, num_workers=args.workers, batch_size=args.batch_size)
         extractors = build_extractors({"clip", "clip_text", "dino"}, config, "cpu")
         for e in extractors.values():
             e.load()  # model build/load time is not throughput: load before both measurements
@@ -214,8 +216,8 @@ def main() -> None:
         for r in range(1 if args.quick else 2):  # interleaved rounds: the machine is shared, take the best
             os.environ["IBENCH_CACHE_DIR"] = str(tmp / f"cache{r}")
             t_forward.append(forward())
-            t_cold.append(timed(lambda: score_run(run, **kw))[0])
-        t_warm, _ = timed(lambda: score_run(run, **kw))
+            t_cold.append(timed(lambda: score_run(run, kw))[0])
+        t_warm, _ = timed(lambda: score_run(run, kw))
         t_forward, t_cold = min(t_forward), min(t_cold)
         n_rows = sum(1 for _ in (run / "scores" / "dino.jsonl").open())
         print(f"throughput  score {n / t_cold:7.2f} img/s vs pure forward {n / t_forward:7.2f} img/s   "

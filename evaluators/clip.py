@@ -17,7 +17,8 @@ from ibench.errors import IbenchError
 from ibench.weights import Missing, MissingWeights, hub_unavailable, locate
 
 from .config import ExtractorConfig
-from .extractor import Extractor, file_identity, l2_normalize, quiet_transformers
+from .extractor import Extractor, l2_normalize, quiet_transformers
+from .identity import file_identity, weights_name
 
 HF_FILES = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")
 
@@ -71,7 +72,7 @@ class ClipBackend:
         name, pretrained = config.clip_model, config.clip_pretrained or None
         what = f"CLIP weights '{name}'" + (f" / '{pretrained}'" if pretrained else "")
         if name.startswith("hf-hub:"):
-            name = "local-dir:" + locate(name[len("hf-hub:"):], "CLIP model", "clip.model", download=True)
+            name = "local-dir:" + locate(name[len("hf-hub:"):], "CLIP model", "clip.model")
         elif Path(name).expanduser().is_dir():
             name = f"local-dir:{Path(name).expanduser()}"
         if name.startswith("local-dir:"):
@@ -92,7 +93,7 @@ class ClipBackend:
             weights = f"{pretrained}" if local is None else f"{pretrained}:{file_identity(local)}"
             pretrained = local or pretrained
         self.name, self.pretrained, self.what = name, pretrained, what
-        self.id = f"open_clip:{config.clip_model}:{weights}"
+        self.id = f"open_clip:{weights_name(config.clip_model)}:{weights}"
         self.model = self.preprocess = self.tokenizer = None
 
     def load(self) -> None:

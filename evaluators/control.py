@@ -150,10 +150,10 @@ class DepthModel:
     """The depth-estimation pipeline that ``ibench data prepare`` uses, loaded once."""
 
     def __init__(self, model: Optional[str] = None, device: str = "cpu"):
-        from ibench.weights import resolve_weights
+        from ibench.weights import locate
 
         self.name = model or os.environ.get("IBENCH_DEPTH_MODEL") or controls.DEFAULT_DEPTH_MODEL
-        self.source = resolve_weights(self.name, what="depth model", flag="depth.model")
+        self.source = locate(self.name, what="depth model", flag="depth.model")
         self.device, self.pipe = device, None
 
     def errors(self, pairs: list[tuple[Image.Image, np.ndarray]],

@@ -23,6 +23,7 @@ import numpy as np
 from PIL import Image
 from torch.utils.data import Dataset
 
+from ibench.core.instance import Instance
 from ibench.core.metrics import MetricDef
 from ibench.errors import IbenchError
 
@@ -81,6 +82,10 @@ class CopyKind(MetricKind):
 
     def extractors(self, metrics: list[MetricDef]) -> set[str]:
         return set()
+
+    def applies(self, metric: MetricDef, instance: Instance) -> bool:
+        kinds = tuple(metric.params.get("kinds", DEFAULT_KINDS))
+        return any(r.kind in kinds for r in instance.instruction.references)
 
     def score(self, ctx: ScoringContext, metrics: list[MetricDef]) -> KindOutput:
         wanted: dict[tuple[Path, int], None] = {}

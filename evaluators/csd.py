@@ -19,7 +19,8 @@ import torch
 from ibench.errors import IbenchError
 
 from .config import ExtractorConfig
-from .extractor import Extractor, file_identity, l2_normalize, quiet_transformers
+from .extractor import Extractor, l2_normalize, quiet_transformers
+from .identity import file_identity
 
 CLIP_MEAN, CLIP_STD = (0.48145466, 0.4578275, 0.40821073), (0.26862954, 0.26130258, 0.27577711)
 HOW = ("download the CSD ViT-L checkpoint (checkpoint.pth, linked from github.com/learn2phoenix/CSD) where there is "

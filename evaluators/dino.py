@@ -19,7 +19,8 @@ import torch
 from ibench.weights import locate
 
 from .config import ExtractorConfig
-from .extractor import Extractor, file_identity, l2_normalize, quiet_transformers
+from .extractor import Extractor, l2_normalize, quiet_transformers
+from .identity import file_identity, weights_name
 
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
@@ -38,8 +39,8 @@ class Dino(Extractor):
     def __init__(self, config: ExtractorConfig, device: str = "cpu"):
         super().__init__(device)
         model = getattr(config, self.setting)
-        self.source = locate(model, self.what, self.setting.replace("_", "."), download=True)
-        self.id = f"transformers:{model}:{file_identity(self.source)}"
+        self.source = locate(model, self.what, self.setting.replace("_", "."))
+        self.id = f"transformers:{weights_name(model)}:{file_identity(self.source)}"
         self.preprocessing = "dino-eval-resize256-crop224-bicubic"
         self._transform = self.model = None
 

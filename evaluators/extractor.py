@@ -1,4 +1,4 @@
-"""The feature-extractor interface and weights identity (what goes into a cache key).
+"""The feature-extractor interface (weights identity, what goes into a cache key: ``evaluators.identity``).
 
 An extractor has a cheap ``id`` (architecture + weights identity, known without loading the model),
 a ``preprocessing`` name, a picklable ``transform`` (PIL image -> tensor, run in DataLoader workers)
@@ -8,9 +8,7 @@ from the cache, so a warm re-score never builds a network.
 
 from __future__ import annotations
 
-import hashlib
 import logging
-from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -19,20 +17,6 @@ from PIL import Image
 
 from ibench.errors import IbenchError
 
-from .tiny_mark import TINY_MARK
-
-
-def file_identity(path: str | Path) -> str:
-    """Identity of a local weights file or folder: path, sizes and modification times; weights that
-    ``ibench.evaluators.tiny`` made (a ``.ibench-tiny`` marker beside them) say so first."""
-    path = Path(path).expanduser().resolve()
-    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-    h = hashlib.sha256(str(path).encode())
-    for p in files:
-        st = p.stat()
-        h.update(f"{p.name}:{st.st_size}:{st.st_mtime_ns}\n".encode())
-    tiny = ((path if path.is_dir() else path.parent) / f".{TINY_MARK}").is_file()
-    return f"{TINY_MARK + ':' if tiny else ''}{path.name}@{h.hexdigest()[:16]}"
 
 
 def quiet_transformers() -> None:

@@ -24,7 +24,8 @@ from PIL import Image
 from ibench.errors import IbenchError
 
 from .config import ExtractorConfig
-from .extractor import Extractor, file_identity
+from .extractor import Extractor
+from .identity import file_identity, weights_name
 
 SIZE = 640
 INSTALL = "face identity needs insightface and onnxruntime: pip install 'ibench[face]'"
@@ -131,7 +132,7 @@ class Face(Extractor):
                     f"`python -c \"from insightface.app import FaceAnalysis; FaceAnalysis(name='{self.model}')\"` (it "
                     f"downloads into ~/.insightface/models) and copy the folder here, or set face.model to the pack's "
                     f"folder (or face.root to the folder holding models/)")
-            self.id = f"insightface:{self.model}:{file_identity(self.folder)}"
+            self.id = f"insightface:{weights_name(self.model)}:{file_identity(self.folder)}"
         self.analyzer: FaceAnalyzer | None = None
 
     def _load(self) -> None:

@@ -17,7 +17,8 @@ import torch
 from ibench.weights import locate
 
 from .config import ExtractorConfig
-from .extractor import Extractor, file_identity, quiet_transformers
+from .extractor import Extractor, quiet_transformers
+from .identity import file_identity, weights_name
 
 SIZE = 256
 
@@ -41,9 +42,9 @@ class Gram(Extractor):
 
     def __init__(self, config: ExtractorConfig, device: str = "cpu"):
         super().__init__(device)
-        self.source = locate(config.style_model, "style CNN (timm)", "style.model", download=True)
+        self.source = locate(config.style_model, "style CNN (timm)", "style.model")
         self.layers = config.style_layers
-        self.id = f"timm:{config.style_model}:{file_identity(self.source)}:layers{self.layers}"
+        self.id = f"timm:{weights_name(config.style_model)}:{file_identity(self.source)}:layers{self.layers}"
         self.preprocessing = f"resize{SIZE}-crop{SIZE}-bicubic"
         self._transform = self.model = None
 

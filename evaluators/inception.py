@@ -25,7 +25,8 @@ from ibench.core.paths import cache_dir
 from ibench.weights import Missing, MissingWeights, hub_unavailable
 
 from .config import ExtractorConfig
-from .extractor import Extractor, file_identity
+from .extractor import Extractor
+from .identity import file_identity
 
 INCEPTION_FILE = "inception-2015-12-05.pt"
 PREPROCESSING = "clean"  # clean-fid's mode name

@@ -3,7 +3,9 @@
 A kind scores all the chosen metrics of its kind in one call, so it can share work between them
 (one feature pass for CLIP-T and CLIP-I). Per-instance kinds return rows ``{instance_id, sample,
 metric, condition, value}``; set-level kinds return one record per metric. ``details`` adds fields
-to a metric's entry in results.json (e.g. a judge's failure counts).
+to a metric's entry in results.json (e.g. a judge's failure counts). A sample a kind could not score is
+recorded with its reason (``fail``: a failure, e.g. a refused verdict or no face; ``not_asked``: nothing
+was tried, e.g. the judge's call budget ran out), so results.json's coverage says why it has no value.
 """
 
 from __future__ import annotations
@@ -67,6 +69,16 @@ class KindOutput:
     sets: dict[str, dict] = field(default_factory=dict)  # set-level metrics
     skipped: dict[str, str] = field(default_factory=dict)  # metric -> why it has no value
     details: dict[str, dict] = field(default_factory=dict)  # metric -> extra results.json fields
+    failed: dict[str, dict[tuple[str, int], str]] = field(default_factory=dict)  # metric -> (instance, sample) -> why
+    missing: dict[str, dict[tuple[str, int], str]] = field(default_factory=dict)  # metric -> samples not asked -> why
+
+    def fail(self, metric: str, instance_id: str, sample: int, reason: str) -> None:
+        """Record that a sample of ``metric`` failed (a sample with rows for other conditions is partly scored)."""
+        self.failed.setdefault(metric, {}).setdefault((instance_id, sample), reason)
+
+    def not_asked(self, metric: str, instance_id: str, sample: int, reason: str) -> None:
+        """Record that a sample of ``metric`` was not tried (e.g. a call budget ran out)."""
+        self.missing.setdefault(metric, {}).setdefault((instance_id, sample), reason)
 
 
 class MetricKind:
@@ -76,6 +88,11 @@ class MetricKind:
 
     def check(self, metric: MetricDef) -> None:
         """Raise ``IbenchError`` if this kind cannot score ``metric`` (called by ``register``)."""
+
+    def applies(self, metric: MetricDef, instance: Instance) -> bool:
+        """Whether ``metric`` plans to score ``instance`` (what its coverage counts); by default every instance
+        for a metric without a target, else the instances with a condition of its target."""
+        return metric.target is None or bool(metric.conditions(instance))
 
     def extractors(self, metrics: list[MetricDef]) -> set[str]:
         """Names (in the extractor table) of the extractors these metrics need."""

@@ -28,7 +28,8 @@ from ibench.errors import IbenchError
 from ibench.weights import offline
 
 from .config import ExtractorConfig
-from .extractor import Extractor, file_identity
+from .extractor import Extractor
+from .identity import file_identity
 from .features import loader
 from .kinds import KindOutput, MetricKind, ScoringContext
 
@@ -184,6 +185,7 @@ class LocalityKind(MetricKind):
                     raise IbenchError(f"cannot score {m.name} for {iid} sample {sample}: {error}")
                 if not outside.any():
                     empty[m.name] += 1
+                    out.fail(m.name, iid, sample, "no pixel outside the dilated mask")
                     continue
                 if m.extractor:
                     dist = ctx.extractors[m.extractor].distance_map(src[None], output[None])[0, 0]

@@ -1,31 +1,124 @@
-"""Score files and ``results.json`` (schema ``ibench.results/1``, see docs/results-schema.json).
+"""Score files and ``results.json`` (schema ``ibench.results/1``, docs/results-schema.json): the typed contract
+between scoring and everything that reads its numbers (reports, the gate, comparisons).
 
 - ``scores/<metric>.jsonl``: one row ``{instance_id, sample, metric, condition, value}`` per scored
   (instance, sample, condition); failed generations have no rows.
 - ``scores/<metric>.json``: set-level metrics ``{metric, value, n, n_reference, reference,
   preprocessing, extractor, stable, note, higher_is_better}``.
-- ``results.json``: per metric the mean over instances (each instance first averaged over its
-  samples and conditions) with a 95% bootstrap CI over instances (``ibench.stats.mean_ci``), the
-  same per condition, set metrics, counts and the extractors' identities. A metric whose definition
-  says ``params.combine: min`` (the judge's SC and PQ) first takes, per sample, the minimum over its
-  conditions (``combine_conditions``); its per-condition estimates use the raw rows.
+- ``results.json`` (``Results``): per metric the mean over instances (each instance first averaged over
+  its samples and conditions) with a 95% bootstrap CI over instances (``ibench.stats.mean_ci``), the
+  same per condition, its coverage (``evaluators.coverage``: planned / scored / failed / missing
+  instances and samples, with the reasons), set metrics, counts and the extractors' identities. A
+  metric whose definition says ``params.combine: min`` (the judge's SC and PQ) first takes, per sample,
+  the minimum over its conditions (``combine_conditions``); its per-condition estimates use the raw rows.
+
+Scoring writes it with ``write_results``; every reader goes through ``load_results`` (a malformed file is
+one line naming the field).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Literal, Optional
 
 import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ibench.core.jsonio import is_number, json_safe, read_json, read_jsonl, write_json_atomic, write_jsonl_atomic
 from ibench.core.rundir import RunLayout
+from ibench.core.yamlio import describe
 from ibench.errors import IbenchError
 from ibench.stats import mean_ci
+
+from .coverage import Coverage
 
 SCHEMA = "ibench.results/1"
 RESULTS = RunLayout.RESULTS
 COLUMNS = ["instance_id", "sample", "metric", "condition", "value"]
+Number = Optional[float]  # null where undefined (no data; a CI with n < 2)
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, populate_by_name=True)
+
+
+class Estimate(_Record):
+    mean: Number
+    ci_low: Number
+    ci_high: Number
+    n: int = Field(ge=0)
+
+
+class Counts(_Record):
+    instances: int = Field(ge=0)
+    samples: int = Field(ge=0, description="generation records (ok + failed)")
+    failed: int = Field(ge=0)
+    scored: int = Field(ge=0)
+
+
+class ExtractorRecord(_Record):
+    id: str
+    preprocessing: str
+
+
+class MetricResult(Estimate):
+    """A per-instance metric's entry; a kind's own fields (a judge's verdict counts, recorded failures) ride
+    along as extra fields (``KindOutput.details``)."""
+
+    model_config = ConfigDict(extra="allow", strict=True, allow_inf_nan=False)
+
+    n_rows: int = Field(ge=0)
+    higher_is_better: bool
+    description: str
+    conditions: dict[str, Estimate]
+    skipped: Optional[str]
+    recipe: dict[str, str]
+    comparable_with: list[str]
+    coverage: Coverage
+
+
+class SetMetricResult(BaseModel):
+    """A set-level metric (FID, KID); its noise floor and estimator fields ride along as extra fields."""
+
+    model_config = ConfigDict(extra="allow", strict=True, allow_inf_nan=False)
+
+    metric: str
+    value: Number
+    n: int = Field(ge=0)
+    higher_is_better: bool
+    stable: Optional[bool] = None
+    note: Optional[str] = None
+    reference: Optional[str] = None
+
+
+class Results(_Record):
+    """``results.json`` of a scored run."""
+
+    schema_: Literal["ibench.results/1"] = Field(SCHEMA, alias="schema")
+    run_id: str
+    task: str
+    task_version: Optional[int]
+    family: str
+    model: str
+    model_settings: dict[str, Any]
+    scored_at: str
+    ibench_version: str
+    counts: Counts
+    extractors: dict[str, ExtractorRecord]
+    metrics: dict[str, MetricResult]
+    set_metrics: dict[str, SetMetricResult]
+    notes: list[str] = Field(default_factory=list)
+
+    def as_json(self) -> dict:
+        return json_safe(self.model_dump(mode="json", by_alias=True))
+
+    def higher_is_better(self, metric: str) -> Optional[bool]:
+        entry = self.metrics.get(metric) or self.set_metrics.get(metric)
+        return None if entry is None else entry.higher_is_better
+
+    def coverage(self, metric: str) -> Optional[Coverage]:
+        entry = self.metrics.get(metric)
+        return None if entry is None else entry.coverage
 
 
 def estimate(values: Iterable[float]) -> dict:
@@ -102,25 +195,27 @@ def load_scores(run_dir: str | Path, combine: bool = True) -> pd.DataFrame:
     return combine_conditions(df) if combine else df
 
 
-def load_results(run_dir: str | Path) -> dict:
-    """``results.json`` of a scored run; one clear error if it is missing or of another schema."""
+def parse_results(data: Any, source: str, run_dir: str | Path) -> Results:
+    """A results document checked against the model; anything malformed is one line naming the field."""
+    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+        found = data.get("schema") if isinstance(data, dict) else type(data).__name__
+        raise IbenchError(f"{source}: schema {found!r} is not {SCHEMA!r}; re-score the run (`ibench score {run_dir}`)")
+    try:
+        return Results.model_validate(data)
+    except ValidationError as exc:
+        raise IbenchError(f"{source}: {describe(exc)}; re-score the run (`ibench score {run_dir}`)") from None
+
+
+def load_results(run_dir: str | Path) -> Results:
+    """``results.json`` of a scored run, typed: the one reader of scoring's aggregates (reports, gate, compare)."""
     path = Path(run_dir) / RESULTS
     if not path.is_file():
         raise IbenchError(f"{path} not found: score the run first (`ibench score {run_dir}`)")
-    data: Any = read_json(path, "results")
-    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
-        found = data.get("schema") if isinstance(data, dict) else type(data).__name__
-        raise IbenchError(f"{path}: schema {found!r} is not {SCHEMA!r}; re-score the run")
-    for part in ("metrics", "set_metrics"):
-        entries = data.get(part, {})
-        bad = None if isinstance(entries, dict) else part
-        for name, rec in (entries.items() if bad is None else []):
-            if not isinstance(rec, dict) or not isinstance(rec.get("higher_is_better", False), bool):
-                bad = f"{part}.{name}"
-            elif part == "set_metrics" and not (rec.get("value") is None or is_number(rec.get("value"))):
-                bad = f"{part}.{name}.value"
-            elif part == "set_metrics" and not is_number(rec.get("n", 0), integer=True):
-                bad = f"{part}.{name}.n"
-        if bad:
-            raise IbenchError(f"{path}: {bad} is malformed; re-score the run (`ibench score {run_dir}`)")
-    return data
+    return parse_results(read_json(path, "results"), str(path), run_dir)
+
+
+def write_results(run_dir: str | Path, results: Results) -> dict:
+    """Write ``results.json`` atomically from the model; returns the document written."""
+    doc = results.as_json()
+    write_json_atomic(Path(run_dir) / RESULTS, doc)
+    return doc

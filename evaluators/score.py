@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Optional
@@ -13,15 +14,17 @@ from ibench.core.metrics import METRICS, MetricDef, parse_metrics
 from ibench.core.paths import DataRoot
 from ibench.core.registry import get_task
 from ibench.core.rundir import Generation, RunStore
-from ibench.core.jsonio import remove_stray_temps, write_json_atomic
+from ibench.core.jsonio import json_safe, remove_stray_temps
 from ibench.devices import resolve_device
 from ibench.errors import IbenchError
 
 from . import cache as fcache
 from .config import ExtractorConfig, resolve_config
+from .coverage import ROW_MISSING, measure
 from .kinds import KindOutput, ScoringContext
+from .options import ScoreOptions
 from .registry import build_extractors, get_kind
-from .results import SCHEMA, summarize, write_rows, write_set
+from .results import SCHEMA, Results, load_results, summarize, write_results, write_rows, write_set
 
 
 def _task_spec(name: str):
@@ -31,18 +34,13 @@ def _task_spec(name: str):
         return None
 
 
-def score_run(run_dir: str | Path, metrics: "list[str] | str | None" = None, device: str = "auto",
-              batch_size: int = 32, num_workers: int = 2, config: "ExtractorConfig | dict | str | Path | None" = None,
-              data_root: "DataRoot | str | Path | None" = None, progress: bool = False,
-              options: Optional[dict[str, dict]] = None, limit: Optional[int] = None,
-              samples: Optional[int] = None) -> dict:
-    """Score a run with ``metrics`` (default: its task's) and write scores/ and results.json; returns the results.
+def score_run(run_dir: str | Path, options: ScoreOptions = ScoreOptions()) -> dict:
+    """Score a run as ``options`` say (default: its task's metrics, all of it) and write scores/ and
+    results.json; returns the results.json document written (``load_results`` reads it back, typed).
 
-    ``options`` are per metric kind (``{"judge": {"config": FILE, "max_calls": N}}``). Entries of metrics
-    scored before and not re-scored now stay in results.json (their score files stay too).
-    ``limit``/``samples``: score only the first ``limit`` instances and samples ``0..samples-1`` (what an
-    ``ibench run --limit --samples`` asked for); the default is all of the run. Holds the run's lock.
-    A write that fails (disk full) is one line; the scores written before stay whole.
+    Entries of metrics scored before and not re-scored now stay in results.json (their score files stay
+    too). Holds the run's lock. A write that fails (disk full) is one line; the scores written before stay
+    whole.
     """
     store = RunStore(run_dir)
     store.manifest()  # not a run: one line, before anything is written
@@ -51,8 +49,7 @@ def score_run(run_dir: str | Path, metrics: "list[str] | str | None" = None, dev
             stats = fcache.reference_stats_dir()
             if stats.is_dir():
                 remove_stray_temps(stats)  # reference statistics whose writer was killed
-            return _score(store, metrics, resolve_device(device), batch_size, num_workers, config, data_root,
-                          progress, options, limit, samples)
+            return _score(store, options, resolve_device(options.device))
     except (OSError, sqlite3.Error) as exc:
         raise IbenchError(f"{store.path}: scoring stopped, cannot write ({getattr(exc, 'strerror', None) or exc}); "
                           f"the images and the scores written before are kept: free space and rerun") from None
@@ -75,9 +72,9 @@ def check_weights(spec, config: "ExtractorConfig | dict | str | Path | None" = N
     build_extractors(names, resolve_config(config), "cpu")
 
 
-def _score(store: RunStore, metrics, device: str, batch_size: int, num_workers: int, config, data_root,
-           progress: bool, options: Optional[dict[str, dict]], limit: Optional[int], samples: Optional[int]) -> dict:
+def _score(store: RunStore, opts: ScoreOptions, device: str) -> dict:
     manifest = store.manifest()
+    metrics, data_root, limit, samples = opts.metrics, opts.data_root, opts.limit, opts.samples
     ident = manifest.identity
     spec = _task_spec(ident.task)
     if metrics is None:
@@ -111,30 +108,31 @@ def _score(store: RunStore, metrics, device: str, batch_size: int, num_workers: 
     by_kind, kinds, names = _plan(chosen)
     ctx = ScoringContext(store=store, manifest=manifest, spec=spec, instances=instances,
                          ok=[g for g in gens if g.ok], root=root,
-                         config=resolve_config(config), device=device, batch_size=batch_size,
-                         num_workers=num_workers, progress=progress, options=dict(options or {}))
+                         config=resolve_config(opts.extractors), device=device, batch_size=opts.batch_size,
+                         num_workers=opts.num_workers, progress=opts.progress, options=dict(opts.kinds))
     ctx.extractors = build_extractors(names, ctx.config, device)
     ctx.caches = {n: fcache.FeatureCache(e.id, e.preprocessing) for n, e in ctx.extractors.items()}
     output = KindOutput()
     try:
         for kind_name, ms in by_kind.items():
             got = kinds[kind_name].score(ctx, ms)
-            for part in ("rows", "sets", "skipped", "details"):
+            for part in ("rows", "sets", "skipped", "details", "failed", "missing"):
                 getattr(output, part).update(getattr(got, part))
     finally:
         for c in ctx.caches.values():
             c.close()
+    copies_note(output)
     for name, r in output.rows.items():
         write_rows(store.scores_dir, name, r)
     for name, rec in output.sets.items():
         if name in METRICS:
             rec.update(recipe_of(METRICS[name]))
         write_set(store.scores_dir, name, rec)
-    results = _results(ctx, chosen, output, gens)
+    plan = Plan(gens, planned_samples(samples, all_gens, spec), kinds)
+    results = _results(ctx, chosen, output, plan)
     _keep_previous(store, results)
     results["notes"] = notes
-    write_json_atomic(store.results_path, results)
-    return results
+    return write_results(store.path, Results.model_validate(json_safe(results)))
 
 
 def _keep_previous(store: RunStore, results: dict) -> None:
@@ -142,20 +140,46 @@ def _keep_previous(store: RunStore, results: dict) -> None:
     if not store.results_path.is_file():
         return
     try:
-        from .results import load_results
-
-        old = load_results(store.path)
+        old = load_results(store.path).as_json()
     except IbenchError:  # an old schema or a torn file: start afresh
         return
-    if old.get("run_id") != results["run_id"]:
+    if old["run_id"] != results["run_id"]:
         return
     for part in ("metrics", "set_metrics"):
-        for name, entry in old.get(part, {}).items():
+        for name, entry in old[part].items():
             results[part].setdefault(name, entry)
 
 
-def _results(ctx: ScoringContext, chosen: list[MetricDef], output: KindOutput, gens: list[Generation]) -> dict:
-    ident, ok = ctx.manifest.identity, ctx.ok
+@dataclass(frozen=True)
+class Plan:
+    """What each metric set out to score: the generation records in scope, samples per instance, the kinds."""
+
+    gens: list[Generation]
+    samples: int
+    kinds: dict
+
+
+def planned_samples(asked: Optional[int], gens: list[Generation], spec) -> int:  # noqa: ANN001 - a TaskSpec
+    """Samples each instance was to have: as asked, else as many as any instance has, else the task's."""
+    if asked is not None:
+        return asked
+    if gens:
+        return max(g.sample for g in gens) + 1
+    return spec.samples if spec is not None else 1
+
+
+def _coverage(ctx: ScoringContext, m: MetricDef, rows: list[dict], output: KindOutput, plan: Plan) -> dict:
+    kind = plan.kinds[m.kind]
+    planned = {iid: plan.samples for iid, inst in ctx.instances.items() if kind.applies(m, inst)}
+    made = {g.key: g.ok for g in plan.gens}
+    scored = {(r["instance_id"], r["sample"]) for r in rows}
+    why = output.skipped.get(m.name) or ROW_MISSING
+    return measure(planned, made, scored, output.failed.get(m.name, {}), output.missing.get(m.name, {}),
+                   why).model_dump()
+
+
+def _results(ctx: ScoringContext, chosen: list[MetricDef], output: KindOutput, plan: Plan) -> dict:
+    ident, ok, gens = ctx.manifest.identity, ctx.ok, plan.gens
     per_metric = {}
     for m in chosen:
         if m.level == "set":
@@ -167,7 +191,8 @@ def _results(ctx: ScoringContext, chosen: list[MetricDef], output: KindOutput, g
             reason = "skipped: no condition of this kind in the run's instances" if ok else "skipped: no images"
         per_metric[m.name] = {**overall, "n_rows": len(rows), "higher_is_better": m.higher_is_better,
                               "description": m.description, "conditions": conds, "skipped": reason,
-                              **recipe_of(m), **output.details.get(m.name, {})}
+                              **recipe_of(m), **output.details.get(m.name, {}),
+                              "coverage": _coverage(ctx, m, rows, output, plan)}
     return {
         "schema": SCHEMA, "run_id": ctx.manifest.run_id, "task": ident.task,
         "task_version": ident.task_version, "family": ctx.manifest.family or (ctx.spec.family if ctx.spec else ""),
@@ -179,6 +204,16 @@ def _results(ctx: ScoringContext, chosen: list[MetricDef], output: KindOutput, g
         "metrics": per_metric,
         "set_metrics": output.sets,
     }
+
+
+def copies_note(output: KindOutput, copy_metric: str = "copy_rate") -> None:
+    """A FID below its noise floor says how many outputs copy a reference, when ``copy_rate`` was scored with it:
+    a value under the floor is what copies of the reference set give, not small-sample bias."""
+    fid, rows = output.sets.get("fid"), output.rows.get(copy_metric)
+    if not fid or not rows or not str(fid.get("note", "")).startswith("below its noise floor"):
+        return
+    copies = sum(r["value"] >= 1 for r in rows)
+    fid["note"] += f" ({copy_metric}: {copies} of {len(rows)} outputs are near copies of a reference)"
 
 
 def recipe_of(metric: MetricDef) -> dict:

@@ -180,6 +180,10 @@ def stability(name: str, value: float, n: int, m: int, floor: Optional[Floor]) -
     if name == "fid":
         if value >= max(2 * floor.mean, floor.mean + 2 * floor.sd):
             return True, ""
+        if value < floor.mean - 2 * floor.sd:
+            return False, (f"below its noise floor: {at} give FID {spread}, yet the outputs are closer to the "
+                           f"reference set than its own halves are to each other; small-sample bias cannot do that, "
+                           f"outputs that copy reference images can: see copy_rate")
         return False, (f"unstable: {at} give FID {spread}, so small-sample bias makes up at least half of this "
                        f"value; compare runs at equal N only, read KID (unbiased) instead, or use more images")
     if value > floor.mean + 2 * floor.sd:

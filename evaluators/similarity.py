@@ -113,6 +113,7 @@ class SimilarityKind(MetricKind):
                         if why:
                             failed[m.name].append({"instance_id": g.instance_id, "sample": g.sample,
                                                    "condition": cond, "reason": why})
+                            out.fail(m.name, g.instance_id, g.sample, why)
                             continue
                         value = float(np.mean(sims))
                         out.rows[m.name].append({"instance_id": g.instance_id, "sample": g.sample,

@@ -12,7 +12,7 @@ Only ratings with status ``rated`` count (skips and flags do not).
 from __future__ import annotations
 
 import math
-from typing import Optional
+from typing import Mapping, Optional
 
 import numpy as np
 import pandas as pd
@@ -67,15 +67,30 @@ def item_scores(db, study: Optional[str | int] = None) -> pd.DataFrame:
     return frame[SCORE_COLUMNS].reset_index(drop=True)
 
 
-def summarize(scores: pd.DataFrame) -> pd.DataFrame:
-    """The summary table of a scores frame (columns task, model, rater, SC, PQ and an item key)."""
+def model_labels(ratings: pd.DataFrame, run_labels: Mapping[tuple[str, str], str]) -> pd.Series:
+    """Each rating's image model under the name its run goes by (``run_labels``: (task, run id) -> label).
+
+    A rating takes its run's label only where its run id, within its task, names a single model of the
+    ratings (the images of that run); every other rating keeps its own model name. So a run id that
+    several models share (an ImagenHub import made before each model got its own) lends none of them
+    another's name, and ratings, scores and verdicts meet on (task, model, instance, sample)."""
+    per_run = ratings.groupby(["task", "run_id"])["model"].nunique()
+    single = {key for key, n in per_run.items() if n == 1}
+    return pd.Series([run_labels[(t, rid)] if (t, rid) in run_labels and (t, rid) in single else m
+                      for t, rid, m in zip(ratings["task"], ratings["run_id"], ratings["model"])],
+                     index=ratings.index, name="model", dtype=object)
+
+
+def summary_table(scores: pd.DataFrame) -> pd.DataFrame:
+    """The summary table of a scores frame (columns task, model, rater, SC, PQ and an item key): one row per
+    (task, model), each model over its own ratings only."""
     if scores.empty:
         return pd.DataFrame(columns=SUMMARY_COLUMNS)
     scores = scores.copy()
     if "O" not in scores:
         scores["O"] = np.sqrt(scores["SC"].astype(float) * scores["PQ"].astype(float))
     if "item" not in scores:
-        keys = [c for c in ("run_id", "instance_id", "sample", "uid") if c in scores]
+        keys = [c for c in ("task", "model", "run_id", "instance_id", "sample", "uid") if c in scores]
         scores["item"] = scores[keys].astype(str).agg("/".join, axis=1)
     rows = []
     for (task, model), group in scores.groupby(["task", "model"], sort=True):
@@ -95,9 +110,9 @@ def summarize(scores: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
 
 
-def summary(db, study: Optional[str | int] = None) -> pd.DataFrame:
+def study_summary(db, study: Optional[str | int] = None) -> pd.DataFrame:
     """One row per (task, model): n_items, n_raters, SC/PQ/O mean and std over raters, O_of_means, kappa, alpha.
 
     ``study=None`` takes every study in the database.
     """
-    return summarize(item_scores(db, study))
+    return summary_table(item_scores(db, study))

@@ -44,6 +44,13 @@ LONG_COLUMNS = ["task", "model", "uid", "rater", "SC", "PQ"]
 IMAGENHUB_TASKS = {"Text-To-Image": "txt2img", "Subject-Driven_IG": "subject_gen", "Multi-Subject_IG": "multi_subject",
                    "Text-Guided_IE": "text_edit", "Mask-Guided_IE": "mask_edit", "Subject-Driven_IE": "subject_edit"}
 IMPORT_NOTE = "imported from an ImagenHub TSV"
+IMPORTED_RUN = "imagenhub"
+
+
+def imported_run_id(model: str) -> str:
+    """The run id an imported item carries: one per model, so no two models of an import share one
+    (ImagenHub's TSVs name the model, not a run; joins key on the model too, see ``ibench.report.human``)."""
+    return f"{IMPORTED_RUN}/{model}"
 
 
 def parse_cell(cell: str, where: str) -> Optional[tuple[float, float]]:
@@ -88,12 +95,14 @@ def read_tsv(text: str, name: str, task: Optional[str] = None) -> pd.DataFrame:
         raise IbenchError(f"{name}: the first column must be 'uid', followed by one column per model")
     if table["uid"].duplicated().any():
         raise IbenchError(f"{name}: uid {table['uid'][table['uid'].duplicated()].iloc[0]!r} appears twice")
-    rows = []
-    for _, line in table.iterrows():
-        for model in table.columns[1:]:
-            cell = parse_cell(line[model], f"{name} uid {line['uid']} model {model}")
-            if cell is not None:
-                rows.append((task, model, line["uid"], rater, *cell))
+    parsed: dict[str, Optional[tuple[float, float]]] = {}  # each distinct cell text is parsed once
+    models, rows = list(table.columns[1:]), []
+    for uid, *cells in table.itertuples(index=False, name=None):
+        for model, cell in zip(models, cells):
+            if cell not in parsed:
+                parsed[cell] = parse_cell(cell, f"{name} uid {uid} model {model}")
+            if parsed[cell] is not None:
+                rows.append((task, model, uid, rater, *parsed[cell]))
     return pd.DataFrame(rows, columns=LONG_COLUMNS)
 
 
@@ -177,7 +186,8 @@ def _import(s: Session, study_name: Optional[str], create_name: str, frame: pd.D
     for row in rows:  # new items (no image: never shown to raters) and new raters (no token handed out)
         if (row.task, row.model, row.uid) not in items:
             items[(row.task, row.model, row.uid)] = Item(study_id=study.id, task=row.task, model=row.model,
-                                                         run_id="imagenhub", instance_id=row.uid, sample=0, uid=row.uid)
+                                                         run_id=imported_run_id(row.model), instance_id=row.uid,
+                                                         sample=0, uid=row.uid)
         if row.rater not in raters:
             raters[row.rater] = Rater(study_id=study.id, name=row.rater, token_hash=token_hash(new_token()))
     s.add_all([*items.values(), *raters.values()])

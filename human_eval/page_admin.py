@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 from ibench.errors import IbenchError, one_line
 
 from ibench.human_eval import ratings
-from .aggregate import ratings_frame, summarize
+from .aggregate import ratings_frame, summary_table
 from .export import csv_text
 from .imagenhub import frame_for_export, import_uploads, zip_tsvs
 from .media import data_uri
@@ -119,7 +119,7 @@ def _scores(engine: Engine, ident: ratings.Identity) -> None:
     if rated.empty:
         st.info("No ratings yet.")
         return
-    table = summarize(rated).round(3)
+    table = summary_table(rated).round(3)
     st.dataframe(table[SCORE_VIEW], hide_index=True, key="scores_table")
     with st.expander("Every column (agreement on SC, PQ and O)"):
         st.dataframe(table, hide_index=True, key="scores_full")

@@ -29,7 +29,7 @@ def preferences(db, study: Optional[str | int] = None) -> list[Preference]:
     if study is not None:
         query = query.where(Study.id == study if isinstance(study, int) else Study.name == study)
     out = []
-    with reading(get_engine(db)) as s:
+    with reading(get_engine(db, create=False)) as s:
         for item, rating, rater, order in s.execute(query).all():
             for aspect, winner in sorted((rating.preference or {}).items()):
                 out.append(Preference(task=item.task, instance_id=item.instance_id, sample=item.sample,

@@ -3,6 +3,10 @@
 A SQLite file by default (WAL journal, a busy timeout and ``BEGIN IMMEDIATE`` for writes, so several
 raters can save at once), or any SQLAlchemy URL (e.g. ``postgresql+psycopg://...``) for a shared
 deployment. Every rating keeps its rater, its time and its edit history (``rating_history``).
+
+Reading commands (``human stats``, ``human export``, ``report --study``) open it with ``create=False``:
+a SQLite file then read-only (``mode=ro``: no journal-mode change, no table or column added, no file
+created; its bytes stay as they were). An empty, foreign or corrupt file is one line, never a traceback.
 """
 
 from __future__ import annotations
@@ -180,22 +184,30 @@ def _add_missing_columns(engine: Engine) -> None:
     """A database made by an older ibench gets the columns added since (each nullable or with a default)."""
     from sqlalchemy import inspect, text
 
+    for table, column in _lacking(engine):
+        kind = column.type.compile(dialect=engine.dialect)
+        default = f" DEFAULT {column.server_default.arg!r}" if column.server_default is not None else ""
+        with engine.begin() as conn:
+            conn.execute(text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}{default}'))
+
+
+def _lacking(engine: Engine) -> list:
+    """(table, column) pairs of our tables that the database has without the column."""
     found = inspect(engine)
+    out = []
     for table in Base.metadata.sorted_tables:
-        if not found.has_table(table.name):
-            continue
-        have = {c["name"] for c in found.get_columns(table.name)}
-        for column in table.columns:
-            if column.name in have:
-                continue
-            kind = column.type.compile(dialect=engine.dialect)
-            default = f" DEFAULT {column.server_default.arg!r}" if column.server_default is not None else ""
-            with engine.begin() as conn:
-                conn.execute(text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}{default}'))
+        if found.has_table(table.name):
+            have = {c["name"] for c in found.get_columns(table.name)}
+            out += [(table, c) for c in table.columns if c.name not in have]
+    return out
+
+
+def _missing_columns(engine: Engine) -> list[str]:
+    return [f"{t.name}.{c.name}" for t, c in _lacking(engine)]
 
 
 # -- engines ----------------------------------------------------------------------------------
-_ENGINES: dict[str, Engine] = {}
+_ENGINES: dict[tuple[str, bool], Engine] = {}
 _LOCK = threading.Lock()
 
 
@@ -211,14 +223,15 @@ def db_url(db: str | Path | None = None) -> str:
     return f"sqlite:///{Path(db).expanduser().resolve()}"
 
 
-def _sqlite_setup(engine: Engine) -> None:
+def _sqlite_setup(engine: Engine, read_only: bool = False) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record) -> None:  # noqa: ANN001
         dbapi_conn.isolation_level = None  # we emit BEGIN ourselves (see _on_begin)
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA busy_timeout = 30000")
-        cur.execute("PRAGMA journal_mode = WAL")
-        cur.execute("PRAGMA synchronous = NORMAL")
+        if not read_only:  # journal mode and sync level are the writer's choice; a reader changes nothing
+            cur.execute("PRAGMA journal_mode = WAL")
+            cur.execute("PRAGMA synchronous = NORMAL")
         cur.execute("PRAGMA foreign_keys = ON")
         cur.close()
 
@@ -236,6 +249,7 @@ def new_engine(db: str | Path | None = None, create: bool = True) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         memory = parsed.database in (None, "", ":memory:")
+        read_only = not create and not memory
         if not memory:
             folder = Path(parsed.database).parent
             if not folder.is_dir():
@@ -244,10 +258,16 @@ def new_engine(db: str | Path | None = None, create: bool = True) -> Engine:
                 raise IbenchError(f"{parsed.database}: no such rating database (make one with "
                                   f"`ibench human create-study`, or check the path)")
             if Path(parsed.database).is_file():  # read it before anything (WAL mode, tables) is written to it
-                check_schema(_sqlite_tables(Path(parsed.database)), parsed.database, sqlite=True)
+                tables = _sqlite_tables(Path(parsed.database))
+                check_schema(tables, parsed.database, sqlite=True)
+                if read_only and not set(tables) & set(Base.metadata.tables):
+                    raise IbenchError(f"--db {parsed.database}: an empty file, not a rating database (no ibench "
+                                      f"tables; make one with `ibench human create-study`, or check the path)")
+        if read_only:  # the file as it is: SQLite's read-only mode writes nothing (no journal, no WAL switch)
+            url = f"sqlite:///file:{Path(parsed.database).resolve().as_posix()}?mode=ro&uri=true"
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30},
                                poolclass=StaticPool if memory else None)
-        _sqlite_setup(engine)
+        _sqlite_setup(engine, read_only)
     else:
         try:
             engine = create_engine(url, pool_pre_ping=True)
@@ -260,7 +280,10 @@ def new_engine(db: str | Path | None = None, create: bool = True) -> Engine:
                          parsed.render_as_string())
         if create:
             Base.metadata.create_all(engine)
-        _add_missing_columns(engine)  # an older ibench's database: the columns added since
+            _add_missing_columns(engine)  # an older ibench's database: the columns added since
+        elif (lacking := _missing_columns(engine)):
+            raise IbenchError(f"database {parsed.render_as_string()} was made by an older ibench (no column "
+                              f"{lacking[0]}); open it once with a writing command (`ibench human serve`) to add it")
     except DBAPIError as exc:  # "file is not a database", unreachable servers, permissions
         raise IbenchError(f"cannot open database {parsed.render_as_string()}: {one_line(exc.orig)}") from None
     return engine
@@ -305,16 +328,20 @@ def get_engine(db: str | Path | Engine | None = None, create: bool = True) -> En
         return db
     url = db_url(db)
     with _LOCK:
-        if url not in _ENGINES:
-            _ENGINES[url] = new_engine(url, create)
-        return _ENGINES[url]
+        if (url, create) not in _ENGINES:  # a reader's engine is read-only: never handed to a writer
+            _ENGINES[(url, create)] = new_engine(url, create)
+        return _ENGINES[(url, create)]
 
 
 @contextmanager
 def reading(engine: Engine) -> Iterator[Session]:
-    """A read-only session."""
-    with Session(engine, expire_on_commit=False) as session:
-        yield session
+    """A read-only session; a database that turns out corrupt while it is read is one line."""
+    try:
+        with Session(engine, expire_on_commit=False) as session:
+            yield session
+    except DBAPIError as exc:  # "database disk image is malformed", "file is not a database"
+        raise IbenchError(f"cannot read database {engine.url.render_as_string()}: {one_line(exc.orig)} (a corrupt "
+                          f"file? restore it from a backup)") from None
 
 
 def write(engine: Engine, fn, *args, retries: int = 20, **kwargs):  # noqa: ANN001, ANN201

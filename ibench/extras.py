@@ -22,6 +22,7 @@ EXTRAS: dict[str, tuple[tuple[str, str], ...]] = {
     "judge": (("openai", "openai"),),
     "api": (("openai", "openai"), ("google.genai", "google-genai"), ("tenacity", "tenacity")),
     "face": (("insightface", "insightface"), ("onnxruntime", "onnxruntime")),
+    "quant": (("bitsandbytes", "bitsandbytes"), ("torchao", "torchao")),
 }
 
 

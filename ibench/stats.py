@@ -1,5 +1,6 @@
 """Bootstrap confidence intervals and tests (scipy.stats.bootstrap, seeded) shared by scores, reports and the
-gate; rank correlations with cluster-bootstrap intervals."""
+gate; rank correlations with cluster-bootstrap intervals; a cluster bootstrap of any statistic
+(``cluster_bootstrap``) for tables whose items are several images of one instance."""
 
 from __future__ import annotations
 
@@ -179,6 +180,28 @@ def _kendall_weighted(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray
     return out
 
 
+def _pearson_weighted(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Pearson's r of the sample in which pair i appears ``w[r, i]`` times, per row r (NaN if undefined)."""
+    total = w.sum(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        dx, dy = x - (w * x).sum(axis=1, keepdims=True) / total, y - (w * y).sum(axis=1, keepdims=True) / total
+        den = np.sqrt((w * dx ** 2).sum(axis=1) * (w * dy ** 2).sum(axis=1))
+        return np.where(den > 0, (w * dx * dy).sum(axis=1) / np.where(den > 0, den, 1), np.nan)
+
+
+WEIGHTED = {"spearman": _spearman_weighted, "kendall": _kendall_weighted, "pearson": _pearson_weighted}
+
+
+def resampled_corr(x, y, counts, method: str = "spearman") -> np.ndarray:
+    """A correlation of ``x`` and ``y`` for each bootstrap replicate, a replicate given by ``counts`` (how many
+    times each pair was drawn; replicates x pairs): Spearman's rho, Kendall's tau-b or Pearson's r, as scipy
+    defines them on the expanded sample. NaN where a replicate leaves a side constant."""
+    if method not in WEIGHTED:
+        raise ValueError(f"unknown correlation {method!r} ({', '.join(WEIGHTED)})")
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    return WEIGHTED[method](x, y, np.asarray(counts, dtype=float))
+
+
 @dataclass(frozen=True)
 class Correlation:
     """A rank correlation with its p-value and 95% bootstrap interval (resampling clusters: pairs or instances)."""
@@ -199,6 +222,33 @@ def _interval(rows: np.ndarray, confidence: float) -> tuple[float, float]:
     rows = rows[~np.isnan(rows)]
     alpha = (1 - confidence) / 2
     return tuple(np.quantile(rows, [alpha, 1 - alpha])) if rows.size else (math.nan, math.nan)
+
+
+def cluster_draws(clusters, seed: int = 0, resamples: int = RESAMPLES) -> list[np.ndarray]:
+    """The index draws of a cluster bootstrap: each draw takes ``k`` clusters with replacement (``k`` = the
+    number of distinct labels in ``clusters``) and every item of each drawn cluster, as often as the cluster
+    was drawn. The cluster draws are ``default_rng(seed).integers(0, k, (resamples, k))`` over the sorted
+    labels, the same draws ``corr_ci(..., clusters=)`` weights by, so the two agree exactly."""
+    labels = np.asarray(clusters)
+    _, cluster = np.unique(labels, return_inverse=True)
+    k = int(cluster.max()) + 1 if labels.size else 0
+    members = [np.flatnonzero(cluster == c) for c in range(k)]
+    draws = np.random.default_rng(seed).integers(0, k, (resamples, k)) if k else np.empty((resamples, 0), int)
+    return [np.concatenate([members[c] for c in d]) if k else np.empty(0, int) for d in draws]
+
+
+def cluster_bootstrap(stat, clusters, seed: int = 0, resamples: int = RESAMPLES,  # noqa: ANN001 - a callable
+                      confidence: float = CONFIDENCE) -> tuple[float, float]:
+    """Percentile interval of ``stat(indices)`` (a statistic of the items at those indices) under a cluster
+    bootstrap (``cluster_draws``): where an instance has several images (samples, models), its images are
+    not independent draws and must be resampled together, or the interval comes out too narrow. Draws
+    where the statistic is undefined (NaN) are left out; fewer than 2 clusters give NaN bounds."""
+    labels = np.asarray(clusters)
+    if np.unique(labels).size < 2:
+        return math.nan, math.nan
+    values = np.array([stat(idx) for idx in cluster_draws(labels, seed, resamples)], dtype=float)
+    low, high = _interval(values, confidence)
+    return float(low), float(high)
 
 
 def corr_ci(x, y, method: str = "spearman", seed: int = 0, confidence: float = CONFIDENCE,

@@ -11,6 +11,11 @@ from typing import Iterator
 
 import pytest
 
+# The hub probe (ibench.weights.hub_unavailable) waits IBENCH_HUB_TIMEOUT seconds for an answer: 3 by default, which a
+# loopback fake hub on a loaded test machine can miss. Tests never wait on it (a closed port refuses at once), so a
+# generous limit costs nothing and no test depends on a wall-clock limit being met. Children inherit it.
+os.environ.setdefault("IBENCH_HUB_TIMEOUT", "120")
+
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 LISTING = "FILES.sha256"  # `sha256sum` lines of every file of the shared data root
 

@@ -4,9 +4,11 @@
 - ``GET /api/models/<repo>[/revision/<rev>]``: repo info (``sha``, ``siblings``);
 - ``GET /api/models/<repo>/tree/<rev>[/<path>]``: the file listing (``type``, ``path``, ``size``, ``oid``);
 - ``HEAD|GET /<repo>/resolve/<rev>/<file>``: a file, with ``X-Repo-Commit`` and ``ETag`` headers;
+- ``GET /api/agent-harnesses``: huggingface_hub's registry of AI-agent harnesses (an empty one);
 - ``HEAD /``: the probe ibench sends to see whether the hub answers.
 
-Every request is recorded (method, path) so tests can tell what was downloaded.
+Every request is recorded (method, path) so tests can tell what was downloaded, except ``HEAD /-/mark/<label>``:
+a test's own bookmark between steps (``marks`` splits the record at them).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from urllib.parse import unquote, urlsplit
 from loopback import Loopback
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
+MARK = "/-/mark/"
 
 
 class FakeHub(Loopback):
@@ -40,6 +43,19 @@ class FakeHub(Loopback):
 
         super().__init__(Handler)
 
+    def marks(self) -> dict[str, list[tuple[str, str]]]:
+        """The recorded requests split at the bookmarks: ``{label: requests after it, up to the next}``
+        (those before the first bookmark under ``""``)."""
+        out: dict[str, list[tuple[str, str]]] = {"": []}
+        label = ""
+        for method, path in self.requests:
+            if path.startswith(MARK):
+                label = path[len(MARK):]
+                out[label] = []
+            else:
+                out[label].append((method, path))
+        return out
+
     def files(self, repo: str) -> dict[str, Path]:
         folder = self.repos[repo]
         return {p.relative_to(folder).as_posix(): p for p in sorted(folder.rglob("*")) if p.is_file()}
@@ -49,6 +65,10 @@ class FakeHub(Loopback):
         self.requests.append((h.command, path))
         if path == "/":
             return self.send(h, 200, b"hub", "text/plain", body)
+        if path.startswith(MARK):
+            return self.send(h, 200, b"", "text/plain", body)
+        if path == "/api/agent-harnesses":
+            return self.send(h, 200, b'{"standardEnvVars": [], "harnesses": {}}', "application/json", body)
         if path.startswith("/api/models/"):
             return self.api(h, path[len("/api/models/"):], body)
         for repo in self.repos:

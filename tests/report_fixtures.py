@@ -32,14 +32,15 @@ class ReportInputs:
 
 def score(run: Path, extractors: dict, data: Path, tmp: Path, metrics: Sequence[str] = METRICS) -> None:
     """Score a run with the real evaluators and the tiny extractors (isolated cache under ``tmp``)."""
+    from ibench.evaluators.options import ScoreOptions
     from ibench.evaluators.score import score_run
     from ibench.core.paths import DataRoot
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("IBENCH_CACHE_DIR", str(tmp / "cache"))
         mp.setenv("HF_HUB_OFFLINE", "1")
-        score_run(run, metrics=list(metrics), config=extractors, num_workers=0,
-                  data_root=DataRoot(data, derived_dir=tmp / "derived"))
+        score_run(run, ScoreOptions(metrics=list(metrics), extractors=extractors, num_workers=0,
+                  data_root=DataRoot(data, derived_dir=tmp / "derived")))
 
 
 _MADE: dict[str, ReportInputs] = {}  # a fixture imported into several modules is one per module: make once

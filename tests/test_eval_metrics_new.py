@@ -328,15 +328,15 @@ def test_face_extractor_errors_are_one_line(monkeypatch, tmp_path):
 
 # -- recipes ------------------------------------------------------------------------------------------------
 def test_every_metric_declares_its_recipe_and_can_be_served():
-    from ibench.core.metrics import BUILTIN
+    from ibench.core.metrics import BUILTIN_METRICS
     from ibench.evaluators.registry import EXTRACTORS, KINDS, get_kind
 
-    for m in BUILTIN:
+    for m in BUILTIN_METRICS:
         assert {"model", "preprocessing", "formula"} <= set(m.recipe), m.name
         assert isinstance(m.comparable_with, list)
         kind = get_kind(m.kind)
         assert m.kind in KINDS and kind.extractors([m]) <= set(EXTRACTORS), m.name
         kind.check(m)
-    by = {m.name: m for m in BUILTIN}
+    by = {m.name: m for m in BUILTIN_METRICS}
     assert by["dino_v2"].comparable_with == ["DreamBench++"] and "ControlNet++" in by["control_edge_exact"].comparable_with
     assert by["edit_lpips"].params == {"size": 256, "dilate_px": 8}

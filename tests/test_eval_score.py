@@ -72,11 +72,12 @@ def test_all_metrics_end_to_end_with_failures_skipped(env):
     store = RunStore(env["runs"]["style_subject_control"])
     first = store.generations()[0]
     store.append_generations([Generation(instance_id=first.instance_id, sample=5, seed=1, error="RuntimeError: boom")])
+    from ibench.evaluators.options import ScoreOptions
     from ibench.evaluators.score import score_run
 
-    results = score_run(store.path, config=env["config"], data_root=env["root"], num_workers=2, batch_size=3)
+    results = score_run(store.path, ScoreOptions(extractors=env["config"], data_root=env["root"], num_workers=2, batch_size=3))
     _validate(results)
-    assert results == load_results(store.path)
+    assert results == load_results(store.path).as_json()
     assert results["counts"] == {"instances": 2, "samples": 5, "failed": 1, "scored": 4}
     expected = {"clip_t": "text", "dino": "subject:ref#1", "clip_i": "subject:ref#1", "style_clip": "style:ref#2",
                 "style_gram": "style:ref#2", "control_edge": "control:ref#3", "copy_rate": "references"}
@@ -106,18 +107,19 @@ def test_all_metrics_end_to_end_with_failures_skipped(env):
 def test_warm_rescore_loads_no_model_and_repeats_the_values(env, monkeypatch):
     from ibench.evaluators import extractor
     from ibench.evaluators.results import load_scores
+    from ibench.evaluators.options import ScoreOptions
     from ibench.evaluators.score import score_run
 
     run = env["runs"]["style_subject_control"]
     metrics = "clip_t,dino,clip_i,style_clip,style_gram,fid,kid"
-    score_run(run, metrics=metrics, config=env["config"], data_root=env["root"], num_workers=0)
+    score_run(run, ScoreOptions(metrics=metrics, extractors=env["config"], data_root=env["root"], num_workers=0))
     before = load_scores(run)
 
     def boom(self):
         raise AssertionError(f"{self.name} was loaded on a warm cache")
 
     monkeypatch.setattr(extractor.Extractor, "load", boom)
-    results = score_run(run, metrics=metrics, config=env["config"], data_root=env["root"], num_workers=0)
+    results = score_run(run, ScoreOptions(metrics=metrics, extractors=env["config"], data_root=env["root"], num_workers=0))
     after = load_scores(run)
     assert before.equals(after) and results["set_metrics"]["fid"]["value"] is not None
 
@@ -130,11 +132,12 @@ def test_clip_t_and_dino_equal_a_direct_computation(env):
     from transformers import ViTModel
 
     from ibench.evaluators.results import load_scores
+    from ibench.evaluators.options import ScoreOptions
     from ibench.evaluators.score import score_run
     from ibench.core.rundir import RunStore
 
     run, cfg, root = env["runs"]["style_subject_control"], env["config"], env["root"]
-    score_run(run, metrics=["clip_t", "dino"], config=cfg, data_root=root, num_workers=0)
+    score_run(run, ScoreOptions(metrics=["clip_t", "dino"], extractors=cfg, data_root=root, num_workers=0))
     df = load_scores(run).set_index(["metric", "instance_id", "sample"]).value
     store = RunStore(run)
     instances = {i.id: i for i in store.instances()}
@@ -170,10 +173,11 @@ def _strict(text: str) -> dict:
 
 def test_multi_subject_scores_each_subject(env):
     from ibench.evaluators.results import load_scores
+    from ibench.evaluators.options import ScoreOptions
     from ibench.evaluators.score import score_run
 
     run = env["runs"]["multi_subject"]
-    results = score_run(run, metrics="dino,clip_i", config=env["config"], data_root=env["root"], num_workers=0)
+    results = score_run(run, ScoreOptions(metrics="dino,clip_i", extractors=env["config"], data_root=env["root"], num_workers=0))
     for name in ("dino", "clip_i"):
         assert set(results["metrics"][name]["conditions"]) == {"subject:ref#1", "subject:ref#2"}
         assert results["metrics"][name]["n_rows"] == 2
@@ -181,13 +185,14 @@ def test_multi_subject_scores_each_subject(env):
     assert _strict((run / "results.json").read_text())["notes"] == []
     # scoring again is idempotent: same rows, no duplicates
     before = load_scores(run)
-    score_run(run, metrics="dino,clip_i", config=env["config"], data_root=env["root"], num_workers=0)
+    score_run(run, ScoreOptions(metrics="dino,clip_i", extractors=env["config"], data_root=env["root"], num_workers=0))
     assert load_scores(run).equals(before) and len(before) == 4
 
 
 def test_rescoring_after_the_task_yaml_changed_says_so(env, tmp_path):
     import shutil
 
+    from ibench.evaluators.options import ScoreOptions
     from ibench.evaluators.score import score_run
 
     run = tmp_path / env["runs"]["multi_subject"].name
@@ -195,7 +200,7 @@ def test_rescoring_after_the_task_yaml_changed_says_so(env, tmp_path):
     manifest = json.loads((run / "manifest.json").read_text())
     manifest["identity"]["spec_hash"] = "0123456789abcdef"  # as if tasks/multi_subject.yaml had been edited
     (run / "manifest.json").write_text(json.dumps(manifest))
-    results = score_run(run, metrics="clip_t", config=env["config"], data_root=env["root"], num_workers=0)
+    results = score_run(run, ScoreOptions(metrics="clip_t", extractors=env["config"], data_root=env["root"], num_workers=0))
     assert len(results["notes"]) == 1 and "changed since this run was generated" in results["notes"][0]
     assert "0123456789abcdef" in results["notes"][0]
     _validate(results)
@@ -203,13 +208,14 @@ def test_rescoring_after_the_task_yaml_changed_says_so(env, tmp_path):
 
 def test_mask_and_depth_controls_and_missing_depth_model(env):
     from ibench.evaluators.results import load_scores
+    from ibench.evaluators.options import ScoreOptions
     from ibench.evaluators.score import score_run
 
     run = env["runs"]["eval_controls"]
     with pytest.raises(IbenchError, match="is not registered: pass --metrics"):
-        score_run(run, config=env["config"], data_root=env["root"])
-    results = score_run(run, metrics="control_mask,control_depth,content_clip", config=env["config"],
-                        data_root=env["root"], num_workers=0)
+        score_run(run, ScoreOptions(extractors=env["config"], data_root=env["root"]))
+    results = score_run(run, ScoreOptions(metrics="control_mask,control_depth,content_clip", extractors=env["config"],
+                        data_root=env["root"], num_workers=0))
     _validate(results)
     df = load_scores(run)
     mask, depth = df[df.metric == "control_mask"], df[df.metric == "control_depth"]
@@ -218,7 +224,7 @@ def test_mask_and_depth_controls_and_missing_depth_model(env):
     assert not results["metrics"]["control_depth"]["higher_is_better"]
     assert results["metrics"]["content_clip"]["skipped"].startswith("skipped: no condition")
     no_depth = {**env["config"], "depth": {"model": "someone/absent-depth-model"}}
-    results = score_run(run, metrics="control_mask,control_depth", config=no_depth, data_root=env["root"], num_workers=0)
+    results = score_run(run, ScoreOptions(metrics="control_mask,control_depth", extractors=no_depth, data_root=env["root"], num_workers=0))
     assert results["metrics"]["control_depth"]["skipped"].startswith("skipped: no depth model")
     assert results["metrics"]["control_depth"]["mean"] is None and results["metrics"]["control_mask"]["n"] == 2
     _validate(results)
@@ -259,6 +265,7 @@ def test_fid_and_kid_count_every_image_so_a_collapsed_run_scores_worse(env, tmp_
 
     from ibench.core.registry import get_task
     from ibench.core.rundir import RunLayout
+    from ibench.evaluators.options import ScoreOptions
     from ibench.evaluators.score import score_run
     from ibench.models import get_model
     from ibench.run import GenerateOptions, generate
@@ -275,8 +282,8 @@ def test_fid_and_kid_count_every_image_so_a_collapsed_run_scores_worse(env, tmp_
     (collapsed / RunLayout.GENERATIONS).write_text("".join(json.dumps(g) + "\n" for g in gens))
     got = {}
     for name, run in (("diverse", diverse), ("collapsed", collapsed)):
-        got[name] = score_run(run, metrics="fid,kid", config=env["config"], data_root=env["root"],
-                              num_workers=0)["set_metrics"]
+        got[name] = score_run(run, ScoreOptions(metrics="fid,kid", extractors=env["config"], data_root=env["root"],
+                              num_workers=0))["set_metrics"]
         _validate({**json.loads((run / "results.json").read_text())})
     assert got["collapsed"]["kid"]["n"] == got["diverse"]["kid"]["n"] == 12
     assert got["collapsed"]["kid"]["n_distinct"] == 1 and got["diverse"]["kid"]["n_distinct"] > 6

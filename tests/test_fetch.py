@@ -293,3 +293,38 @@ def test_two_fetches_into_one_root_both_succeed(fixture, tmp_path):
     assert [code for code, _ in results] == [0, 0], results
     assert all((root / rel).read_bytes() == data for rel, data in blobs.items())
     assert sorted(p.name for p in root.rglob("*") if p.is_file() and p.suffix == ".part") == []
+
+
+def test_a_corrupted_part_file_restarts_from_zero_in_the_same_run(fixture, tmp_path):
+    """Bytes kept from an earlier run that are not a prefix of the file: the resumed download fails its checksum,
+    so the same run starts over from byte 0 (was: exit 2 blaming the download, and only a rerun recovered)."""
+    blobs, manifest, server = fixture
+    root, rel = tmp_path / "root", "content/chicago.jpg"
+    part = root / (rel + ".part")
+    part.parent.mkdir(parents=True)
+    part.write_bytes(b"\xff" * 3000)  # a torn write: the right length for a prefix, the wrong bytes
+    report = fetch(root, manifest(), only=rel, base_url=server.url, retries=0)
+    assert report.downloaded == [rel] and (root / rel).read_bytes() == blobs[rel] and not part.exists()
+    path = f"/owner/repo/0123abcd/{rel}"
+    assert server.requests[-2:] == [(path, "bytes=3000-"), (path, None)]
+
+
+def test_manifest_field_errors_name_the_line(tmp_path):
+    head = "local_path\toriginal_url\tsha256_of_original\tbytes_of_original\n"
+    bad = tmp_path / "m.tsv"
+    bad.write_text(head + f"a.jpg\t{ORIGIN}a.jpg\t{'a' * 64}\t10\nb.jpg\t{ORIGIN}b.jpg\t{'z' * 64}\t10\n")
+    with pytest.raises(IbenchError, match=r"line 3: sha256_of_original 'z+' is not a SHA-256 digest"):
+        read_manifest(bad)
+    bad.write_text(head + f"a.jpg\t{ORIGIN}a.jpg\t{'a' * 64}\t10\nb.jpg\t{ORIGIN}b\x00.jpg\t{'a' * 64}\t10\n")
+    with pytest.raises(IbenchError, match="line 3: contains a NUL byte"):
+        read_manifest(bad)
+
+
+def test_an_empty_dreambench_prompt_list_says_so(tmp_path):
+    from ibench.core.paths import DataRoot
+    from ibench.data.catalog import Catalog
+
+    (tmp_path / "dreambench" / "dog").mkdir(parents=True)
+    (tmp_path / "dreambench" / "prompts_and_classes.txt").write_text("")
+    with pytest.raises(IbenchError, match=r"prompts_and_classes.txt lists no subject .*the file is empty"):
+        Catalog(DataRoot(tmp_path)).subjects

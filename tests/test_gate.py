@@ -1,6 +1,7 @@
 """The regression gate's outputs, then baseline, check and compare on real scored runs: an identical rerun
-passes; a planted regression, failed generations and missing instances fail; an unpaired comparison is
-refused. The rule itself on hand-made values: tests/test_gate_rule.py."""
+passes; a planted regression, failed generations and missing instances fail (coverage); an unpaired
+comparison is refused. The rule itself on hand-made values: tests/test_gate_rule.py; lost scores and judge
+failures end to end, malformed baselines: tests/test_coverage.py."""
 
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ import pandas as pd
 import pytest
 from report_fixtures import cli_main, raw_scores, report_inputs, score  # noqa: F401 (fixture)
 
-from ibench.report.gate import CheckResult, MetricCheck
-from ibench.report.gate_output import junit_xml, markdown_summary
+from ibench.gate.check import CheckResult
+from ibench.gate.output import junit_xml, markdown_summary
+from ibench.gate.rule import MetricCheck
 
 
 def _result() -> CheckResult:
@@ -55,7 +57,7 @@ def tiny_run(report_inputs) -> Path:
 
 @pytest.fixture(scope="module")
 def baseline_file(tiny_run, tmp_path_factory) -> Path:
-    from ibench.report.gate import make_baseline, write_baseline
+    from ibench.gate.baseline import make_baseline, write_baseline
     from ibench.report.runs import open_run
 
     path = tmp_path_factory.mktemp("baseline") / "tiny.json"
@@ -95,7 +97,7 @@ def test_check_passes_on_an_identical_rerun(report_inputs, baseline_file, tmp_pa
     assert code == 0, out + err
     assert "**PASS**" in out and "REGRESSION" not in out
     suite = ET.parse(junit).getroot().find("testsuite")
-    assert suite.get("failures") == "0" and int(suite.get("tests")) == 7  # 5 metrics, failure_rate, missing_instances
+    assert suite.get("failures") == "0" and int(suite.get("tests")) == 5  # a testcase per metric
 
 
 def _planted(run: Path, dest: Path, metric: str, shift: float) -> Path:
@@ -244,33 +246,40 @@ def _rewrite_jsonl(path: Path, fn) -> None:
     path.write_text("".join(json.dumps(r) + "\n" for r in fn(rows)))
 
 
-def test_failed_generations_are_counted_per_instance(tiny_run, tmp_path):
+def test_failed_generations_fail_coverage_naming_the_reason(report_inputs, tiny_run, baseline_file, tmp_path, capsys):
+    """A third of the generations failed (2 of 6 samples; re-scored): every metric loses 2 samples -> exit 1."""
     from ibench.core.rundir import RunLayout
-    from ibench.report.gate import failure_shares
-    from ibench.report.runs import open_run
 
     copy = tmp_path / tiny_run.name
     shutil.copytree(tiny_run, copy)
     gens = [json.loads(line) for line in (copy / RunLayout.GENERATIONS).read_text().splitlines()]
-    first = gens[0]["instance_id"]
+    broken = {(g["instance_id"], g["sample"]) for g in gens[::3]}
+    assert len(broken) == 2 and len(gens) == 6
     _rewrite_jsonl(copy / RunLayout.GENERATIONS, lambda rows: [
-        {**r, "error": "RuntimeError: boom", "image": None} if (r["instance_id"], r["sample"]) == (first, 0) else r
-        for r in rows])
-    shares = failure_shares(open_run(copy))
-    assert shares[first] == 0.5 and sorted(shares.values()) == [0.0, 0.0, 0.5]
+        {**r, "error": "RuntimeError: boom", "image": None, "sha256": None}
+        if (r["instance_id"], r["sample"]) in broken else r for r in rows])
+    score(copy, report_inputs.extractors, report_inputs.data, tmp_path)
+    code, out, _ = cli_main(["check", copy, "--baseline", baseline_file], capsys)
+    assert code == 1 and "lost coverage" in out
+    row = next(line for line in out.splitlines() if line.startswith("| dino"))
+    assert "COVERAGE" in row and "4/6 vs 6/6 (−2)" in row
+    assert "generation failed 2" in out
+    assert cli_main(["check", copy, "--baseline", baseline_file, "--tolerance", "coverage=2"], capsys)[0] == 0
 
 
-def test_missing_instances_fail_and_a_tolerance_can_allow_them(tiny_run, baseline_file, tmp_path, capsys):
+def test_missing_instances_fail_coverage_and_a_tolerance_can_allow_them(tiny_run, baseline_file, tmp_path, capsys):
     from ibench.core.rundir import RunLayout
 
     copy = tmp_path / tiny_run.name
     shutil.copytree(tiny_run, copy)
     gone = json.loads((copy / RunLayout.GENERATIONS).read_text().splitlines()[0])["instance_id"]
     _rewrite_jsonl(copy / RunLayout.GENERATIONS, lambda rows: [r for r in rows if r["instance_id"] != gone])
+    for rows in (copy / "scores").glob("*.jsonl"):
+        _rewrite_jsonl(rows, lambda rows: [r for r in rows if r["instance_id"] != gone])
     code, out, _ = cli_main(["check", copy, "--baseline", baseline_file], capsys)
-    row = next(line for line in out.splitlines() if line.startswith("| missing_instances"))
-    assert code == 1 and "REGRESSION" in row and f"1 of 3 baseline instances have no generation" in out
-    code, out, _ = cli_main(["check", copy, "--baseline", baseline_file, "--tolerance", "missing_instances=1"], capsys)
+    row = next(line for line in out.splitlines() if line.startswith("| clip_t"))
+    assert code == 1 and "COVERAGE" in row and "2 of the baseline's 6 samples" in out
+    code, out, _ = cli_main(["check", copy, "--baseline", baseline_file, "--tolerance", "coverage=2"], capsys)
     assert code == 0, out
 
 
@@ -293,13 +302,20 @@ def test_an_unpaired_comparison_is_refused_in_one_line(tiny_run, baseline_file, 
     assert code == 2 and err.count("\n") == 1 and "shares 0 of 3 instance ids" in err and "unpaired" in err
 
 
-def test_a_version_1_baseline_is_still_read_without_failure_gating(tiny_run, baseline_file, tmp_path, capsys):
-    old = json.loads(baseline_file.read_text())
-    old = {**{k: v for k, v in old.items() if k not in ("instances", "failures")}, "schema": "ibench.baseline/1"}
+def test_older_baselines_are_still_read_with_coverage_per_instance(tiny_run, baseline_file, tmp_path, capsys):
+    new = json.loads(baseline_file.read_text())
+    metrics = {k: {f: v for f, v in m.items() if f not in ("coverage", "seed_noise")} for k, m in new["metrics"].items()}
+    old = {**{k: v for k, v in new.items() if k not in ("instances", "samples")}, "metrics": metrics,
+           "schema": "ibench.baseline/1"}
     (tmp_path / "v1.json").write_text(json.dumps(old))
     code, out, _ = cli_main(["check", tiny_run, "--baseline", tmp_path / "v1.json"], capsys)
-    assert code == 0 and "failure_rate is not gated" in out and "| failure_rate" not in out
-    assert "| missing_instances" in out  # instances known from the per-instance values
+    assert code == 0 and "records coverage per instance only" in out and "no seed noise recorded" in out
+    row = next(line for line in out.splitlines() if line.startswith("| dino"))
+    assert "3/3 vs 3/3" in row  # instances as the unit
+    v2 = {**old, "schema": "ibench.baseline/2", "instances": new["instances"],
+          "failures": {"mean": 0.0, "ci_low": 0.0, "ci_high": 0.0, "n": 3, "per_instance": dict.fromkeys(new["instances"], 0.0)}}
+    (tmp_path / "v2.json").write_text(json.dumps(v2))
+    assert cli_main(["check", tiny_run, "--baseline", tmp_path / "v2.json"], capsys)[0] == 0
 
 
 def test_alpha_is_an_option_and_is_checked(tiny_run, baseline_file, capsys):

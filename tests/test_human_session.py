@@ -114,11 +114,11 @@ def test_practice_gold_and_attention_items_check_raters_and_never_count(human_ru
     assert (acc.at["rater01", "attention"], acc.at["rater01", "attention_passed"]) == (2, 1)
     assert acc.at["rater02", "gold"] == 0 and pd.isna(acc.at["rater02", "gold_accuracy"])
     # none of it reaches scores or exports: only main items, each rated 0.5/0.5
-    from ibench.human_eval.aggregate import ratings_frame, summary
+    from ibench.human_eval.aggregate import ratings_frame, study_summary
 
     frame = ratings_frame(engine)
     assert len(frame) == roles["main"] and set(frame["SC"]) == {0.5}
-    assert (summary(engine)["SC_mean"] == 0.5).all()
+    assert (study_summary(engine)["SC_mean"] == 0.5).all()
 
 
 def test_gold_file_errors_name_the_item(human_runs, tmp_path):

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from human_fixtures import rate_all
 from ibench.human_eval import ratings
-from ibench.human_eval.aggregate import item_scores, summary
+from ibench.human_eval.aggregate import item_scores, study_summary
 from ibench.human_eval.agreement import fleiss, kripp_alpha
 from ibench.human_eval.imagenhub import read_imagenhub, to_tsvs
 from ibench.human_eval.store import RatingHistory, find_study, get_engine, reading
@@ -112,7 +112,7 @@ def test_agreement_edge_cases():
 
 def test_study_summary_and_item_scores(study):
     db, tokens = study
-    assert summary(str(db)).empty
+    assert study_summary(str(db)).empty
     n = rate_all(db, tokens)
     engine = get_engine(str(db))
     me = ratings.sign_in(engine, tokens.raters["rater01"])
@@ -122,7 +122,7 @@ def test_study_summary_and_item_scores(study):
     assert len(scores) == n - 1 and list(scores.columns) == ["task", "model", "run_id", "instance_id", "sample",
                                                              "rater", "SC", "PQ", "O"]
     assert np.allclose(scores["O"], np.sqrt(scores["SC"] * scores["PQ"]))
-    table = summary(str(db), "test-study")
+    table = study_summary(str(db), "test-study")
     assert list(table["model"]) == ["references", "tiny"] and set(table["task"]) == {"style_subject"}
     for row in table.itertuples():
         mine = scores[scores["model"] == row.model]
@@ -142,7 +142,7 @@ def test_import_imagenhub_matches_direct_reading_and_round_trips(t2i, tmp_path, 
     code, out, err = cli("human", "import-imagenhub", t2i, "--db", db)
     assert code == 0, err
     assert "imported 4137 ratings into study 'imagenhub:Text-To-Image' (0 unchanged)" in out
-    from_db = summary(str(db)).set_index("model")
+    from_db = study_summary(str(db)).set_index("model")
     direct = independent(t2i)
     for model, exp in direct.items():
         assert from_db.loc[model, "SC_mean"] == pytest.approx(exp["SC_mean"])

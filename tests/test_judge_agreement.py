@@ -38,10 +38,11 @@ def env(tmp_path_factory) -> dict:
     runs = make_synthetic_runs(base, session_cache(tmp_path_factory), models=("tiny", "references"), limit=3, samples=2)
     with pytest.MonkeyPatch.context() as mp, FakeOpenAI(judged_by_image) as server:
         mp.setenv("IBENCH_CACHE_DIR", str(cache))
+        from ibench.evaluators.options import ScoreOptions
         from ibench.evaluators.score import score_run
 
         for run in runs:
-            score_run(run, metrics=JUDGE_METRICS, options={"judge": {"config": api_config(server.url)}})
+            score_run(run, ScoreOptions(metrics=JUDGE_METRICS, kinds={"judge": {"config": api_config(server.url)}}))
     db = base / "ratings.db"
     rate_all(db, make_study(db, runs, raters=4, k=3, name="pilot"), seed=5)
     return {"runs": runs, "db": db, "base": base}
@@ -66,7 +67,8 @@ def independent(env: dict) -> dict[str, dict]:
         items = [c for c in table.columns if c in judge.index]
         humans = table[items].to_numpy(float)
         j = judge.loc[items, metric].to_numpy(float)
-        out[measure] = {"n": len(items), "humans": humans, "judge": j, **stats(humans, j)}
+        out[measure] = {"n": len(items), "humans": humans, "judge": j, "instances": [i[1] for i in items],
+                        **stats(humans, j)}
     return out
 
 
@@ -94,11 +96,20 @@ def interval(values: list[float]) -> tuple[float, float]:
     return tuple(np.quantile(v, [0.025, 0.975]))
 
 
-def bootstrap_cis(humans: np.ndarray, j: np.ndarray, seed: int = 0) -> dict[str, tuple[float, float]]:
-    """Items drawn with replacement, resamples x items from default_rng(seed), as the module documents."""
+def instance_draws(instances: list[str], seed: int = 0) -> list[list[int]]:
+    """Instances drawn with replacement (resamples x instances from default_rng(seed), over the sorted instance
+    ids), each bringing all its images: the cluster bootstrap the module documents."""
+    labels = sorted(set(instances))
+    members = [[i for i, x in enumerate(instances) if x == label] for label in labels]
+    draws = np.random.default_rng(seed).integers(0, len(labels), (RESAMPLES, len(labels)))
+    return [[m for c in d for m in members[c]] for d in draws]
+
+
+def bootstrap_cis(humans: np.ndarray, j: np.ndarray, instances: list[str],
+                  seed: int = 0) -> dict[str, tuple[float, float]]:
     names = ("alpha_judge", "alpha_humans", "ceiling_spearman", "ceiling_kendall")
     values: dict[str, list[float]] = {n: [] for n in names}
-    for idx in np.random.default_rng(seed).integers(0, len(j), (RESAMPLES, len(j))):
+    for idx in instance_draws(instances, seed):
         h, jj = humans[:, idx], j[idx]
         for name in names[:2]:
             data = np.vstack([h, jj]) if name == "alpha_judge" else h
@@ -111,8 +122,8 @@ def bootstrap_cis(humans: np.ndarray, j: np.ndarray, seed: int = 0) -> dict[str,
     return {n: interval(v) for n, v in values.items()}
 
 
-def pair_ci(x: np.ndarray, y: np.ndarray, corr, seed: int = 0) -> tuple[float, float]:
-    draws = np.random.default_rng(seed).integers(0, len(x), (RESAMPLES, len(x)))
+def pair_ci(x: np.ndarray, y: np.ndarray, corr, instances: list[str], seed: int = 0) -> tuple[float, float]:
+    draws = instance_draws(instances, seed)
     return interval([corr(x[i], y[i]).statistic if len(set(x[i])) > 1 and len(set(y[i])) > 1 else math.nan
                      for i in draws])
 
@@ -133,10 +144,10 @@ def test_agreement_figures_match_an_independent_computation(env, cli, tmp_path):
             assert row[name] == pytest.approx(e[name], abs=1e-9), (measure, name)
         mean_h = np.nanmean(e["humans"], axis=0)
         assert (row["spearman_ci_low"], row["spearman_ci_high"]) == pytest.approx(
-            pair_ci(e["judge"], mean_h, spearmanr), abs=1e-9)
+            pair_ci(e["judge"], mean_h, spearmanr, e["instances"]), abs=1e-9)
         assert (row["kendall_ci_low"], row["kendall_ci_high"]) == pytest.approx(
-            pair_ci(e["judge"], mean_h, kendalltau), abs=1e-9)
-        for name, (low, high) in bootstrap_cis(e["humans"], e["judge"]).items():
+            pair_ci(e["judge"], mean_h, kendalltau, e["instances"]), abs=1e-9)
+        for name, (low, high) in bootstrap_cis(e["humans"], e["judge"], e["instances"]).items():
             assert (row[f"{name}_ci_low"], row[f"{name}_ci_high"]) == pytest.approx((low, high), abs=1e-9), name
             assert row[f"{name}_ci_low"] <= row[name] + 1e-9 or math.isnan(row[name])
 

@@ -33,9 +33,10 @@ def runs(tmp_path_factory) -> list[Path]:
 
 
 def score(run: Path, config: dict, metrics=JUDGE_METRICS, **options) -> dict:
+    from ibench.evaluators.options import ScoreOptions
     from ibench.evaluators.score import score_run
 
-    return score_run(run, metrics=metrics, options={"judge": {"config": config, **options}})
+    return score_run(run, ScoreOptions(metrics=metrics, kinds={"judge": {"config": config, **options}}))
 
 
 def rows(run: Path, metric: str) -> list[dict]:

@@ -100,10 +100,11 @@ def test_logprob_mode_scores_a_run_end_to_end(env, verdict_cache, cli):
     import jsonschema
 
     from ibench.evaluators.results import load_scores
+    from ibench.evaluators.options import ScoreOptions
     from ibench.evaluators.score import score_run
 
     run = env["runs"][0]
-    results = score_run(run, metrics=JUDGE_METRICS, options={"judge": {"config": hf_config(env["vlm"])}})
+    results = score_run(run, ScoreOptions(metrics=JUDGE_METRICS, kinds={"judge": {"config": hf_config(env["vlm"])}}))
     jsonschema.validate(results, json.loads((ROOT / "docs" / "results-schema.json").read_text()))
     n = results["counts"]["scored"]
     for m in JUDGE_METRICS:
@@ -125,11 +126,12 @@ def test_logprob_mode_scores_a_run_end_to_end(env, verdict_cache, cli):
 
 
 def test_generate_mode_garbage_lands_as_counted_parse_failures(env, verdict_cache):
+    from ibench.evaluators.options import ScoreOptions
     from ibench.evaluators.score import score_run
 
     run = env["runs"][0]
     config = hf_config(env["vlm"], mode="generate", max_new_tokens=8, max_retries=1)
-    results = score_run(run, metrics=JUDGE_METRICS, options={"judge": {"config": config}})
+    results = score_run(run, ScoreOptions(metrics=JUDGE_METRICS, kinds={"judge": {"config": config}}))
     n = results["counts"]["scored"]
     for m in JUDGE_METRICS:
         entry = results["metrics"][m]
@@ -156,7 +158,7 @@ def test_missing_judge_weights_are_one_line(tmp_path, monkeypatch):
     assert "\n" not in str(err.value)
     with pytest.raises(IbenchError, match="judge model folder .*nowhere not found"):
         Judge({"backend": "transformers", "model": str(tmp_path / "nowhere")})
-    with pytest.raises(IbenchError, match="mode logprob needs backend transformers"):
+    with pytest.raises(IbenchError, match="mode logprob: backend openai offers generate only"):
         Judge({"backend": "openai", "model": "m", "base_url": "http://127.0.0.1:9/v1", "mode": "logprob"})
 
 
@@ -168,7 +170,7 @@ def test_the_identity_pins_the_weights_not_the_folder(env, tmp_path):
 
     copy = tmp_path / "elsewhere" / "vlm"
     shutil.copytree(env["vlm"], copy)
-    a, b = Judge(hf_config(env["vlm"])), Judge(hf_config(copy, batch_size=1, concurrency=2))
+    a, b = Judge(hf_config(env["vlm"])), Judge(hf_config(copy, batch_size=1))
     assert a.id == b.id  # where the folder is and how it is batched are no part of the verdicts
     other = Judge(hf_config(build_vlm(tmp_path / "other" / "vlm", "tiny", seed=4)))  # same shapes, other weights
     assert other.identity["revision"] != a.identity["revision"] and other.id != a.id

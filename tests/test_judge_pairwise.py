@@ -100,9 +100,10 @@ def test_pairwise_both_orders_preferences_ranking_and_report(runs, verdict_cache
 
 def _empty_results(store) -> dict:
     """A scored run with no metric rows (the report needs results.json; pairwise needs no scores)."""
+    from ibench.evaluators.options import ScoreOptions
     from ibench.evaluators.score import score_run
 
-    return score_run(store.path, metrics=[])
+    return score_run(store.path, ScoreOptions(metrics=[]))
 
 
 def test_pairwise_errors_are_one_line(runs, verdict_cache, cli, tmp_path):

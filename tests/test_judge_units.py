@@ -1,13 +1,16 @@
 """The judge's parts on their own: reply parsing, the logprob answer reader on two tokenizer layouts, the config,
-its identity and presets, prompt files, the call budget."""
+its identity and presets, prompt files, the call budget, the backend table."""
 
 from __future__ import annotations
+
+import json
 
 import pytest
 import torch
 import yaml
 
 from ibench.errors import IbenchError
+from ibench.evaluators.judge import Backend, BackendSettings, Reply
 
 
 @pytest.mark.parametrize("text, answer, value, problem", [
@@ -105,7 +108,7 @@ def test_config_errors_name_the_file_and_key(tmp_path, monkeypatch):
     assert {"qwen2.5-vl-7b", "vllm", "gpt-4.1"} <= set(presets())
     for name in presets():
         assert load_judge_config(name).model
-    assert load_judge_config("gpt-4.1").api_key_env == "OPENAI_API_KEY"
+    assert load_judge_config("gpt-4.1").settings.api_key_env == "OPENAI_API_KEY"
     with pytest.raises(IbenchError, match="judge config .*missing.yaml not found"):
         load_judge_config(str(tmp_path / "missing.yaml"))
     bad = tmp_path / "j.yaml"
@@ -116,7 +119,7 @@ def test_config_errors_name_the_file_and_key(tmp_path, monkeypatch):
     with pytest.raises(IbenchError, match="key 'api_key_env'"):  # a key pasted where its variable's name belongs
         load_judge_config(str(bad))
     monkeypatch.setenv("IBENCH_JUDGE_CONFIG", "vllm")
-    assert load_judge_config(None).base_url == "http://localhost:8000/v1"
+    assert load_judge_config(None).settings.base_url == "http://localhost:8000/v1"
 
 
 def test_prompt_files_are_checked_and_hashed(tmp_path):
@@ -142,3 +145,76 @@ def test_the_budget_grants_at_most_its_limit():
     b = Budget(5)
     assert (b.take(3), b.take(3), b.take(1), b.exhausted) == (3, 2, 0, True)
     assert Budget(None).take(10 ** 6) == 10 ** 6
+
+
+@pytest.mark.parametrize("config, judge_id", [
+    ("tiny", "0fa1cdc0f721fc6f"),
+    ("vllm", "18405a68dce3dd3a"),
+    ({"backend": "openai", "model": "m", "base_url": "http://127.0.0.1:9/v1", "json_mode": True, "extra_body": {"a": 1},
+      "temperature": 0.3}, "afc55b60b099c7f3"),
+])
+def test_backend_settings_leave_the_identity_of_cached_verdicts_as_it_was(config, judge_id):
+    """The ids the flat config gave before each backend had its own settings (recorded then): a verdict cache
+    filled by an earlier version still answers."""
+    from ibench.evaluators.judge.cache import NullCache
+    from ibench.evaluators.judge.engine import Judge
+
+    judge = Judge(config, cache=NullCache())
+    assert judge.id == judge_id
+    judge.close()
+
+
+class Echo:
+    """Not a judge backend (no ``Backend`` base class)."""
+
+
+class Fixed(Backend):
+    """A judge backend that gives every question the same score (registered by the test below)."""
+
+    class Settings(BackendSettings):
+        RUNTIME = frozenset({"chunk_size"})
+        score: int = 4
+        chunk_size: int = 2
+
+    @property
+    def chunk(self) -> int:
+        return self.settings.chunk_size
+
+    def run(self, queries):
+        self.sizes = [*getattr(self, "sizes", []), len(queries)]
+        return [Reply(text=json.dumps({"score": self.settings.score})) for _ in queries]
+
+
+def test_the_backend_table_dispatches_and_refuses_in_one_line(monkeypatch, tmp_path):
+    from ibench.evaluators.judge import register_backend
+    from ibench.evaluators.judge.backend import BACKENDS
+    from ibench.evaluators.judge.cache import NullCache
+    from ibench.evaluators.judge.config import load_judge_config
+    from ibench.evaluators.judge.engine import Judge
+    from ibench.evaluators.judge.prompts import Image
+
+    monkeypatch.setitem(BACKENDS, "fixed", "")  # so that the table is restored after the test
+    register_backend("fixed", f"{__name__}:Fixed")
+    judge = Judge({"backend": "fixed", "model": "m", "score": 7, "chunk_size": 3}, cache=NullCache())
+    out = tmp_path / "o.png"
+    out.write_bytes(b"")
+    queries = [judge.builder.pq("naturalness", Image(out, f"{k:064d}")) for k in range(7)]
+    verdicts = judge.ask(queries)
+    assert {v["score"] for v in verdicts.values()} == {7.0} and judge.backend.sizes == [3, 3, 1]
+    assert judge.identity["score"] == 7 and "chunk_size" not in judge.identity
+    assert Judge({"backend": "fixed", "model": "m", "chunk_size": 5}, cache=NullCache()).id == Judge(
+        {"backend": "fixed", "model": "m"}, cache=NullCache()).id  # runtime settings are no part of the identity
+    with pytest.raises(IbenchError, match=r"^judge config: key 'scor': unknown key \(backend fixed takes the common "
+                                          r"keys and: score, chunk_size\)$"):
+        load_judge_config({"backend": "fixed", "model": "m", "scor": 1})
+    with pytest.raises(IbenchError, match="key 'mode': mode logprob: backend fixed offers generate only"):
+        load_judge_config({"backend": "fixed", "model": "m", "mode": "logprob"})
+    register_backend("fixed", f"{__name__}:Echo")
+    with pytest.raises(IbenchError, match=r"key 'backend': judge backend 'fixed' \(.*:Echo\) is not a subclass of "
+                                          r"ibench.evaluators.judge.backend.Backend"):
+        load_judge_config({"backend": "fixed", "model": "m"})
+    with pytest.raises(IbenchError, match=r"key 'backend': unknown judge backend 'fixd'; did you mean 'fixed'\?"):
+        load_judge_config({"backend": "fixd", "model": "m"})
+    with pytest.raises(IbenchError, match=r"key 'concurrency': unknown key \(backend transformers takes the common "
+                                          r"keys and: device, dtype, batch_size\)"):
+        load_judge_config({"backend": "transformers", "model": "m", "concurrency": 4})

@@ -149,7 +149,7 @@ def test_run_id_covers_provider_model_and_output_settings_only(api, tmp_path, sh
 
     base = run_id()
     assert run_id(concurrency=8, max_calls=5, max_retries=0, timeout=10.0) == base
-    assert len({base, run_id(provider="gemini"), run_id(model="gpt-image-1.5"), run_id(size="1536x1024"),
+    assert len({base, run_id(provider="gemini"), run_id(model="gpt-image-2.6-sunburst"), run_id(size="1536x1024"),
                 run_id(quality="high")}) == 5
 
 

@@ -14,7 +14,7 @@ from ibench.models import get_model
 from ibench.models.base import Request
 from ibench.models.blip_diffusion import category, context_prompt
 from ibench.run import GenerateOptions, generate
-from tiny_multiref import save_tiny_blip_diffusion
+from tiny_multiref import tiny_blip_settings
 
 torch.set_num_threads(1)
 
@@ -22,14 +22,12 @@ torch.set_num_threads(1)
 @pytest.fixture(scope="session")
 def blip(tmp_path_factory):
     base = tmp_path_factory.getbasetemp() / "tiny-weights"
-    return {"plain": str(save_tiny_blip_diffusion(base / "blip")),
-            "control": str(save_tiny_blip_diffusion(base / "blip-control", controlnet=True))}
+    return {"plain": tiny_blip_settings(base), "control": tiny_blip_settings(base, controlnet=True)}
 
 
 @pytest.mark.parametrize("name,task", [("blip-diffusion", "subject_gen"), ("blip-diffusion-control", "subject_control")])
 def test_subject_tasks_generate_and_record_what_went_in(name, task, blip, shared_data, tmp_path):
-    folder = blip["control" if "control" in name else "plain"]
-    model = get_model(name, model=folder, size=64, steps=2)
+    model = get_model(name, **blip["control" if "control" in name else "plain"])
     calls = []
     pipe = model.pipe
     model.pipe = lambda **kw: (calls.append(kw), pipe(**kw))[1]
@@ -49,7 +47,7 @@ def test_subject_tasks_generate_and_record_what_went_in(name, task, blip, shared
 def test_more_than_one_subject_is_a_recorded_failure(blip, shared_data, tmp_path):
     root = DataRoot(shared_data, derived_dir=tmp_path / "d")
     inst = build_instances(get_task("multi_subject"), root, seed=0, count=1)[0]
-    model = get_model("blip-diffusion", model=blip["plain"], size=64, steps=2)
+    model = get_model("blip-diffusion", **blip["plain"])
     (out,) = model.generate([Request(inst, 0, 1, root)])
     assert "exactly one subject reference" in out.reason and "2" in out.reason
 
@@ -63,10 +61,16 @@ def test_category_and_context_prompt():
 def test_depth_needs_a_controlnet_and_narrows_capabilities(blip):
     with pytest.raises(IbenchError, match="`control: depth` needs `controlnet`"):
         get_model("blip-diffusion-control", control="depth")
-    model = get_model("blip-diffusion-control", model=blip["control"], control="depth", controlnet=blip["control"] + "/controlnet")
+    model = get_model("blip-diffusion-control", **blip["control"], control="depth",
+                      controlnet=blip["control"]["model"] + "/controlnet")
     assert model.capabilities == {"subject", "control:depth"}
 
 
-def test_offline_missing_model_is_named():
-    with pytest.raises(IbenchError, match="'Salesforce/blipdiffusion'.*HF_HUB_OFFLINE"):
-        get_model("blip-diffusion")
+def test_offline_every_missing_weight_is_named_in_one_line():
+    with pytest.raises(IbenchError) as caught:
+        get_model("blip-diffusion-control", controlnet="ibench-test/missing-depth-controlnet")
+    line = str(caught.value)
+    assert "\n" not in line and line.startswith("3 weights are not on this machine and HF_HUB_OFFLINE is set")
+    for ident in ("'Salesforce/blipdiffusion-controlnet'", "'google-bert/bert-base-uncased'",
+                  "'ibench-test/missing-depth-controlnet'"):
+        assert ident in line

@@ -195,3 +195,21 @@ def test_shipped_configs_validate(config):
     load_class(BUILTIN[CONFIGS[config]]).check_options(settings)
     if CONFIGS[config] == "multiref":
         assert settings["model"] == PRESETS[settings["preset"]].model, "the config's id is the preset's default"
+
+
+def test_the_extending_guides_preset_example_is_the_real_entry():
+    """docs/extending.md's "A multiref preset" shows a Preset entry: every field it gives is the real one's."""
+    import ast
+    import dataclasses
+    import re
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "extending.md").read_text(encoding="utf-8")
+    section = doc.split("## A multiref preset", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.S)[1]
+    entry = ast.parse("{" + code.strip().rstrip(",") + "}", mode="eval").body
+    name, call = ast.literal_eval(entry.keys[0]), entry.values[0]
+    fields = [f.name for f in dataclasses.fields(PRESETS[name])]
+    given = dict(zip(fields, (ast.literal_eval(a) for a in call.args)))
+    given.update({k.arg: ast.literal_eval(k.value) for k in call.keywords})
+    assert call.func.id == "Preset" and given == {k: getattr(PRESETS[name], k) for k in given}

@@ -57,14 +57,15 @@ def _pixels(store) -> dict:
 def test_same_seed_same_images_for_batch_1_and_4(tiny_cfg, shared_data, tmp_path):
     """Batch size changes float summation order inside CPU kernels (the bare diffusers pipeline differs by
     up to 1/255 too), so images match to within a few levels, not bit for bit; a misrouted seed,
-    reference or control map would differ by far more (see the other-key comparison)."""
+    reference or control map would differ by far more (see the other-key comparison). Measured here: mean
+    0.45-0.50 levels with one style layer, 0.56-0.61 with the whole SD 1.5 style block (InstantStyle's)."""
     one, _ = run("style_subject_control", tiny_cfg, shared_data, tmp_path / "b1", limit=2, samples=2, batch_size=1)
     four, _ = run("style_subject_control", tiny_cfg, shared_data, tmp_path / "b4", limit=2, samples=2, batch_size=4)
     a, b = _pixels(one), _pixels(four)
     assert len(a) == 4 and a.keys() == b.keys()
     for key in a:
         diff = np.abs(a[key] - b[key])
-        assert diff.max() <= 8 and diff.mean() < 0.5, (key, diff.max(), diff.mean())
+        assert diff.max() <= 8 and diff.mean() < 1.0, (key, diff.max(), diff.mean())
         others = [np.abs(a[key] - b[k]).mean() for k in b if k != key]
         assert min(others) > 5 * max(diff.mean(), 0.05)
 
@@ -173,3 +174,112 @@ def test_editing_tasks_edit_the_source(task, mode, strength, tiny_cfg, shared_da
     if task == "subject_edit":  # the subject goes to IP-Adapter #1
         assert model._ip_loaded and "ip_adapter_image_embeds" in kw
     model.close()
+
+
+# -- real-size quality --------------------------------------------------------------------------------
+def _edge_instance(rel: str) -> Instance:
+    ref = Reference(marker="ref#1", kind="control", control="edge", images=[rel])
+    return Instance(id="big-1", task="t", task_version=1, family="in_domain", checklist=[],
+                    instruction=Instruction(text="Follow [ref#1]: a city", references=[ref], target_prompt="a city"))
+
+
+def test_a_large_photo_reaches_the_controlnet_as_crisp_edges_at_the_working_size(tiny_cfg, shared_data, tmp_path):
+    """A >= 2048 px photo: its derived edge map is ControlNet's annotator's (shorter side 512, only 0/255), and the
+    map the ControlNet gets at 512 x 512 is crisp and about as dense as Canny run on the photo at that size."""
+    import cv2
+    from types import SimpleNamespace
+
+    from ibench.data.controls import ensure_control
+
+    (tmp_path / "data" / "content").mkdir(parents=True)
+    with Image.open(shared_data / "content" / "chicago.jpg") as im:
+        big = im.convert("RGB").resize((im.width * 5, im.height * 5), Image.LANCZOS)  # 2560 x 1705
+    big.save(tmp_path / "data" / "content" / "big.png")
+    root = DataRoot(tmp_path / "data", derived_dir=tmp_path / "derived")
+    rel = ensure_control(root, "edge", "content/big.png")
+    with Image.open(root.resolve(rel)) as made:
+        edges = np.asarray(made)
+    assert edges.shape == (512, 768) and set(np.unique(edges)) == {0, 255}
+
+    model = get_model("sd-composite", **{**tiny_cfg, "size": 512})
+    seen: dict = {}
+
+    def pipeline(layout):
+        def call(**kw):
+            seen.update(kw)
+            return SimpleNamespace(images=[Image.new("RGB", (512, 512))] * len(kw["prompt"]))
+        return call
+
+    model._pipeline = pipeline  # record what the ControlNet pipeline is given, skip the denoising
+    model.generate([Request(_edge_instance(rel), 0, 1, root)])
+    control = seen["image"][0].numpy()
+    assert control.shape == (3, 512, 512)
+    assert np.isin(control, (0.0, 1.0)).mean() > 0.99, "crisp 0/1 edges"
+    at_size = (cv2.Canny(cv2.resize(np.asarray(big), (512, 512), interpolation=cv2.INTER_AREA), 100, 200) > 0).mean()
+    assert 0.75 < (control[0] > 0.5).mean() / at_size < 1.25, "about as many edges as detection at 512"
+
+
+def test_fit_map_keeps_binary_maps_binary_and_resamples_others():
+    from ibench.models.sd_composite import fit_map
+
+    lines = np.zeros((96, 160), np.uint8)
+    lines[:, 40] = lines[50, :] = 255
+    out = np.asarray(fit_map(Image.fromarray(lines), 64))
+    assert out.shape == (64, 64, 3) and set(np.unique(out)) == {0, 255}
+    assert (out[..., 0] == 255).any(axis=0).sum() >= 1 and (out[..., 0] == 255).any(axis=1).sum() >= 1
+    ramp = np.tile(np.linspace(0, 255, 160).astype(np.uint8), (96, 1))  # a depth map: values in between
+    assert len(np.unique(np.asarray(fit_map(Image.fromarray(ramp), 64)))) > 10
+
+
+def test_instant_style_blocks_are_the_authors_for_sd15_and_sdxl():
+    from types import SimpleNamespace
+
+    from ibench.models.sd_composite import instant_style_scale
+
+    def unet(first: int, embed):
+        blocks = [SimpleNamespace() for _ in range(first)] + [SimpleNamespace(attentions=[0, 1, 2])] * (4 - first)
+        return SimpleNamespace(up_blocks=blocks, config=SimpleNamespace(layers_per_block=2, addition_embed_type=embed))
+
+    assert instant_style_scale(unet(1, None), 0.8) == {"up": {"block_1": [0.8, 0.8, 0.8]}}  # SD 1.5: up_blocks.1
+    assert instant_style_scale(unet(0, "text_time"), 0.8) == {"up": {"block_0": [0.0, 0.8, 0.0]}}  # SDXL
+
+
+def test_the_style_image_reaches_every_layer_of_the_style_block_and_no_other(tiny_cfg, shared_data, tmp_path):
+    model = get_model("sd-composite", **{**tiny_cfg, "style_scale": 0.7})
+    root = DataRoot(shared_data, derived_dir=tmp_path / "derived")
+    ref = Reference(marker="ref#1", kind="style", images=["styles/classic/starry_night.jpg"])
+    inst = Instance(id="s-1", task="t", task_version=1, family="in_domain", checklist=[],
+                    instruction=Instruction(text="A house in the style of [ref#1]", references=[ref],
+                                            target_prompt="a house"))
+    model.generate([Request(inst, 0, 1, root)])
+    scales = {name: proc.scale[1] for name, proc in model.base.unet.attn_processors.items() if hasattr(proc, "scale")}
+    style_block = {n: s for n, s in scales.items() if n.startswith("up_blocks.0.attentions.")}
+    assert len(style_block) == 2 and set(style_block.values()) == {0.7}  # the tiny UNet: 2 layers in its first up block
+    assert {s for n, s in scales.items() if n not in style_block} == {0.0}
+
+
+def test_on_sd15s_unet_layout_the_style_reaches_all_of_up_blocks_1(tmp_path):
+    """SD 1.5's UNet layout (UpBlock2D first, then three cross-attention up blocks of three layers), at tiny width:
+    diffusers applies the InstantStyle scales to up_blocks.1's three attention layers and to nothing else."""
+    from diffusers import StableDiffusionPipeline, UNet2DConditionModel
+    from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
+
+    from ibench.models.sd_composite import instant_style_scale
+    from ibench.models.tinysd import tiny_sd_components
+    from tiny_pipelines import CROSS_DIM, IP_SUBFOLDER, IP_WEIGHT, save_ip_adapter_for
+
+    torch.manual_seed(0)
+    unet = UNet2DConditionModel(block_out_channels=(32, 32, 32, 32), layers_per_block=2, cross_attention_dim=CROSS_DIM,
+                                norm_num_groups=8, attention_head_dim=4, sample_size=16)  # SD 1.5's block types
+    encoder = CLIPVisionModelWithProjection(CLIPVisionConfig(hidden_size=32, intermediate_size=37, num_hidden_layers=1,
+                                                             num_attention_heads=4, image_size=32, patch_size=8,
+                                                             projection_dim=CROSS_DIM))
+    save_ip_adapter_for(unet, encoder, tmp_path / "ip")
+    pipe = StableDiffusionPipeline(**{**tiny_sd_components(), "unet": unet}, requires_safety_checker=False)
+    pipe.load_ip_adapter([str(tmp_path / "ip")] * 2, subfolder=[IP_SUBFOLDER] * 2, weight_name=[IP_WEIGHT] * 2,
+                         image_encoder_folder="image_encoder")
+    pipe.set_ip_adapter_scale([0.6, instant_style_scale(pipe.unet, 0.7)])
+    style = {n: p.scale[1] for n, p in pipe.unet.attn_processors.items() if hasattr(p, "scale")}
+    in_block = {n: s for n, s in style.items() if n.startswith("up_blocks.1.")}
+    assert len(in_block) == 3 and set(in_block.values()) == {0.7}
+    assert {s for n, s in style.items() if n not in in_block} == {0.0}

@@ -81,14 +81,22 @@ def test_folder_that_is_not_a_depth_model(root, tmp_path, capsys, cli_code):
     assert len(err.splitlines()) == 1 and "could not be loaded" in err and str(junk) in err
 
 
-def test_canny_maps_equal_opencv(root, cli_code):
+def test_canny_maps_are_controlnets_annotator(root, cli_code):
+    """Edge maps as ControlNet's Canny annotator makes them (lllyasviel/ControlNet annotator/util.py resize_image,
+    controlnet_aux CannyDetector): shorter side to 512, sides rounded to multiples of 64 (Lanczos up, area
+    down), OpenCV Canny (100, 200) on the colour image."""
     import cv2
 
     assert cli_code("data", "prepare", "-d", root, "--controls", "edge,mask,sketch") == 0
     for rel in IMAGES:
-        expected = cv2.Canny(cv2.cvtColor(cv2.imread(str(root / rel)), cv2.COLOR_BGR2GRAY), 100, 200)
+        rgb = cv2.cvtColor(cv2.imread(str(root / rel)), cv2.COLOR_BGR2RGB)
+        h, w = rgb.shape[:2]
+        k = 512 / min(h, w)
+        size = (int(round(w * k / 64)) * 64, int(round(h * k / 64)) * 64)
+        resized = cv2.resize(rgb, size, interpolation=cv2.INTER_LANCZOS4 if k > 1 else cv2.INTER_AREA)
+        expected = cv2.Canny(resized, 100, 200)
         made = np.asarray(Image.open(_map(root, "edge", rel)))
-        assert made.shape == expected.shape and expected.any()
+        assert made.shape == expected.shape == (size[1], size[0]) and min(made.shape) == 512 and expected.any()
         assert np.array_equal(made, expected)
 
 

@@ -140,9 +140,9 @@ def test_correlations_equal_scipy_on_independently_joined_images(report_inputs, 
 
 
 def test_agreement_columns_come_from_the_human_eval_aggregation(report_inputs, doc):
-    from ibench.human_eval.aggregate import summary
+    from ibench.human_eval.aggregate import study_summary
 
-    ref = summary(str(report_inputs.db), "pilot").set_index("model")
+    ref = study_summary(str(report_inputs.db), "pilot").set_index("model")
     for row in doc["human"]["agreement"]:
         for col in ("fleiss_kappa", "kripp_alpha", "fleiss_kappa_SC", "kripp_alpha_PQ"):
             expected = ref.at[row["model"], col]
@@ -180,10 +180,14 @@ def test_cli_report_and_user_errors(report_inputs, tmp_path, capsys):
 
 
 def test_models_are_labelled_by_the_settings_that_tell_them_apart(tmp_path):
+    from ibench.core.manifest import Identity, Manifest
     from ibench.report.runs import RunInfo, label_runs
 
     def run(rid, model, task="t", **settings):
-        return RunInfo(tmp_path, rid, task, 1, "in_domain", model, settings, 0, "d", "", label=model)
+        ident = Identity(task=task, task_version=1, spec_hash="h", model=model, model_settings=settings, seed=0,
+                         data="d")
+        return RunInfo(tmp_path, Manifest(run_id=rid, identity=ident, family="in_domain", created="", data_root=""),
+                       label=model)
 
     runs = label_runs([run("a1", "tiny", size=64, strength=0.9), run("b2", "tiny", size=64, strength=0.5),
                        run("c3", "references"), run("d4", "tiny", task="u", strength=0.5),

@@ -32,7 +32,7 @@ MODELS = ["sd-composite", "omnigen", "sd-composite(subject_scale=0.8)", "my-api-
 def synthetic_report(n_instances: int = 50, seed: int = 0) -> Report:
     """Every registered task × 5 models: metrics, set metrics, headline, human tables, correlations,
     provenance with real-length run ids, settings and extractor ids (the numbers are random)."""
-    from ibench.human_eval.aggregate import summarize
+    from ibench.human_eval.aggregate import summary_table
     from ibench.models.sd_composite import SDCompositeModel
 
     rng = np.random.default_rng(seed)
@@ -73,7 +73,7 @@ def synthetic_report(n_instances: int = 50, seed: int = 0) -> Report:
                 corr.append({"task": spec.name, "family": spec.family, "metric": metric, "human": measure, "n": 100,
                              **{c: rng.uniform(-1, 1) for c in CORR_COLUMNS[5:]}})
     metrics_df = pd.DataFrame(metrics, columns=METRIC_COLUMNS)
-    human = summarize(pd.DataFrame(ratings))
+    human = summary_table(pd.DataFrame(ratings))
     human.insert(1, "family", [next(s.family for s in specs if s.name == t) for t in human["task"]])
     agreement = human[["task", "family", "model", "n_items", "n_raters",
                        *[c for c in human.columns if c.startswith(("fleiss", "kripp"))]]]

@@ -58,3 +58,25 @@ def test_unpaired_delta_ci_covers_a_shift_and_is_wider_than_paired():
     assert (unpaired.ci_high - unpaired.ci_low) > 5 * (paired.ci_high - paired.ci_low)
     assert unpaired_delta_ci([1, 1, 1], [2, 2]).ci_low == 1.0  # constant samples: zero-width interval
     assert math.isnan(unpaired_delta_ci([1.0], [2.0, 3.0]).ci_low)
+
+
+@pytest.mark.parametrize("method,ref", [("spearman", spearmanr), ("kendall", kendalltau)])
+def test_cluster_bootstrap_of_any_statistic_equals_corr_cis_weighted_clusters(method, ref):
+    """``cluster_bootstrap`` resamples whole instances (every image of a drawn instance, as often as it is drawn):
+    for a rank correlation it gives exactly ``corr_ci(..., clusters=)``'s interval, whose weighted ranks are checked
+    against scipy above; resampling images one by one instead gives a narrower interval when an instance's images
+    move together."""
+    from ibench.stats import cluster_bootstrap, cluster_draws
+
+    rng = np.random.default_rng(5)
+    instance = np.repeat(np.arange(20), 4)  # 20 instances x 4 images
+    shared = rng.normal(size=20)[instance]
+    x, y = shared + rng.normal(0, 0.3, 80), shared + rng.normal(0, 0.3, 80)
+    low, high = cluster_bootstrap(lambda i: ref(x[i], y[i]).statistic, instance, seed=2, resamples=400)
+    c = corr_ci(x, y, method, seed=2, resamples=400, clusters=instance)
+    assert (low, high) == pytest.approx((c.ci_low, c.ci_high), abs=1e-12)
+    naive = cluster_bootstrap(lambda i: ref(x[i], y[i]).statistic, np.arange(80), seed=2, resamples=400)
+    assert naive[1] - naive[0] < high - low
+    draws = cluster_draws(instance, seed=1, resamples=3)
+    assert all(d.size == 80 and all(np.sum(instance[d] == k) % 4 == 0 for k in range(20)) for d in draws)
+    assert all(math.isnan(v) for v in cluster_bootstrap(np.mean, np.zeros(5), seed=0))  # one cluster: no interval

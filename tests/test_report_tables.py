@@ -64,12 +64,12 @@ def test_table4_on_imagenhub_ratings_averages_shared_tasks_only(imagenhub_db, sh
     """DreamBooth and TextualInversion were rated on both tasks, SuTI on Subject-Driven_IG only: the Average
     is over Subject-Driven_IG (imported as subject_gen) for all three; DreamBooth's Multi-Subject cell is shown,
     SuTI's is missing."""
-    from ibench.human_eval.aggregate import summary
+    from ibench.human_eval.aggregate import study_summary
     from ibench.human_eval.imagenhub import IMAGENHUB_TASKS
 
     sd, ms = IMAGENHUB_TASKS["Subject-Driven_IG"], IMAGENHUB_TASKS["Multi-Subject_IG"]
 
-    table = summary(str(imagenhub_db))
+    table = study_summary(str(imagenhub_db))
     table = table[table["model"].isin(["DreamBooth", "TextualInversion", "SuTI"])].assign(family="other")
     block = table4(table, MEASURES)["other"]
     assert shared_tasks(block) == [sd]

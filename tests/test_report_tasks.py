@@ -36,6 +36,7 @@ def scaling_runs(tmp_path_factory, shared_data):
     """The four scaling tasks with the tiny and the references models, scored with tiny extractors."""
     from ibench.core.paths import DataRoot
     from ibench.core.registry import get_task
+    from ibench.evaluators.options import ScoreOptions
     from ibench.evaluators.score import score_run
     from ibench.models import get_model
     from ibench.run import GenerateOptions, generate
@@ -47,7 +48,7 @@ def scaling_runs(tmp_path_factory, shared_data):
             for model in ("tiny", "references"):
                 store, _ = generate(get_task(task), get_model(model), root,
                                     GenerateOptions(out=base / "runs", limit=2, samples=1, progress=False))
-                score_run(store.path, metrics="clip_t,dino", config="tiny", num_workers=0)
+                score_run(store.path, ScoreOptions(metrics="clip_t,dino", extractors="tiny", num_workers=0))
     return base / "runs"
 
 
@@ -72,6 +73,26 @@ def test_the_scaling_curve_and_the_recipes_appear_in_the_report(scaling_runs, tm
     assert set(recipes) == {"clip_t", "dino"} and recipes["dino"]["comparable_with"] == "DreamBench"
     assert recipes["dino"]["runs"] == 8 and "CLS token" in recipes["dino"]["layer"]
     assert "## Metric recipes" in md and 'id="recipes-table"' in html
+
+
+def test_the_scaling_point_is_the_runs_own_not_the_rendering_machines_task_files(scaling_runs, monkeypatch):
+    """Recorded in the manifest when the run is made; a machine whose task files differ (or lack the task) draws
+    the same curve."""
+    from ibench.core.registry import get_task
+    from ibench.errors import IbenchError
+    from ibench.report.runs import discover_runs
+    from ibench.report.scaling import _group
+
+    runs = discover_runs([scaling_runs])
+    assert {(r.task, r.manifest.scaling.group, r.manifest.scaling.n_references) for r in runs} == \
+        {(f"subject_scaling_{n}", "subject_scaling", n) for n in range(1, 5)}
+    assert all(r.manifest.scaling.n_references == len(get_task(r.task).references) for r in runs)
+
+    def gone(name: str):  # noqa: ANN202
+        raise IbenchError(f"unknown task {name!r}")
+
+    monkeypatch.setattr("ibench.core.registry.get_task", gone)
+    assert {_group(r) for r in runs} == {("subject_scaling", n) for n in range(1, 5)}
 
 
 def test_imagenhub_editing_stats_land_under_the_ibench_task_names(cli, shared_data):

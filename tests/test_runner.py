@@ -44,7 +44,7 @@ def test_tiny_run_is_complete_and_resumes(data_root, tmp_path):
     g = store.generations()[0]
     assert g.seed == sample_seed(0, g.instance_id, g.sample)
     # same command again: same run, nothing to do; larger limit extends the same run
-    store2, counts2 = generate(spec, get_model("tiny", batch_size=4), data_root, GenerateOptions(out=tmp_path, limit=4, samples=2,
+    store2, counts2 = generate(spec, get_model("tiny", device="cpu"), data_root, GenerateOptions(out=tmp_path, limit=4, samples=2,
                                batch_size=4, progress=False))
     assert store2.path == store.path and counts2["generated"] == 0 and counts2["skipped"] == 8
     store3, counts3 = generate(spec, get_model("tiny"), data_root, GenerateOptions(out=tmp_path, limit=5, samples=2, progress=False))

@@ -156,6 +156,7 @@ def test_scaling_spec_errors(tmp_path):
 @pytest.fixture(scope="module")
 def e2e(tmp_path_factory, shared_data):
     """Every new task with tiny, references and folder (the tiny run's images): generated and scored."""
+    from ibench.evaluators.options import ScoreOptions
     from ibench.evaluators.score import score_run
     from ibench.models import get_model
     from ibench.run import GenerateOptions, generate
@@ -174,7 +175,7 @@ def e2e(tmp_path_factory, shared_data):
                 store, counts = generate(spec, model, root, GenerateOptions(out=base / name, limit=2, samples=2,
                                                                               progress=False))
                 assert counts["failed"] == 0
-                out[(task, name)] = (store, score_run(store.path, metrics=metrics, config="tiny", num_workers=0))
+                out[(task, name)] = (store, score_run(store.path, ScoreOptions(metrics=metrics, extractors="tiny", num_workers=0)))
             tiny = out[(task, "tiny")][0]
             folder = base / "made-elsewhere" / task
             for g in tiny.generations():
@@ -182,7 +183,7 @@ def e2e(tmp_path_factory, shared_data):
                 shutil.copy(tiny.path / g.image, folder / g.instance_id / f"{g.sample}.png")
             store, _ = generate(spec, get_model("folder", dir=str(folder), label="elsewhere"), root,
                                 GenerateOptions(out=base / "folder", limit=2, samples=2, progress=False))
-            out[(task, "folder")] = (store, score_run(store.path, metrics=metrics, config="tiny", num_workers=0))
+            out[(task, "folder")] = (store, score_run(store.path, ScoreOptions(metrics=metrics, extractors="tiny", num_workers=0)))
     return out
 
 

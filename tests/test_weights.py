@@ -138,3 +138,46 @@ def test_an_unknown_hub_id_online_is_one_line(scorable):
         line = one_error(ibench(["score", run, "--metrics", "dino", "--extractor-config", config],
                                 child_env(tmp / "other", hub.url)))
     assert "ibench-test/no-such-dino" in line and "RepositoryNotFoundError" in line
+
+
+def test_a_model_repo_is_fetched_as_its_loader_reads_it():
+    """Configs and tokenizer files, one weights format per folder (safetensors, else bin), no variant copies
+    where plain files exist, no root checkpoints of other formats."""
+    listing = ["config.json", "model.safetensors", "pytorch_model.bin", "model.fp16.safetensors", "v1-5.ckpt",
+               "tokenizer/vocab.txt", "tokenizer/merges.txt", "tokenizer/spiece.model", "chat_template.jinja",
+               "text_encoder/pytorch_model.bin", "unet/diffusion_pytorch_model.fp16.safetensors", "images/a.png",
+               "README.md", "sharded/model-00001-of-00002.safetensors", "sharded/model-00002-of-00002.safetensors",
+               "sharded/model.safetensors.index.json"]
+    assert sorted(weights.model_files(listing)) == sorted([
+        "config.json", "model.safetensors", "tokenizer/vocab.txt", "tokenizer/merges.txt", "tokenizer/spiece.model",
+        "chat_template.jinja", "text_encoder/pytorch_model.bin", "unet/diffusion_pytorch_model.fp16.safetensors",
+        "sharded/model-00001-of-00002.safetensors", "sharded/model-00002-of-00002.safetensors",
+        "sharded/model.safetensors.index.json"])
+
+
+def test_check_all_downloads_nothing_and_locate_all_gives_local_paths(hub_env, tmp_path):
+    """A local folder is returned as it is by both; a hub id the hub cannot serve is named (with the flag)."""
+    hub_env.setenv("HF_ENDPOINT", closed_port())
+    folder = tmp_path / "weights"
+    folder.mkdir()
+    wanted = {"model": (str(folder), None), "controlnets.edge": ("ibench-test/missing-cn", None)}
+    for call in (weights.check_all, weights.locate_all):
+        with pytest.raises(weights.MissingWeights) as caught:
+            call("toy", wanted)
+        assert "'ibench-test/missing-cn'" in str(caught.value) and "`controlnets.edge` in --model-config" in str(caught.value)
+    assert weights.check_all("toy", {"model": (str(folder), None)}) is None
+    assert weights.locate_all("toy", {"model": (str(folder), None)}) == {"model": str(folder)}
+    assert weights.find_local(str(folder), "toy model") == str(folder)
+    with pytest.raises(weights.MissingWeights):
+        weights.find_local("ibench-test/missing-cn", "toy controlnet")
+
+
+def test_find_local_online_downloads_nothing(hub_env, tmp_path):
+    """An uncached hub id the hub can serve: None (``locate`` would download it), and the hub was only probed."""
+    (tmp_path / "repo").mkdir()
+    (tmp_path / "repo" / "config.json").write_text("{}")
+    with FakeHub({"ibench-test/served": tmp_path / "repo"}) as hub:
+        hub_env.setenv("HF_ENDPOINT", hub.url)
+        assert weights.find_local("ibench-test/served", "toy model") is None
+        assert weights.check_all("toy", {"model": ("ibench-test/served", None)}) is None
+        assert hub.requests == [("HEAD", "/")]

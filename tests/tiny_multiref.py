@@ -1,7 +1,7 @@
 """Tiny random multi-reference pipelines (one per ``multiref`` preset) and BLIP-Diffusion, built in code.
 
 Every text encoder and processor comes from a tiny transformers config; tokenizers are byte-level and
-built in process (no files, no hub). Each builder saves a hub-style folder once (``.complete``) and
+built in process (no files, no hub). Each builder saves a hub-style folder once (``tiny_pipelines.build_once``) and
 the adapters load it back through ``from_pretrained``. ``TINY_SETTINGS`` holds the call sizes that keep
 each preset fast on a CPU (64 px, 2 steps, short text, references at 64 px).
 """
@@ -11,10 +11,8 @@ from __future__ import annotations
 import string
 from pathlib import Path
 
-import torch
-
-from ibench.models.tinysd import _bytes_to_unicode, tiny_tokenizer, tiny_unet, tiny_vae
-from tiny_pipelines import _done, _mark, save_tiny_omnigen, tiny_llama_tokenizer
+from ibench.models.tinysd import bytes_to_unicode, tiny_tokenizer, tiny_unet, tiny_vae
+from tiny_pipelines import build_once, save_tiny_omnigen, tiny_llama_tokenizer
 
 QWEN_SPECIALS = ["<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>", "<|image_pad|>", "<|video_pad|>"]
 CHAT = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{% if m['content'] is string %}{{ m['content'] }}"
@@ -38,7 +36,7 @@ def qwen_tokenizer():
     """A byte-level Qwen2 tokenizer with Qwen's chat and vision special tokens and a chat template."""
     from transformers import Qwen2Tokenizer
 
-    tok = Qwen2Tokenizer(vocab={c: i for i, c in enumerate(_bytes_to_unicode().values())}, merges=[])
+    tok = Qwen2Tokenizer(vocab={c: i for i, c in enumerate(bytes_to_unicode().values())}, merges=[])
     tok.add_special_tokens({"additional_special_tokens": QWEN_SPECIALS})
     tok.chat_template = CHAT
     return tok
@@ -169,62 +167,78 @@ BUILDERS = {"flux2-dev": _flux2_dev, "flux2-klein": _flux2_klein, "qwen-image-ed
 
 def save_tiny_multiref(preset: str, folder: Path) -> Path:
     """A tiny random pipeline of ``preset`` saved at ``folder`` (reused when already there)."""
-    folder = Path(folder)
     if preset == "omnigen":
         return save_tiny_omnigen(folder)
-    if _done(folder):
-        return folder
-    torch.manual_seed(5)
-    BUILDERS[preset]().save_pretrained(folder)
-    return _mark(folder)
+    return build_once(folder, lambda tmp: BUILDERS[preset]().save_pretrained(tmp), seed=5)
+
+
+def tiny_call_settings(preset: str) -> dict:
+    """The call sizes that keep a tiny ``preset`` fast: 64 px output and references, 2 steps."""
+    return {"preset": preset, "size": 64, "steps": 2, "reference_side": 64, **TINY_SETTINGS[preset]}
 
 
 def tiny_multiref_settings(preset: str, weights: Path) -> dict:
-    """``multiref`` settings for a tiny ``preset``: 64 px output and references, 2 steps."""
-    folder = save_tiny_multiref(preset, Path(weights) / f"multiref-{preset}")
-    return {"preset": preset, "model": str(folder), "size": 64, "steps": 2, "reference_side": 64, **TINY_SETTINGS[preset]}
+    """``multiref`` settings for a tiny ``preset`` saved under ``weights``."""
+    return {**tiny_call_settings(preset), "model": str(save_tiny_multiref(preset, Path(weights) / f"multiref-{preset}"))}
 
 
 # -- BLIP-Diffusion ---------------------------------------------------------------------------------
+BERT_WORDS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + list(string.ascii_lowercase + string.digits + string.punctuation)
+
+
+def save_tiny_bert_tokenizer(folder: Path) -> Path:
+    """A tiny BERT word-piece tokenizer (the Q-Former's; Salesforce's repos leave it to google-bert/bert-base-uncased)."""
+    from transformers import BertTokenizer
+
+    return build_once(folder, lambda tmp: BertTokenizer(vocab={w: i for i, w in enumerate(BERT_WORDS)}).save_pretrained(tmp), 0)
+
+
 def save_tiny_blip_diffusion(folder: Path, controlnet: bool = False) -> Path:
-    """A tiny BLIP-Diffusion (or BLIP-Diffusion ControlNet) folder laid out like Salesforce's hub repos."""
+    """A tiny BLIP-Diffusion (or BLIP-Diffusion ControlNet) folder laid out like Salesforce's hub repos: its qformer
+    config names no tokenizer (the adapter's ``qformer_tokenizer`` setting supplies one)."""
     from diffusers import ControlNetModel, PNDMScheduler
     from diffusers.pipelines.deprecated.blip_diffusion.blip_image_processing import BlipImageProcessor
     from diffusers.pipelines.deprecated.blip_diffusion.modeling_ctx_clip import ContextCLIPTextModel
-    from transformers import BertTokenizer, CLIPTextConfig
+    from transformers import CLIPTextConfig
     from transformers.models.blip_2.configuration_blip_2 import Blip2Config
 
     from ibench.models.blip_diffusion import qformer_class
 
-    folder = Path(folder)
-    if _done(folder):
-        return folder
-    torch.manual_seed(6)
-    words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + list(string.ascii_lowercase + string.digits + string.punctuation)
-    bert = BertTokenizer(vocab={w: i for i, w in enumerate(words)})
-    bert.save_pretrained(folder / "qformer_tokenizer")
-    qformer = qformer_class()(Blip2Config(
-        vision_config=dict(hidden_size=H, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2, image_size=32,
-                           patch_size=8),
-        qformer_config=dict(vocab_size=len(bert) + 1, hidden_size=H, intermediate_size=32, num_hidden_layers=1,
-                            num_attention_heads=2, max_position_embeddings=64, encoder_hidden_size=H,
-                            cross_attention_frequency=1),
-        num_query_tokens=4, tokenizer=str(folder / "qformer_tokenizer")))
-    tok = tiny_tokenizer()
-    text = ContextCLIPTextModel(CLIPTextConfig(vocab_size=len(tok), hidden_size=H, intermediate_size=32, num_hidden_layers=1,
-                                               num_attention_heads=2, max_position_embeddings=77, projection_dim=H,
-                                               bos_token_id=len(tok) - 2, eos_token_id=len(tok) - 1))
-    unet = tiny_unet(cross_attention_dim=H)
-    parts = {"tokenizer": tok, "text_encoder": text, "vae": tiny_vae(), "unet": unet, "qformer": qformer,
-             "scheduler": PNDMScheduler(skip_prk_steps=True), "image_processor": BlipImageProcessor(size={"height": 32, "width": 32})}
-    if controlnet:
-        parts["controlnet"] = ControlNetModel(
-            block_out_channels=(32, 64), layers_per_block=1, in_channels=4, down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
-            cross_attention_dim=H, conditioning_embedding_out_channels=(16, 32), norm_num_groups=32, attention_head_dim=4)
-    for name, part in parts.items():
-        part.save_pretrained(folder / name)
-    _model_index(folder, controlnet, ctx_begin_pos=2, mean=[0.48, 0.46, 0.41], std=[0.27, 0.26, 0.28])
-    return _mark(folder)
+    bert = save_tiny_bert_tokenizer(Path(folder).parent / "bert-tokenizer")
+
+    def build(tmp: Path) -> None:
+        config = Blip2Config(
+            vision_config=dict(hidden_size=H, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2,
+                               image_size=32, patch_size=8),
+            qformer_config=dict(vocab_size=len(BERT_WORDS) + 1, hidden_size=H,
+                                intermediate_size=32, num_hidden_layers=1, num_attention_heads=2,
+                                max_position_embeddings=64, encoder_hidden_size=H, cross_attention_frequency=1),
+            num_query_tokens=4, tokenizer=str(bert))
+        qformer = qformer_class()(config)
+        qformer.config.tokenizer = None  # as in Salesforce's repos
+        tok = tiny_tokenizer()
+        text = ContextCLIPTextModel(CLIPTextConfig(vocab_size=len(tok), hidden_size=H, intermediate_size=32,
+                                                   num_hidden_layers=1, num_attention_heads=2, max_position_embeddings=77,
+                                                   projection_dim=H, bos_token_id=len(tok) - 2, eos_token_id=len(tok) - 1))
+        parts = {"tokenizer": tok, "text_encoder": text, "vae": tiny_vae(), "unet": tiny_unet(cross_attention_dim=H),
+                 "qformer": qformer, "scheduler": PNDMScheduler(skip_prk_steps=True),
+                 "image_processor": BlipImageProcessor(size={"height": 32, "width": 32})}
+        if controlnet:
+            parts["controlnet"] = ControlNetModel(
+                block_out_channels=(32, 64), layers_per_block=1, in_channels=4, cross_attention_dim=H,
+                down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"), conditioning_embedding_out_channels=(16, 32),
+                norm_num_groups=32, attention_head_dim=4)
+        for name, part in parts.items():
+            part.save_pretrained(tmp / name)
+        _model_index(tmp, controlnet, ctx_begin_pos=2, mean=[0.48, 0.46, 0.41], std=[0.27, 0.26, 0.28])
+
+    return build_once(folder, build, seed=6)
+
+
+def tiny_blip_settings(weights: Path, controlnet: bool = False) -> dict:
+    """``blip-diffusion(-control)`` settings for the tiny model: 64 px, 2 steps, the tiny Q-Former tokenizer."""
+    folder = save_tiny_blip_diffusion(Path(weights) / ("blip-control" if controlnet else "blip"), controlnet)
+    return {"model": str(folder), "qformer_tokenizer": str(Path(weights) / "bert-tokenizer"), "size": 64, "steps": 2}
 
 
 def _model_index(folder: Path, controlnet: bool, **config) -> None:

@@ -9,9 +9,11 @@ calls that a real id takes. Each builder is idempotent: an existing folder is re
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 import torch
 
+from ibench.core.locks import cache_entry
 from ibench.models.tinysd import save_tiny_sd, tiny_vae  # noqa: F401 - re-exported for tests
 
 IP_WEIGHT = "ip-adapter_tiny.safetensors"
@@ -19,30 +21,29 @@ IP_SUBFOLDER = "models"
 CROSS_DIM = 32  # the tiny UNet's cross-attention width (= text and image embedding width)
 
 
-def _done(folder: Path) -> bool:
-    return (folder / ".complete").is_file()
+def build_once(folder: Path, build: Callable[[Path], None], seed: int) -> Path:
+    """``folder``, built once and whole by ``build(tmp_folder)`` with torch seeded (an existing entry is reused;
+    two builders racing, or a torn folder, are handled by ``ibench.core.locks.cache_entry``)."""
+    def seeded(tmp: Path) -> None:
+        torch.manual_seed(seed)
+        build(tmp)
+
+    return cache_entry(Path(folder), seeded)
 
 
-def _mark(folder: Path) -> Path:
-    (folder / ".complete").write_text("ok\n")
-    return folder
-
-
-def save_tiny_ip_adapter(folder: Path) -> Path:
-    """A tiny IP-Adapter repo: ``models/<IP_WEIGHT>`` and ``models/image_encoder`` (CLIP vision)."""
+def save_tiny_ip_adapter(folder: Path, weight: str = IP_WEIGHT) -> Path:
+    """A tiny IP-Adapter repo: ``models/<weight>`` and ``models/image_encoder`` (CLIP vision)."""
     from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
 
     from ibench.models.tinysd import tiny_unet
 
-    folder = Path(folder)
-    if _done(folder):
-        return folder
-    torch.manual_seed(1)
-    encoder = CLIPVisionModelWithProjection(CLIPVisionConfig(
-        hidden_size=32, intermediate_size=37, num_hidden_layers=2, num_attention_heads=4, image_size=32,
-        patch_size=8, projection_dim=CROSS_DIM))
-    save_ip_adapter_for(tiny_unet(cross_attention_dim=CROSS_DIM), encoder, folder)
-    return _mark(folder)
+    def build(tmp: Path) -> None:
+        encoder = CLIPVisionModelWithProjection(CLIPVisionConfig(
+            hidden_size=32, intermediate_size=37, num_hidden_layers=2, num_attention_heads=4, image_size=32,
+            patch_size=8, projection_dim=CROSS_DIM))
+        save_ip_adapter_for(tiny_unet(cross_attention_dim=CROSS_DIM), encoder, tmp, weight)
+
+    return build_once(folder, build, seed=1)
 
 
 def save_ip_adapter_for(unet, encoder, folder: Path, weight: str = IP_WEIGHT) -> None:
@@ -80,15 +81,13 @@ def save_tiny_controlnet(folder: Path, seed: int = 2) -> Path:
     """A tiny ControlNet matching the tiny UNet (conditioning downscaled x2 like the tiny VAE)."""
     from diffusers import ControlNetModel
 
-    folder = Path(folder)
-    if _done(folder):
-        return folder
-    torch.manual_seed(seed)
-    net = ControlNetModel(block_out_channels=(32, 64), layers_per_block=1, in_channels=4,
-                          down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"), cross_attention_dim=CROSS_DIM,
-                          conditioning_embedding_out_channels=(16, 32), norm_num_groups=32, attention_head_dim=4)
-    net.save_pretrained(folder)
-    return _mark(folder)
+    def build(tmp: Path) -> None:
+        ControlNetModel(block_out_channels=(32, 64), layers_per_block=1, in_channels=4,
+                        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"), cross_attention_dim=CROSS_DIM,
+                        conditioning_embedding_out_channels=(16, 32), norm_num_groups=32,
+                        attention_head_dim=4).save_pretrained(tmp)
+
+    return build_once(folder, build, seed=seed)
 
 
 def tiny_llama_tokenizer():
@@ -107,23 +106,19 @@ def save_tiny_omnigen(folder: Path) -> Path:
     """A tiny OmniGen pipeline: transformer, an x8 VAE (OmniGen assumes 16 px per token), tokenizer."""
     from diffusers import AutoencoderKL, FlowMatchEulerDiscreteScheduler, OmniGenPipeline, OmniGenTransformer2DModel
 
-    folder = Path(folder)
-    if _done(folder):
-        return folder
-    torch.manual_seed(3)
-    tokenizer = tiny_llama_tokenizer()
-    transformer = OmniGenTransformer2DModel(
-        hidden_size=16, num_attention_heads=4, num_key_value_heads=4, intermediate_size=32, num_layers=1,
-        in_channels=4, time_step_dim=4, vocab_size=len(tokenizer) + 8, pad_token_id=len(tokenizer),
-        rope_scaling={"long_factor": [1.0, 2.0], "short_factor": [1.0, 2.0]})
-    vae = AutoencoderKL(block_out_channels=(8, 8, 8, 8), in_channels=3, out_channels=3, latent_channels=4,
-                        down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4,
-                        norm_num_groups=8, sample_size=64)
-    pipe = OmniGenPipeline(transformer=transformer, scheduler=FlowMatchEulerDiscreteScheduler(invert_sigmas=True,
-                                                                                             num_train_timesteps=1),
-                           vae=vae, tokenizer=tokenizer)
-    pipe.save_pretrained(folder)
-    return _mark(folder)
+    def build(tmp: Path) -> None:
+        tokenizer = tiny_llama_tokenizer()
+        transformer = OmniGenTransformer2DModel(
+            hidden_size=16, num_attention_heads=4, num_key_value_heads=4, intermediate_size=32, num_layers=1,
+            in_channels=4, time_step_dim=4, vocab_size=len(tokenizer) + 8, pad_token_id=len(tokenizer),
+            rope_scaling={"long_factor": [1.0, 2.0], "short_factor": [1.0, 2.0]})
+        vae = AutoencoderKL(block_out_channels=(8, 8, 8, 8), in_channels=3, out_channels=3, latent_channels=4,
+                            down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4,
+                            norm_num_groups=8, sample_size=64)
+        scheduler = FlowMatchEulerDiscreteScheduler(invert_sigmas=True, num_train_timesteps=1)
+        OmniGenPipeline(transformer=transformer, scheduler=scheduler, vae=vae, tokenizer=tokenizer).save_pretrained(tmp)
+
+    return build_once(folder, build, seed=3)
 
 
 def tiny_composite_config(root: Path) -> dict:

@@ -1,16 +1,22 @@
 """The judge backend protocol and table: a backend answers a list of ``Query`` with ``Reply`` objects.
 
-``BACKENDS`` maps a config's ``backend`` to ``module:Class`` (imported only when used), so adding one
-(e.g. a Gemini SDK backend) is one class and one entry. A backend never parses or caches: it returns
-text (``generate``) or choice probabilities (``logprob``), token usage and, where no answer came, a
-failure class.
+A backend is one ``Backend`` subclass with its own ``Settings`` (a ``BackendSettings`` pydantic model:
+unknown keys refused) and one entry in ``BACKENDS`` (``register_backend(name, "module:Class")``; the
+class is imported only when a judge config names it). A judge config names its backend; every key of
+the config that is not a common judge key is that backend's setting. The engine dispatches through
+this table. A backend never parses or caches: it returns text (``generate``) or choice probabilities
+(``logprob``), token usage and, where no answer came, a failure class. See docs/extending.md.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar, Optional
+from typing import TYPE_CHECKING, Any, ClassVar, Optional
+
+from pydantic import BaseModel, ConfigDict
+
+from ibench.errors import IbenchError, unknown
 
 if TYPE_CHECKING:
     from PIL import Image as PILImage
@@ -30,7 +36,7 @@ class Reply:
     probs: Optional[dict[str, float]] = None  # logprob mode: each choice's probability (normalised over choices)
     mass: Optional[float] = None  # logprob mode: the raw probability of all choices together
     finish: str = "stop"  # stop | length | content_filter | refusal | error
-    error: Optional[str] = None  # no answer: timeout | rate_limited | http_<status> | connection | error
+    error: Optional[str] = None  # no answer: timeout | rate_limited | image_limit | http_<status> | connection | error
     detail: str = ""
     transient: bool = False  # worth asking again on a later run (never cached)
     prompt_tokens: int = 0
@@ -44,17 +50,42 @@ class Reply:
                 "seconds": round(self.seconds, 4)}
 
 
+class BackendSettings(BaseModel):
+    """A backend's own keys of the judge config. Fields in ``RUNTIME`` (where and how fast to ask) are
+    left out of the judge's identity; every other field is in it (it may change verdicts)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    RUNTIME: ClassVar[frozenset[str]] = frozenset()
+
+    def identity(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude=set(self.RUNTIME))
+
+
 class Backend:
     """Base class: ``run`` answers queries in order; ``identity`` says what pins the weights, if known."""
 
     name: ClassVar[str] = ""
+    Settings: ClassVar[type[BackendSettings]] = BackendSettings
+    modes: ClassVar[frozenset[str]] = frozenset({"generate"})  # add "logprob" when ``run`` fills Reply.probs
 
     def __init__(self, config: "JudgeConfig"):
         self.config = config
+        self.settings = config.settings
 
     def identity(self) -> dict:
-        """The identity fields this backend pins: model name, revision (and, in process, the dtype)."""
-        return {"model": self.config.model, "revision": self.config.revision, "dtype": None}
+        """The identity fields this backend pins (model name, revision; resolved settings)."""
+        return {"model": self.config.model, "revision": self.config.revision}
+
+    @property
+    def chunk(self) -> int:
+        """Questions per chunk: the engine stores each chunk's verdicts before asking the next."""
+        return 32
+
+    @property
+    def max_images(self) -> Optional[int]:
+        """The most images one message may carry (a server's limit), None when unknown or unlimited."""
+        return None
 
     def run(self, queries: "list[Query]") -> list[Reply]:
         raise NotImplementedError
@@ -63,10 +94,34 @@ class Backend:
         """Release clients and models."""
 
 
-def make_backend(config: "JudgeConfig") -> Backend:
+def register_backend(name: str, target: str) -> None:
+    """Add (or replace) a judge backend: ``target`` is ``module:Class`` of a ``Backend`` subclass."""
+    BACKENDS[name] = target
+
+
+def backend_class(name: str) -> type[Backend]:
+    """The class a backend name stands for; one line for an unknown name or a target that is no backend."""
     from ibench.evaluators.registry import load_target
 
-    return load_target(BACKENDS[config.backend], "judge backend")(config)
+    if name not in BACKENDS:
+        raise unknown("judge backend", name, list(BACKENDS))
+    cls = load_target(BACKENDS[name], "judge backend")
+    if not (isinstance(cls, type) and issubclass(cls, Backend)):
+        raise IbenchError(f"judge backend {name!r} ({BACKENDS[name]}) is not a subclass of "
+                          f"ibench.evaluators.judge.backend.Backend")
+    return cls
+
+
+def make_backend(config: "JudgeConfig") -> Backend:
+    return backend_class(config.backend)(config)
+
+
+def image_limit_detail(limit: Optional[int], count: int, said: str = "") -> str:
+    """Why a message was refused for its images, and what to do."""
+    took = f"takes at most {limit} images per message" if limit is not None else "refused the number of images"
+    return (f"the judge server {took} and this message has {count}: serve it with a higher limit (vLLM: "
+            f"--limit-mm-per-prompt '{{\"image\": N}}', N >= ibench.evaluators.judge.max_images_per_message of "
+            f"your tasks) and set max_images_per_message in the judge config" + (f" [{said}]" if said else ""))
 
 
 def load_image(path: Path, max_side: int) -> "PILImage.Image":
@@ -79,4 +134,3 @@ def load_image(path: Path, max_side: int) -> "PILImage.Image":
     if scale < 1:
         im = im.resize((max(1, round(im.width * scale)), max(1, round(im.height * scale))), Image.Resampling.BICUBIC)
     return im
-

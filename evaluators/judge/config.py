@@ -2,19 +2,20 @@
 
 A YAML file or a preset name shipped in ``configs/`` (``ibench.evaluators.judge`` package data)::
 
-    backend: openai                 # transformers | openai
+    backend: openai                 # a name in the backend table (transformers | openai | yours)
     model: Qwen/Qwen2.5-VL-72B-Instruct
     revision: null                  # a commit (transformers) or a dated model snapshot (API); part of the identity
-    base_url: http://localhost:8000/v1
-    api_key_env: null               # NAME of the environment variable holding the key (never the key)
-    mode: generate                  # generate | logprob (transformers only)
-    concurrency: 8
-    max_retries: 3
-    timeout_s: 120
+    mode: generate                  # generate | logprob (a backend that reads answer probabilities)
     image_max_side: 768
+    base_url: http://localhost:8000/v1   # from here on: the backend's own settings (its ``Settings`` model)
+    api_key_env: null
+    concurrency: 8
 
-Only the fields that change verdicts (``IDENTITY_FIELDS``) form the judge's identity; where to reach the
-judge, how many requests at once, batch sizes and devices do not.
+The common keys are the fields of ``JudgeConfig``; every other key belongs to the backend's own
+``Settings`` (``ibench.evaluators.judge.backend``), which refuses a key it does not know. In memory
+the config holds ``backend`` and ``settings`` (that backend's settings object). Only what changes
+verdicts forms the judge's identity (``COMMON_IDENTITY`` and the settings' non-runtime fields); where
+to reach the judge, how many requests at once, batch sizes and devices do not.
 """
 
 from __future__ import annotations
@@ -26,23 +27,27 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (BaseModel, ConfigDict, Field, SerializeAsAny, ValidationError, ValidationInfo, field_validator,
+                      model_validator)
 
+from ibench.core import deprecations
 from ibench.core.yamlio import describe, load_yaml
 from ibench.errors import IbenchError, unknown
 
+from .backend import BACKENDS, BackendSettings, backend_class
+
 CONFIG_ENV = "IBENCH_JUDGE_CONFIG"
 DEFAULT_PRESET = "qwen2.5-vl-7b"
-IDENTITY_FIELDS = ("backend", "model", "revision", "mode", "prompts", "temperature", "seed", "max_new_tokens",
-                   "image_max_side", "max_reference_images", "system_role", "json_mode", "dtype", "extra_body")
+COMMON_IDENTITY = ("backend", "model", "revision", "mode", "prompts", "temperature", "seed", "max_new_tokens",
+                   "image_max_side", "max_reference_images", "system_role")
 
 
 class JudgeConfig(BaseModel):
-    """One judge. See the module docstring and docs/judge.md."""
+    """One judge: the common keys, and the backend's own settings. See the module docstring and docs/judge.md."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    backend: Literal["transformers", "openai"]
+    backend: str
     model: str = Field(min_length=1)
     revision: Optional[str] = None
     mode: Literal["generate", "logprob"] = "generate"
@@ -54,39 +59,43 @@ class JudgeConfig(BaseModel):
     max_reference_images: Optional[int] = Field(default=None, ge=1)  # per reference; None: all its images
     system_role: bool = True  # False: the rubric goes into the first user turn (templates without a system role)
     max_retries: int = Field(default=3, ge=0)
-    # openai backend
-    base_url: Optional[str] = None
-    api_key_env: Optional[str] = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
-    concurrency: int = Field(default=8, ge=1, le=256)
-    timeout_s: float = Field(default=120.0, gt=0)
-    json_mode: bool = False  # ask the server for a JSON object (response_format)
-    extra_body: dict[str, Any] = Field(default_factory=dict)  # server-specific request fields (e.g. vLLM's)
-    # transformers backend
-    device: str = "auto"
-    dtype: Literal["auto", "bf16", "fp16", "fp32"] = "auto"
-    batch_size: int = Field(default=8, ge=1)
+    settings: SerializeAsAny[BackendSettings]
 
-    @model_validator(mode="after")
-    def _check(self) -> "JudgeConfig":
-        if self.mode == "logprob" and self.backend != "transformers":
-            raise ValueError("mode logprob needs backend transformers (an API returns text)")
-        if self.backend == "openai" and not self.base_url:
-            raise ValueError("backend openai needs base_url (e.g. http://localhost:8000/v1 or https://api.openai.com/v1)")
-        return self
+    @model_validator(mode="before")
+    @classmethod
+    def _split(cls, data: Any) -> Any:
+        """The file's flat form: every key that is not a common key is a setting of the named backend."""
+        if not isinstance(data, dict) or not isinstance(data.get("settings", {}), dict):
+            return data  # a settings object already, or a value pydantic refuses with its key
+        own = {**data.get("settings", {}), **{k: v for k, v in data.items() if k not in cls.model_fields}}
+        try:
+            own = backend_class(str(data.get("backend"))).Settings.model_validate(own)
+        except IbenchError:
+            pass  # no such backend: the backend field's own check names the problem
+        return {**{k: v for k, v in data.items() if k in cls.model_fields}, "settings": own}
+
+    @field_validator("backend")
+    @classmethod
+    def _known(cls, name: str) -> str:
+        try:
+            backend_class(name)
+        except IbenchError as exc:
+            raise ValueError(str(exc)) from None
+        return name
+
+    @field_validator("mode")
+    @classmethod
+    def _offered(cls, mode: str, info: ValidationInfo) -> str:
+        name = info.data.get("backend")
+        offered = backend_class(name).modes if name else {mode}
+        if mode not in offered:
+            raise ValueError(f"mode {mode}: backend {name} offers {', '.join(sorted(offered))} only "
+                             f"(logprob needs a backend that reads answer probabilities, e.g. transformers)")
+        return mode
 
     def identity(self) -> dict:
-        """What the verdicts depend on (the prompt file's hash is added by the prompts)."""
-        return {k: getattr(self, k) for k in IDENTITY_FIELDS}
-
-    def api_key(self) -> str:
-        """The API key from the environment variable the config names (``EMPTY`` when it names none)."""
-        if not self.api_key_env:
-            return "EMPTY"  # a local vLLM server without --api-key accepts anything
-        key = os.environ.get(self.api_key_env, "")
-        if not key.strip():
-            raise IbenchError(f"judge config: api_key_env {self.api_key_env} is not set in the environment "
-                              f"(export {self.api_key_env}=... ; the key is never read from a file)")
-        return key.strip()
+        """What the verdicts depend on (the backend adds what it resolves; the prompts add their file's hash)."""
+        return {**{k: getattr(self, k) for k in COMMON_IDENTITY}, **self.settings.identity()}
 
 
 def identity_hash(identity: dict) -> str:
@@ -97,6 +106,16 @@ def presets() -> dict[str, Path]:
     """Shipped judge configs by name (``configs/<name>.yaml``); ``tiny`` is built in code (``tiny.py``)."""
     folder = resources.files("ibench.evaluators.judge").joinpath("configs")
     return {p.name[:-5]: Path(str(p)) for p in folder.iterdir() if p.name.endswith(".yaml")}
+
+
+def _problem(exc: ValidationError, source: Any) -> str:
+    """The first problem, naming the backend's own keys when a key is unknown."""
+    text = describe(exc)
+    name = source.get("backend") if isinstance(source, dict) else None
+    if exc.errors()[0]["type"] == "extra_forbidden" and name in BACKENDS:
+        own = ", ".join(backend_class(name).Settings.model_fields)
+        text += f" (backend {name} takes the common keys and: {own or 'nothing else'})"
+    return text
 
 
 def load_judge_config(source: "JudgeConfig | dict | str | Path | None" = None) -> JudgeConfig:
@@ -122,6 +141,8 @@ def load_judge_config(source: "JudgeConfig | dict | str | Path | None" = None) -
         where = str(path)
         source = load_yaml(path, what="a judge config")
     try:
-        return JudgeConfig.model_validate(source)
+        config = JudgeConfig.model_validate(source)
     except ValidationError as exc:
-        raise IbenchError(f"{where}: {describe(exc)}") from None
+        raise IbenchError(f"{where}: {_problem(exc, source)}") from None
+    deprecations.check(config.model, where)  # a shut-down API model is refused (naming its successor); one line before
+    return config

@@ -9,7 +9,9 @@ A verdict record (one per question, also the cache's value) is::
 
 ``failed`` never carries a number. ``pending`` means the call budget (``max_calls``) ran out before the
 question was asked; it is not a failure and a rerun asks it. Each chunk's finished verdicts are stored
-before the next chunk starts, so an interrupted run loses at most one chunk of calls.
+before the next chunk starts, so an interrupted run loses at most one chunk of calls. A question with
+more images than the backend takes (``Backend.max_images``) fails ``image_limit`` without a call.
+The backend comes from the backend table (``backend.BACKENDS``); nothing here knows a backend by name.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Iterable, Optional
 
-from .backend import Reply, make_backend
+from .backend import Reply, image_limit_detail, make_backend
 from .cache import VerdictCache
 from .config import JudgeConfig, identity_hash, load_judge_config
 from .parse import parse_reply
@@ -72,7 +74,11 @@ class Judge:
         unique = {q.key: q for q in queries}
         out = {k: {**r, "cached": True} for k, r in self.cache.get(unique).items()}
         todo = [q for k, q in unique.items() if k not in out]
-        step = self.config.batch_size * 4 if self.config.backend == "transformers" else self.config.concurrency * 4
+        limit = self.backend.max_images
+        over = [q for q in todo if limit is not None and len(q.images) > limit]
+        out.update({q.key: {**self._too_many_images(q, limit), "cached": False} for q in over})
+        todo = [q for q in todo if q.key not in out]
+        step = self.backend.chunk
         bar = None
         if progress and todo:
             from tqdm import tqdm
@@ -122,6 +128,10 @@ class Judge:
         return {"answer": q.answer, "question": q.question, "score": None, "winner": None, "reasoning": "",
                 "reply": None, "failure": None, "detail": "", "attempts": len(calls), "calls": list(calls),
                 "probs": None, "mass": None, "served_model": None, "fingerprint": None, "judge": self.id}
+
+    def _too_many_images(self, q: Query, limit: int) -> dict:
+        return {**self._base(q, []), "status": "failed", "failure": "image_limit",
+                "detail": image_limit_detail(limit, len(q.images))}
 
     def _pending(self, q: Query, calls: list[dict]) -> dict:
         return {**self._base(q, calls), "status": "pending", "detail": "call budget (--judge-max-calls) used up"}

@@ -14,12 +14,14 @@ import hashlib
 import re
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, ClassVar, Literal, Optional
+
+from pydantic import Field
 
 from ibench.errors import IbenchError
 from ibench.weights import download_error, offline
 
-from .backend import Backend, Reply, load_image
+from .backend import Backend, BackendSettings, Reply, load_image
 from .parse import CHOICES, answer_prefix
 from .prompts import Query
 
@@ -137,8 +139,20 @@ class ChoiceReader:
         return ({c: v / mass for c, v in raw.items()} if mass > 0 else {c: 0.0 for c in raw}), mass
 
 
+class TransformersSettings(BackendSettings):
+    """The ``transformers`` backend's keys: where the model runs, in which precision, how many at once."""
+
+    RUNTIME: ClassVar[frozenset[str]] = frozenset({"device", "batch_size"})
+
+    device: str = "auto"
+    dtype: Literal["auto", "bf16", "fp16", "fp32"] = "auto"  # in the identity as resolved (bf16 on CUDA, fp32 on CPU)
+    batch_size: int = Field(default=8, ge=1)
+
+
 class TransformersBackend(Backend):
     name = "transformers"
+    Settings = TransformersSettings
+    modes = frozenset({"generate", "logprob"})
 
     def __init__(self, config):
         super().__init__(config)
@@ -149,14 +163,19 @@ class TransformersBackend(Backend):
     def _placement(self) -> tuple[str, str]:
         import torch
 
-        cfg = self.config
-        device = cfg.device if cfg.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
-        return device, cfg.dtype if cfg.dtype != "auto" else ("bf16" if device.startswith("cuda") else "fp32")
+        own = self.settings
+        device = own.device if own.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
+        return device, own.dtype if own.dtype != "auto" else ("bf16" if device.startswith("cuda") else "fp32")
 
     def identity(self) -> dict:
         local = Path(self.config.model).expanduser().is_dir()  # a folder's path is no part of what it is
         return {"model": Path(self.config.model).name if local else self.config.model, "revision": self._revision,
-                "dtype": self._placement()[1]}
+                "dtype": self._placement()[1],
+                "json_mode": False, "extra_body": {}}  # the openai backend's keys, kept so verdict keys stay as before
+
+    @property
+    def chunk(self) -> int:
+        return self.settings.batch_size * 4
 
     def _load(self) -> None:
         import torch
@@ -215,7 +234,7 @@ class TransformersBackend(Backend):
         if self.model is None:
             self._load()
         out: list[Reply] = []
-        step = self.config.batch_size
+        step = self.settings.batch_size
         for start in range(0, len(queries), step):
             batch = queries[start:start + step]
             t0 = time.perf_counter()

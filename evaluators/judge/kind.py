@@ -115,11 +115,26 @@ class JudgeKind(MetricKind):
                     value = math.sqrt(min(got["sc"].values()) * min(got["pq"].values()))
                     rows.append({**base, "condition": "overall", "value": value})
             out.rows[m.name] = rows
+            self._record_unscored(out, m.name, role, by_sample, {(r["instance_id"], r["sample"]) for r in rows})
             mine = [r for r in logged if role == "o" or (r["question"] == "sc") == (role == "sc")]
             out.details[m.name] = {"judge": judge, **self._counts(mine, rows, ctx, stopped)}
             if not rows:
                 out.skipped[m.name] = self._why_empty(out.details[m.name])
         return out
+
+    @staticmethod
+    def _record_unscored(out: KindOutput, metric: str, role: str, by_sample: dict, scored: set) -> None:
+        """Why each judged sample without a value has none (its coverage): the first failed verdict's kind
+        (``judge: refusal``, ``judge: parse``, ...), else verdicts left unasked by the call budget."""
+        for (iid, sample), recs in sorted(by_sample.items()):
+            if (iid, sample) in scored:
+                continue
+            mine = [r for r in recs if role == "o" or (r["question"] == "sc") == (role == "sc")]
+            failures = sorted(r["failure"] for r in mine if r["status"] == "failed")
+            if failures:
+                out.fail(metric, iid, sample, f"judge: {failures[0]}")
+            elif any(r["status"] == "pending" for r in mine):
+                out.not_asked(metric, iid, sample, "judge: not asked (--judge-max-calls)")
 
     @staticmethod
     def _counts(records: list[dict], rows: list[dict], ctx: ScoringContext, stopped: bool) -> dict:

@@ -31,7 +31,7 @@ def _root(version: bool = typer.Option(False, "--version", callback=_version, is
     """ibench: evaluate image generation from multi-modal instructions."""
 
 #: Modules that add commands (each has ``register(app)``), in help order.
-COMMAND_MODULES = ["ibench.cli.run", "ibench.cli.score", "ibench.cli.report", "ibench.cli.listing",
+COMMAND_MODULES = ["ibench.cli.run", "ibench.cli.doctor", "ibench.cli.score", "ibench.cli.report", "ibench.cli.listing",
                    "ibench.cli.data", "ibench.cli.human", "ibench.cli.judge"]
 
 for _module in COMMAND_MODULES:
@@ -40,10 +40,15 @@ for _module in COMMAND_MODULES:
 
 def load_plugins() -> None:
     """Import the modules named in ``IBENCH_PLUGINS`` (comma-separated): they register models, metrics,
-    metric kinds and extractors before any command runs (docs/extending.md)."""
+    metric kinds, extractors, judge backends and report sections before any command runs
+    (docs/extending.md). The current directory is importable, as under ``python -m`` (the installed
+    ``ibench`` script's own folder is what Python puts first on ``sys.path`` otherwise)."""
     import os
 
-    for name in filter(None, (n.strip() for n in os.environ.get("IBENCH_PLUGINS", "").split(","))):
+    names = [n for n in (n.strip() for n in os.environ.get("IBENCH_PLUGINS", "").split(",")) if n]
+    if names and os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    for name in names:
         try:
             importlib.import_module(name)
         except ImportError as exc:

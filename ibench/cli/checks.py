@@ -10,8 +10,8 @@ from ibench.errors import IbenchError
 
 from .output import print_rich, rich_table
 
-STATUS_STYLE = {"regression": "bold red", "missing": "bold red", "improved": "green", "new": "cyan",
-                "not-gated": "dim", "within-noise": "yellow"}
+STATUS_STYLE = {"regression": "bold red", "coverage": "bold red", "missing": "bold red", "improved": "green",
+                "new": "cyan", "not-gated": "dim", "within-noise": "yellow"}
 
 
 def match_baselines(run_paths: list[Path], baseline: Path):
@@ -19,7 +19,7 @@ def match_baselines(run_paths: list[Path], baseline: Path):
 
     One run and one baseline file are paired as given; otherwise a baseline goes with the run of its
     task and model label, or with the only run of its task when the label changed."""
-    from ibench.report.gate import load_baseline
+    from ibench.gate.baseline import load_baseline
     from ibench.report.runs import discover_runs
 
     runs = discover_runs(run_paths)
@@ -38,8 +38,8 @@ def match_baselines(run_paths: list[Path], baseline: Path):
         for run in runs:
             if run.run_id in paired:
                 continue
-            hits = [k for k, (_, b) in free.items() if b["run"].get("task") == run.task
-                    and (not exact or b["run"].get("label", b["run"].get("model")) == run.label)]
+            hits = [k for k, (_, b) in free.items() if b.run.task == run.task
+                    and (not exact or (b.run.label or b.run.model) == run.label)]
             rivals = [r for r in runs if r.task == run.task and r.run_id not in paired]
             if hits and (exact or (len(hits) == 1 and len(rivals) == 1)):
                 paired[run.run_id] = free.pop(hits[0])[1]
@@ -49,7 +49,7 @@ def match_baselines(run_paths: list[Path], baseline: Path):
 
 def junit_many(results: list, path: Path) -> None:
     """One JUnit file, a testsuite per checked run."""
-    from ibench.report.gate_output import junit_xml
+    from ibench.gate.output import junit_xml
 
     root = ET.Element("testsuites", name="ibench check")
     for r in results:
@@ -63,29 +63,25 @@ def print_checks(results: list, notes: list[str]) -> None:
     """Each check as a verdict line and a rich table (what the markdown summary says, for a terminal)."""
     from rich.text import Text
 
-    from ibench.report.format import fmt, fmt_delta
-    from ibench.report.gate_output import STATUS_MARK, pairing_text, tolerance_text
+    from ibench.gate.output import ALIGN, HEADERS, check_row, failed_list
 
     out = []
     for r in results:
         failed = r.failed
-        verdict = (Text(f"FAIL: {len(failed)} metric(s) regressed or missing: "
-                        f"{', '.join(c.metric for c in failed)}", style="bold red") if failed
-                   else Text(f"PASS: no metric regressed ({len(r.checks)} checked)", style="bold green"))
-        rows = [[c.metric, "↑" if c.higher_is_better else "↓", fmt(c.baseline, 4), fmt(c.current, 4),
-                 fmt_delta(c.delta, c.ci_low, c.ci_high, 4), tolerance_text(c), fmt(c.p_adjusted, 3),
-                 pairing_text(c), STATUS_MARK[c.status].replace("*", "")] for c in r.checks]
+        verdict = (Text(f"FAIL: {len(failed)} metric(s) regressed, lost coverage or missing: {failed_list(failed)}",
+                        style="bold red") if failed
+                   else Text(f"PASS: no metric regressed or lost coverage ({len(r.checks)} checked)", style="bold green"))
+        rows = [[*check_row(c)[:-1], check_row(c)[-1].replace("*", "")] for c in r.checks]
         title = f"ibench check: {r.run['run_id']} ({r.run.get('label', '')}) vs baseline {r.baseline_run.get('run_id')}"
-        out += [rich_table(title, ["metric", "better", "baseline", "run", "Δ run − baseline [95% CI]", "tolerance",
-                                   "p (Holm)", "pairing", "status"], rows, ["l", "c", "r", "r", "r", "r", "r", "l", "l"],
-                           [STATUS_STYLE.get(c.status) for c in r.checks]), verdict]
+        out += [rich_table(title, HEADERS, rows, ALIGN, [STATUS_STYLE.get(c.status) for c in r.checks]), verdict]
         out += [f"  {c.metric}: {c.message}" for c in r.checks if c.message]
-        out += [f"  identity differs: {n}" for n in r.notes] + [""]
+        out += [f"  note: {n}" for n in r.notes] + [""]
     out += [f"- {n}" for n in notes]
     print_rich(*out)
 
 
 def print_compare(df) -> None:  # noqa: ANN001 - the compare table
+    from ibench.gate.compare import over_text
     from ibench.report.format import fmt, fmt_delta
 
     if df.empty:
@@ -96,9 +92,9 @@ def print_compare(df) -> None:  # noqa: ANN001 - the compare table
     for task, g in df.groupby("task", sort=True):
         first = g.iloc[0]
         rows = [[r.metric, "↑" if r.higher_is_better else "↓", fmt(r.mean_a, 4), fmt(r.mean_b, 4),
-                 fmt_delta(r.delta, r.ci_low, r.ci_high, 4), f"{r.pairing} (n={r.n})", r.verdict]
+                 fmt_delta(r.delta, r.ci_low, r.ci_high, 4), over_text(r), r.verdict]
                 for r in g.itertuples()]
         out.append(rich_table(f"{task}: B {first['model_b']} − A {first['model_a']}",
-                              ["metric", "better", "A", "B", "Δ B − A [95% CI]", "pairing", "verdict"], rows,
+                              ["metric", "better", "A", "B", "Δ B − A [95% CI]", "compared over", "verdict"], rows,
                               ["l", "c", "r", "r", "r", "l", "l"], [style.get(r.verdict) for r in g.itertuples()]))
     print_rich(*out)

@@ -22,8 +22,11 @@ def fetch(data_dir: Optional[Path] = typer.Option(None, "--data-dir", "-d", envv
                                                       "https://raw.githubusercontent.com/) is appended to it."),
           manifest: Optional[Path] = typer.Option(None, "--manifest", help="TSV of files to fetch "
                                                   "(default: the packaged list of public sources)."),
+          pack: Optional[list[str]] = typer.Option(None, "--pack", help="Fetch a named pack instead (repeatable): "
+                                                   "viescore, genaibench, mmrb2-edit (docs/judge.md)."),
           retries: int = typer.Option(3, "--retries", min=0, help="Resume attempts per file after a dropped connection.")) -> None:
-    """Download the public sources (DreamBench, StyleDrop, paintings, content photos), verifying SHA-256.
+    """Download the public sources (DreamBench, StyleDrop, paintings, content photos), or named packs of the
+    anchors' released ratings and judge outputs (--pack), verifying SHA-256.
 
     Rerunning the same command resumes interrupted downloads (HTTP Range) and skips verified files.
     """
@@ -31,8 +34,20 @@ def fetch(data_dir: Optional[Path] = typer.Option(None, "--data-dir", "-d", envv
     from ibench.core.paths import default_data_dir
 
     root = (data_dir or default_data_dir()).expanduser()
-    report = run_fetch(root, manifest=manifest, only=only, base_url=base_url, retries=retries)
-    typer.echo(f"{root}: {len(report.downloaded)} downloaded, {len(report.present)} already verified")
+    if pack and manifest:
+        from ibench.errors import IbenchError
+
+        raise IbenchError("give --pack or --manifest, not both")
+    if pack:
+        from ibench.data.packs import get_pack
+
+        manifests = [(get_pack(name).manifest(), f"pack {name}") for name in pack]
+    else:
+        manifests = [(manifest, "")]
+    for path, what in manifests:
+        report = run_fetch(root, manifest=path, only=only, base_url=base_url, retries=retries)
+        typer.echo(f"{root}: {what + ': ' if what else ''}{len(report.downloaded)} downloaded, "
+                   f"{len(report.present)} already verified")
 
 
 @data_app.command()

@@ -157,17 +157,17 @@ def stats(db: Optional[str] = DbOpt, study: Optional[str] = StudyOpt,
           as_json: bool = JsonOpt) -> None:
     """Per task and model: SC, PQ, O (mean ± std over raters), Fleiss' kappa and Krippendorff's alpha;
     for pairwise studies the Bradley-Terry ranking with CIs and the position bias."""
-    from ibench.human_eval.aggregate import summarize, summary
+    from ibench.human_eval.aggregate import study_summary, summary_table
 
     ranking = None
     if imagenhub is not None:
         from ibench.human_eval.imagenhub import read_imagenhub
 
-        table = summarize(read_imagenhub(imagenhub))
+        table = summary_table(read_imagenhub(imagenhub))
     else:
         from ibench.human_eval.pairwise import preferences, rankings
 
-        table = summary(db, study)
+        table = study_summary(db, study)
         prefs = preferences(db, study)
         ranking = rankings(prefs) if prefs else None
     if table.empty and ranking is None:

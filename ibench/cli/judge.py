@@ -1,4 +1,5 @@
-"""``ibench judge pairwise`` and ``ibench judge agreement`` (the pointwise judge runs in ``ibench score``)."""
+"""``ibench judge pairwise``, ``ibench judge agreement`` and ``ibench judge meta`` (``.meta``); the pointwise judge
+runs in ``ibench score``."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import typer
 
 from .options import JudgeConfigOpt, JudgeMaxCallsOpt
 
-judge_app = typer.Typer(help="VLM judge: pairwise rankings and judge–human agreement (see docs/judge.md).",
+judge_app = typer.Typer(help="VLM judge: pairwise rankings, judge–human agreement and meta-evaluation (docs/judge.md).",
                         no_args_is_help=True)
 RunsArg = typer.Argument(..., help="Run directories, or folders holding run directories.")
 
@@ -84,4 +85,7 @@ def agreement(runs: list[Path] = RunsArg,
 
 
 def register(app: typer.Typer) -> None:
+    from .meta import meta
+
+    judge_app.command("meta")(meta)
     app.add_typer(judge_app, name="judge")

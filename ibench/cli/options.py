@@ -29,18 +29,33 @@ OutOpt = typer.Option(Path("runs"), "--out", "-o", help="Folder that holds run d
 BatchOpt = typer.Option(1, "--batch-size", "-b", min=1, help="Requests per model call; not part of the run id. The "
                         "tiny model's images are byte-identical at any batch size; batched diffusers pipelines may "
                         "differ by a few pixel levels (float summation order; benchmarks/bench_batch.py measures it).")
-DeviceOpt = typer.Option("auto", "--device", help="torch device for scoring: auto (the best here: CUDA, MPS, else "
-                                                  "CPU), cpu, cuda, cuda:N, mps.")
+ScoreDeviceOpt = typer.Option("auto", "--score-device", help="auto (the best here: CUDA, MPS, else CPU), cpu, cuda, "
+                              "cuda:N, mps: the torch device of the scorer only (a model's is its setting: -a device=...).")
+#: the old name of --score-device on `ibench run`: still accepted, with a one-line warning
+OldDeviceOpt = typer.Option(None, "--device", hidden=True)
+
+
+def score_device(score_device: str, old: Optional[str]) -> str:
+    """``--score-device``, or the deprecated ``--device`` it replaced (one warning line)."""
+    if old is None:
+        return score_device
+    if score_device != "auto" and score_device != old:
+        raise IbenchError(f"--device {old} and --score-device {score_device} disagree: give --score-device only")
+    typer.echo("warning: --device moves only the scorer and is now called --score-device (the model's device is "
+               "its setting: -a device=cuda:1)", err=True)
+    return old
+ExtractorConfigOpt = typer.Option(None, "--extractor-config", help="Extractor weights for scoring: a YAML file, or "
+                                  "`tiny` for the offline tiny random extractors (see docs/evaluators.md).")
 InstancesOpt = typer.Option(None, "--instances", help="JSONL of your own instructions instead of the task's drawn ones.")
 JudgeConfigOpt = typer.Option(None, "--judge-config",
-                              help="Judge for judge_* metrics: a YAML file or a preset (qwen2.5-vl-7b, vllm, gpt-4.1); "
+                              help="Judge for judge_* metrics: a YAML file or a preset (qwen2.5-vl-7b, vllm, gpt-6-luna); "
                                    "default $IBENCH_JUDGE_CONFIG, else qwen2.5-vl-7b. See docs/judge.md.")
 JudgeMaxCallsOpt = typer.Option(None, "--judge-max-calls", min=0,
                                 help="Stop judging after N new judge calls (rerun to continue; cached verdicts are free).")
 
 
 def kind_options(judge_config: Optional[str], judge_max_calls: Optional[int]) -> dict:
-    """Per-kind scoring options from the CLI (``score_run(options=...)``)."""
+    """Per-kind scoring options from the CLI (``ScoreOptions.kinds``)."""
     return {"judge": {"config": judge_config, "max_calls": judge_max_calls}}
 
 
@@ -103,10 +118,12 @@ def load_model(name: str, args: Optional[list[str]] = None, config: Optional[Pat
 
 def check_model_weights(cls, options: dict) -> None:
     """Look up (not load) the weights a built-in model's settings name: every missing one in one line."""
+    from ibench.models.catalog import weight_ids
     from ibench.models.settings import parse_settings
-    from ibench.weights import resolve_all
+    from ibench.weights import check_all
 
-    resolve_all(cls.name, cls.weights(parse_settings(cls.name, cls.Settings, options)))
+    settings = parse_settings(cls.name, cls.Settings, options)  # adapters without weights(): the catalog's
+    check_all(cls.name, cls.weights(settings) or {k: (v, None) for k, v in weight_ids(cls, settings).items()})
 
 
 def model_class(name: str):

@@ -33,7 +33,9 @@ def report(runs: list[Path] = RunsArg,
                                        help="Also write samples.html (every sample) and its images under media/."),
            table4_o: str = typer.Option("per-image", "--table4-o",
                                         help="Which O Table 4 shows: per-image (ImagenHub: sqrt(SC*PQ) per image, "
-                                             "averaged) or of-means (sqrt(mean SC * mean PQ)).")
+                                             "averaged) or of-means (sqrt(mean SC * mean PQ))."),
+           meta: Optional[Path] = typer.Option(None, "--meta", help="A judge leaderboard section from the CSV (or "
+                                                                    "JSON) of `ibench judge meta`.")
            ) -> None:
     """Write report.md, a self-contained index.html, the sample viewer, results.json and CSV/parquet tables.
 
@@ -49,7 +51,7 @@ def report(runs: list[Path] = RunsArg,
     from ibench.report import build_report, write_report
 
     built = build_report(runs, study_db=study_db, study=study, title=title, grid_instances=grid, data_dir=data_dir,
-                         seed=seed, pairwise=pairwise or (), viewer=viewer, table4_o=table4_o)
+                         seed=seed, pairwise=pairwise or (), viewer=viewer, table4_o=table4_o, meta=meta)
     for warning in built.warnings:
         typer.echo(f"warning: {warning}", err=True)
     written = write_report(built, out)
@@ -62,7 +64,7 @@ def baseline(runs: list[Path] = typer.Argument(..., help="Scored run directories
              out: Path = typer.Option(..., "--out", "-o", help="Baseline JSON file (one run), or a folder: one "
                                                                 "<task>.<model>.json per run.")) -> None:
     """Write a baseline per run: per metric mean, CI and per-instance means, and the run's identity."""
-    from ibench.report.gate import make_baseline, write_baseline
+    from ibench.gate.baseline import make_baseline, write_baseline
     from ibench.report.runs import discover_runs
 
     found = discover_runs(runs)
@@ -86,8 +88,9 @@ def check(runs: list[Path] = typer.Argument(..., help="Scored run directories, o
                                                                      "a folder of them (matched by task and model)."),
           tolerance: Optional[list[str]] = typer.Option(
               None, "--tolerance",
-              help="Allowed worsening: 1se (standard errors of the baseline mean; the default), 0.01 (absolute), "
-                   "2% (of the baseline mean), or per metric dino=2se / clip_t=0.02 / fid=5% / missing_instances=2 "
+              help="Allowed worsening: 1noise (the metric's seed noise recorded in the baseline; the default), "
+                   "0.01 (absolute), 2% (of the baseline mean), or per metric dino=2noise / clip_t=0.02 / fid=5%; "
+                   "lost coverage: coverage=N samples or coverage=2% (default 0), per metric coverage:dino=N "
                    "(repeatable)."),
           alpha: float = typer.Option(0.05, "--alpha",
                                       help="Family-wise false-alarm level: Holm–Bonferroni over the gated metrics."),
@@ -96,17 +99,18 @@ def check(runs: list[Path] = typer.Argument(..., help="Scored run directories, o
                                                  "(e.g. $GITHUB_STEP_SUMMARY)."),
           seed: int = typer.Option(0, "--seed", help="Bootstrap seed."),
           fmt: Optional[str] = FormatOpt, as_json: bool = JsonOpt) -> None:
-    """Exit 1 when a metric (or the failure rate) regresses beyond its tolerance and beyond noise (Holm-adjusted),
-    or a baselined run is missing; exit 2 for an unpaired comparison."""
-    from ibench.report.gate import check_run
-    from ibench.report.gate_output import markdown_summary
+    """Exit 1 when a metric regresses beyond its tolerance and beyond noise (Holm-adjusted), loses coverage
+    (samples with a value in the baseline and none in the run), or a baselined run is missing; exit 2 for an
+    unpaired comparison or a malformed baseline."""
+    from ibench.gate.check import check_run
+    from ibench.gate.output import markdown_summary
 
     from .checks import junit_many, match_baselines, print_checks
 
     shown = choose_format(fmt, as_json)
     pairs, unmatched, unbaselined = match_baselines(runs, baseline_file)
     results = [check_run(run, base, tolerance or [], seed=seed, alpha=alpha) for run, base in pairs]
-    notes = [f"no run for baseline {name} (task {b['run'].get('task')}, model {b['run'].get('label')})"
+    notes = [f"no run for baseline {name} (task {b.run.task}, model {b.run.label or b.run.model})"
              for name, b in unmatched] + [f"no baseline for run {r.run_id} ({r.task}, {r.label})" for r in unbaselined]
     text = "\n".join(markdown_summary(r) for r in results) + "".join(f"\n- {n}" for n in notes) + ("\n" if notes else "")
     if shown == "json":
@@ -130,8 +134,9 @@ def compare(run_a: Path = typer.Argument(..., help="A: a run or a folder of runs
             csv: Optional[Path] = typer.Option(None, "--csv", help="Also write the table as CSV."),
             seed: int = typer.Option(0, "--seed", help="Bootstrap seed."),
             fmt: Optional[str] = FormatOpt, as_json: bool = JsonOpt) -> None:
-    """Per task and metric: B − A with a paired 95% bootstrap CI over matched instances."""
-    from ibench.report.compare import compare_markdown, compare_runs
+    """Per task and metric: B − A with a paired 95% bootstrap CI over the instances both have (and how many
+    each side dropped)."""
+    from ibench.gate.compare import compare_markdown, compare_runs
     from ibench.report.format import records
 
     from .checks import print_compare

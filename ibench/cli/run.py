@@ -13,21 +13,23 @@ from ibench.errors import IbenchError, one_line
 from ibench.extras import require
 from ibench.weights import MissingWeights, gather
 
-from .options import (DEFAULT_MODEL, BatchOpt, DataOpt, DeviceOpt, FamilyOpt, InstancesOpt, JudgeConfigOpt,
-                      JudgeMaxCallsOpt, LimitOpt, ModelArgOpt, ModelConfigOpt, OutOpt, SamplesOpt, SeedOpt, SuiteModelOpt,
-                      SuiteTaskOpt, TaskOpt, check_model_weights, kind_options, load_model, model_class, model_options)
+from .options import (DEFAULT_MODEL, BatchOpt, DataOpt, ExtractorConfigOpt, FamilyOpt, InstancesOpt, JudgeConfigOpt, JudgeMaxCallsOpt,
+                      LimitOpt, ModelArgOpt, ModelConfigOpt, OldDeviceOpt, OutOpt, SamplesOpt, ScoreDeviceOpt, SeedOpt,
+                      SuiteModelOpt, SuiteTaskOpt, TaskOpt, check_model_weights, kind_options, load_model, model_class,
+                      model_options, score_device)
 from .suite import run_suite, select_tasks, split_names
 
 
 def _suite(tasks: Optional[list[str]], families: Optional[list[str]], models: Optional[list[str]],
            model_arg: Optional[list[str]], model_config: Optional[Path], data_dir: Optional[str], options: dict,
            instances_file: Optional[Path] = None, after_model=lambda stores: None, locks: Optional[ExitStack] = None,
-           scoring: bool = False, extractor_config: Optional[str] = None) -> list:
+           scoring: bool = False, extractor_config: Optional[str] = None, judge_config: Optional[str] = None) -> list:
     """Generate every task of the suite with every model (each loaded once); ``options`` are the
     ``GenerateOptions`` fields from the CLI. Returns the stores this process reported.
 
-    Before anything loads, every model's weights (and with ``scoring`` the scorer's) are looked up:
-    every missing one is named in one line. ``locks`` keeps each run's lock (through scoring)."""
+    Before anything loads, the local part of ``ibench doctor`` runs (unreleased or gated weights, shutdowns,
+    extras, placement against the free GPU memory) and every model's weights (and with ``scoring`` the
+    scorer's) are looked up: every missing one is named in one line. ``locks`` keeps each run's lock."""
     from ibench.data import load_instances, resolve_data_root
     from ibench.models.base import check_capabilities
     from ibench.run import GenerateOptions, generate
@@ -49,6 +51,10 @@ def _suite(tasks: Optional[list[str]], families: Optional[list[str]], models: Op
         text_only = any(not i.instruction.references for i in mine) if mine is not None else not spec.references
         check_capabilities(cls, needed, text_only, spec.name)  # before its weights load (minutes for a real model)
 
+    from .doctor import preflight
+
+    preflight([m for m in models if any(_can(check, m, s) for s in specs)], model_arg, model_config, scoring,
+              judge_config)
     _check_weights(models, specs, check, model_arg, model_config, extractor_config if scoring else False)
 
     def make(spec, adapter):  # noqa: ANN001, ANN202
@@ -68,6 +74,14 @@ def _suite(tasks: Optional[list[str]], families: Optional[list[str]], models: Op
         return store
 
     return run_suite(specs, models, check, lambda m: load_model(m, model_arg, model_config), make, after_model)
+
+
+def _can(check, model: str, spec) -> bool:  # noqa: ANN001
+    try:
+        check(model, spec)
+        return True
+    except IbenchError:
+        return False
 
 
 def _check_weights(models: list[str], specs: list, check, model_arg, model_config, extractor_config) -> None:  # noqa: ANN001
@@ -93,8 +107,11 @@ def _check_weights(models: list[str], specs: list, check, model_arg, model_confi
     try:
         gather(lookups)
     except MissingWeights as exc:
+        from ibench.models.catalog import gated_hint
+
         hint = " (--no-score generates without the scorer's)" if extractor_config is not False else ""
-        raise MissingWeights(exc.items, exc.reason, hint) from None
+        gated = [gated_hint(m.hub_id) for m in exc.items if m.hub_id and gated_hint(m.hub_id)]
+        raise MissingWeights(exc.items, exc.reason, hint + "".join(f"; {g}" for g in gated)) from None
 
 
 def generate(task: Optional[list[str]] = SuiteTaskOpt, family: Optional[list[str]] = FamilyOpt,
@@ -113,23 +130,22 @@ def run(task: Optional[list[str]] = SuiteTaskOpt, family: Optional[list[str]] = 
         limit: Optional[int] = LimitOpt, samples: Optional[int] = SamplesOpt, seed: int = SeedOpt,
         out: Path = OutOpt, batch_size: int = BatchOpt, instances_file: Optional[Path] = InstancesOpt,
         score: bool = typer.Option(True, "--score/--no-score", help="Score the runs after generating."),
-        extractor_config: Optional[str] = typer.Option(
-            None, "--extractor-config", help="Extractor weights for scoring: a YAML file, or `tiny` for the offline "
-                                             "tiny random extractors (see docs/evaluators.md)."),
+        extractor_config: Optional[str] = ExtractorConfigOpt,
         judge_config: Optional[str] = JudgeConfigOpt, judge_max_calls: Optional[int] = JudgeMaxCallsOpt,
-        device: str = DeviceOpt) -> None:
+        score_device_: str = ScoreDeviceOpt, device: Optional[str] = OldDeviceOpt) -> None:
     """Build, generate and score in one go (resumable: rerun the same command).
 
     Suites: --task a,b,... or --task all or --family zero_shot, and several --model values; each model
     is loaded once for all its tasks and closed before its runs are scored."""
     if score:  # before any image is made
         require("eval", "ibench run (scoring)", ", or pass --no-score to generate only")
+    scorer_device = score_device(score_device_, device)
 
     def after_model(stores) -> None:  # noqa: ANN001
         for store in stores if score else []:
             try:
                 score_stage(store, extractor_config, kind_options(judge_config, judge_max_calls), limit=limit,
-                            samples=samples, device=device)
+                            samples=samples, device=scorer_device)
             except IbenchError as exc:
                 raise IbenchError(f"{exc} [scoring failed; the images are kept in {store.path}: score them later "
                                   f"with `ibench score {store.path}` (--extractor-config FILE, or `tiny`)]") from None
@@ -137,19 +153,22 @@ def run(task: Optional[list[str]] = SuiteTaskOpt, family: Optional[list[str]] = 
     with ExitStack() as held:  # each run's lock, from its generation through its scoring
         _suite(task, family, model, model_arg, model_config, data_dir,
                dict(out=out, limit=limit, samples=samples, seed=seed, batch_size=batch_size), instances_file,
-               after_model, locks=held, scoring=score, extractor_config=extractor_config)
+               after_model, locks=held, scoring=score, extractor_config=extractor_config,
+               judge_config=judge_config if score else None)
 
 
 def score_stage(store, extractor_config: Optional[str] = None, options: Optional[dict] = None,
                 limit: Optional[int] = None, samples: Optional[int] = None, device: str = "auto") -> None:
     """Score a run (the first ``limit`` instances x ``samples``; default all) with its task's metrics; print the summary."""
+    from ibench.evaluators.options import ScoreOptions
+    from ibench.evaluators.results import load_results
     from ibench.evaluators.score import score_run
 
     from .score import summary
 
-    results = score_run(store.path, config=extractor_config, progress=True, options=options, limit=limit,
-                        samples=samples, device=device)
-    for line in summary(results):
+    score_run(store.path, ScoreOptions(extractors=extractor_config, progress=True, kinds=options or {}, limit=limit,
+                                       samples=samples, device=device))
+    for line in summary(load_results(store.path)):
         typer.echo(line)
 
 

@@ -3,40 +3,44 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 
 from .options import JudgeConfigOpt, JudgeMaxCallsOpt, kind_options
 
+if TYPE_CHECKING:
+    from ibench.evaluators.results import Results
 
-def summary(results: dict) -> list[str]:
-    """One line per metric: mean [CI] (or the set value, or why it was skipped)."""
+
+def summary(results: "Results") -> list[str]:
+    """One line per metric: mean [CI] and its coverage when incomplete (or the set value, or why it was skipped)."""
     lines = []
-    c = results["counts"]
-    lines.append(f"{results['run_id']}: {c['scored']} images scored, {c['failed']} failed generations skipped")
-    for name, m in results["metrics"].items():
-        if m.get("skipped"):
-            lines.append(f"  {name:14s} {m['skipped']}")
+    c = results.counts
+    lines.append(f"{results.run_id}: {c.scored} images scored, {c.failed} failed generations skipped")
+    for name, m in results.metrics.items():
+        if m.skipped:
+            lines.append(f"  {name:14s} {m.skipped}")
             continue
-        ci = "" if m["ci_low"] is None else f" [{m['ci_low']:.4f}, {m['ci_high']:.4f}]"
-        arrow = "↑" if m["higher_is_better"] else "↓"
-        lines.append(f"  {name:14s} {arrow} {m['mean']:.4f}{ci}  (n={m['n']} instances)")
-    for name, s in results["set_metrics"].items():
-        value = "n/a" if s["value"] is None else f"{s['value']:.4f}"
-        flag = "" if s["stable"] else "  (unstable: see scores/%s.json)" % name
-        arrow = "↑" if s.get("higher_is_better") else "↓"
-        lines.append(f"  {name:14s} {arrow} {value}  (n={s['n']} vs {s['n_reference']} reference){flag}")
-    lines.extend(f"  note: {n}" for n in results.get("notes", []))
+        ci = "" if m.ci_low is None else f" [{m.ci_low:.4f}, {m.ci_high:.4f}]"
+        arrow = "↑" if m.higher_is_better else "↓"
+        coverage = m.coverage.text()
+        lines.append(f"  {name:14s} {arrow} {m.mean:.4f}{ci}  (n={m.n} instances{'; ' + coverage if coverage else ''})")
+    for name, s in results.set_metrics.items():
+        value = "n/a" if s.value is None else f"{s.value:.4f}"
+        flag = "" if s.stable else "  (unstable: see scores/%s.json)" % name
+        arrow = "↑" if s.higher_is_better else "↓"
+        lines.append(f"  {name:14s} {arrow} {value}  (n={s.n} vs {getattr(s, 'n_reference', '?')} reference){flag}")
+    lines.extend(f"  note: {n}" for n in results.notes)
     lines.extend(judge_lines(results))
     return lines
 
 
-def judge_lines(results: dict) -> list[str]:
+def judge_lines(results: "Results") -> list[str]:
     """Verdict counts of the judge metrics (failures, budget stops), one line each."""
     lines = []
-    for name, m in results["metrics"].items():
-        v = m.get("verdicts")
+    for name, m in results.metrics.items():
+        v = getattr(m, "verdicts", None)
         if not v:
             continue
         fails = ", ".join(f"{k} {n}" for k, n in v["failures"].items())
@@ -64,12 +68,14 @@ def score(run: Path = typer.Argument(..., help="Run directory (runs/<run_id>).")
     from ibench.extras import require
 
     require("eval", "ibench score")
+    from ibench.evaluators.options import ScoreOptions
+    from ibench.evaluators.results import load_results
     from ibench.evaluators.score import score_run
 
-    results = score_run(run, metrics=metrics, device=device, batch_size=batch_size, num_workers=workers,
-                        config=extractor_config, data_root=data_dir, progress=True,
-                        options=kind_options(judge_config, judge_max_calls))
-    for line in summary(results):
+    score_run(run, ScoreOptions(metrics=metrics, device=device, batch_size=batch_size, num_workers=workers,
+                                extractors=extractor_config, data_root=data_dir, progress=True,
+                                kinds=kind_options(judge_config, judge_max_calls)))
+    for line in summary(load_results(run)):
         typer.echo(line)
 
 

@@ -41,8 +41,22 @@ class Identity(BaseModel):
         return f"{self.task}-{self.model}-{digest}".replace(":", "_").replace("/", "_")
 
 
+class ScalingPoint(BaseModel):
+    """Where a run of a reference-scaling task sits: its group and its number of subject references."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    group: str
+    n_references: int
+
+    @classmethod
+    def of(cls, spec: Any) -> Optional["ScalingPoint"]:
+        """The point of a ``TaskSpec`` in its scaling group (None for a task of no group)."""
+        return cls(group=spec.scaling.group, n_references=len(spec.references)) if spec.scaling else None
+
+
 class Manifest(BaseModel):
-    """``manifest.json`` of a run directory."""
+    """``manifest.json`` of a run directory: what reports need about a run is recorded here when it is made."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -56,6 +70,8 @@ class Manifest(BaseModel):
     # the adapter's default output-affecting settings: labels show only the settings that differ
     # (``ibench.core.labels``); None in runs made before it was recorded
     model_defaults: Optional[dict[str, Any]] = None
+    # the task's scaling group and N (``ibench.report.scaling``); None for other tasks and older runs
+    scaling: Optional[ScalingPoint] = None
 
     @classmethod
     def parse(cls, data: Any, source: str) -> "Manifest":

@@ -86,7 +86,7 @@ _CONTROL_EXACT = {"preprocessing": "output resized (bicubic) to the map's size"}
 _FID = {"model": "clean-fid Inception-v3 (pt_inception-2015-12-05)", "layer": "pool3 (2048-d)",
         "preprocessing": "clean: PIL bicubic resize to 299x299 per channel as float32"}
 
-BUILTIN: list[MetricDef] = [
+BUILTIN_METRICS: list[MetricDef] = [
     MetricDef(name="clip_t", kind="similarity", higher_is_better=True, extractor="clip", target="text",
               description="CLIP-T: cosine between the image and the target prompt (CLIP ViT-B/32)",
               recipe={**_CLIP, "formula": "cos(image, text), raw (not x100)"}, comparable_with=["DreamBench"]),
@@ -194,7 +194,7 @@ _JUDGE = {"model": "the VLM of --judge-config (model id + revision in results.js
           "preprocessing": "images downscaled to image_max_side; prompts/<version>.yaml (sha256 in the identity)"}
 # params.combine = "min": a sample's value is the minimum over its conditions, not their mean
 # (ibench.evaluators.results.combine_conditions); params.judge: which verdicts the judge kind asks.
-BUILTIN += [
+BUILTIN_METRICS += [
     MetricDef(name="judge_sc", kind="judge", higher_is_better=True, params={"judge": "sc", "combine": "min"},
               description="VLM judge semantic consistency: per checklist condition 0-10 / 10; a sample's SC is the "
                           "minimum over its conditions",
@@ -209,7 +209,7 @@ BUILTIN += [
               recipe={**_JUDGE, "formula": "per sample sqrt(SC * PQ) (VIEScore O)"}, comparable_with=["VIEScore"]),
 ]
 #: Every known metric definition by name (built-ins, then what extensions register).
-METRICS: dict[str, MetricDef] = {m.name: m for m in BUILTIN}
+METRICS: dict[str, MetricDef] = {m.name: m for m in BUILTIN_METRICS}
 
 
 def get_metric(name: str) -> MetricDef:

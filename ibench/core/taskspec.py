@@ -23,7 +23,7 @@ from .yamlio import describe, load_yaml
 #: source photo: its colour or material), ``replace`` (the source's subject replaced by the referenced subject).
 PromptSource = Literal["subject", "scene", "content", "edit", "object_edit", "replace"]
 EDIT_PROMPTS = frozenset({"edit", "object_edit", "replace"})
-CAPTION_FIELDS = frozenset({"cls", "caption", "control"})  # what a reference caption may use (instances._ref)
+CAPTION_FIELDS = frozenset({"cls", "caption", "control"})  # what a reference caption may use (data/draw.py: Drawer._ref)
 
 
 class ReferenceSpec(BaseModel):

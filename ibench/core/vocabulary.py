@@ -96,7 +96,7 @@ ALL_CAPABILITIES: frozenset[str] = frozenset(
     [capability(k) for k in REFERENCE_KINDS if k != "control"] + [capability("control", c) for c in CONTROL_TYPES])
 
 
-def check_capabilities(declared: frozenset[str] | set[str], who: str) -> None:
+def check_capability_names(declared: frozenset[str] | set[str], who: str) -> None:
     """Raise ``ValueError`` naming an unknown capability (a typo would silently refuse every task)."""
     bad = sorted(set(declared) - ALL_CAPABILITIES)
     if bad:

@@ -13,7 +13,6 @@ from ibench.errors import IbenchError
 from ibench.core.paths import DataRoot
 
 LIVE_CLASSES = {"cat", "dog", "person"}  # DreamBench's live subjects (and people) use the live prompt list
-STYLE_POOLS = ("styledrop", "classic")
 CAPTIONS_FILE = "captions.yaml"  # a data root may ship its own (the synthetic set does)
 EDITS_FILE = "edits.yaml"  # edit phrases of the editing tasks (packaged)
 FACE_CLASS = "person"
@@ -84,6 +83,10 @@ class Catalog:
                                   if p.suffix.lower() in IMAGE_SUFFIXES))
             if images:
                 out.append(Subject(name, cls, images))
+        if not classes:
+            raise IbenchError(f"{self.root.root / 'dreambench' / 'prompts_and_classes.txt'} lists no subject "
+                              f"(`name,class` lines): the file is empty or not DreamBench's; run `ibench data fetch` "
+                              f"again to restore it")
         if not out:
             raise IbenchError(f"no DreamBench subject images under {self.root.root / 'dreambench'}")
         return out

@@ -1,4 +1,12 @@
-"""Control maps derived from photos: edges (Canny), masks (GrabCut), sketches, depth."""
+"""Control maps derived from photos: edges (Canny), masks (GrabCut), sketches, depth.
+
+Edge maps are made as ControlNet's own Canny annotator makes them, at the resolution its models work at:
+the photo resized so its shorter side is ``DETECT_RESOLUTION`` (512; each side rounded to a multiple of 64,
+Lanczos when enlarging, area averaging when shrinking), then OpenCV Canny (100, 200) on the colour image
+(lllyasviel/ControlNet@5b9908e:annotator/util.py:28-37 and @005008b:gradio_canny2image.py:28-31;
+huggingface/controlnet_aux@01be82e:src/controlnet_aux/canny/__init__.py:7-17, detect_resolution=512).
+A 2048 px photo thus gives a crisp 0/255 map of 512 px lines, not 2048 px lines shrunk to grey.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +24,7 @@ from ibench.core.vocabulary import ON_DEMAND_CONTROLS
 
 DEFAULT_DEPTH_MODEL = "Intel/dpt-hybrid-midas"
 CANNY_LOW, CANNY_HIGH = 100, 200  # the thresholds ControlNet's Canny annotator uses
+DETECT_RESOLUTION = 512  # the shorter side ControlNet's annotators detect at (SD 1.5's working size)
 
 
 def _gray(image: Image.Image) -> np.ndarray:
@@ -23,10 +32,29 @@ def _gray(image: Image.Image) -> np.ndarray:
 
 
 def canny(image: Image.Image, low: int = CANNY_LOW, high: int = CANNY_HIGH) -> Image.Image:
-    """Standard OpenCV Canny edges: white edges on black, the same detector evaluators use."""
+    """OpenCV Canny edges of the colour image, as ControlNet's annotator calls it (white edges on black), at the
+    image's own size: the detector of ``edge_map`` and of the evaluators' edge fidelity."""
     import cv2
 
-    return Image.fromarray(cv2.Canny(_gray(image), low, high))
+    return Image.fromarray(cv2.Canny(np.ascontiguousarray(np.asarray(image.convert("RGB"))), low, high))
+
+
+def annotator_size(width: int, height: int, resolution: int = DETECT_RESOLUTION) -> tuple[int, int]:
+    """(width, height) of an image resized as ControlNet's annotators resize it: the shorter side to ``resolution``,
+    each side then rounded to a multiple of 64."""
+    k = resolution / min(width, height)
+    return int(np.round(width * k / 64.0)) * 64, int(np.round(height * k / 64.0)) * 64
+
+
+def edge_map(image: Image.Image, resolution: int = DETECT_RESOLUTION) -> Image.Image:
+    """ControlNet's Canny annotator: the image at ``annotator_size`` (Lanczos up, area down), then ``canny``."""
+    import cv2
+
+    rgb = np.asarray(image.convert("RGB"))
+    w, h = annotator_size(rgb.shape[1], rgb.shape[0], resolution)
+    grow = min(rgb.shape[:2]) < resolution
+    resized = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_LANCZOS4 if grow else cv2.INTER_AREA)
+    return canny(Image.fromarray(resized))
 
 
 def grabcut_mask(image: Image.Image, margin: float = 0.1, iters: int = 3, work_size: int = 160) -> Image.Image:
@@ -61,10 +89,10 @@ def sketch(image: Image.Image) -> Image.Image:
 
 def depth_estimator(model: str | None = None, device: str = "cpu"):
     """A transformers ``depth-estimation`` pipeline, loaded once; raises one clear line on failure."""
-    from ibench.weights import download_error, resolve_weights
+    from ibench.weights import download_error, locate
 
     model = model or os.environ.get("IBENCH_DEPTH_MODEL") or DEFAULT_DEPTH_MODEL
-    source = resolve_weights(model, what="depth model", flag="--depth-model")
+    source = locate(model, what="depth model", flag="--depth-model")
     try:
         from transformers import pipeline
 
@@ -110,7 +138,7 @@ def ensure_control(root: DataRoot, control: str, source: str) -> str:
     if control not in ON_DEMAND_CONTROLS:
         raise IbenchError(f"{control} map for {source} is missing: run `ibench data prepare --controls {control}` "
                           f"(depth needs a depth model; see `ibench data prepare --help`)")
-    made = {"edge": canny, "mask": grabcut_mask, "sketch": sketch}[control](open_image(root.resolve(source)))
+    made = {"edge": edge_map, "mask": grabcut_mask, "sketch": sketch}[control](open_image(root.resolve(source)))
     _save(made, target)
     return rel
 

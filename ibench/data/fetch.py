@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import http.client
 import os
+import re
 import time
 import urllib.error
 import urllib.parse
@@ -27,6 +28,7 @@ from ibench.core.locks import hold
 from ibench.core.paths import sha256_file
 
 MIRROR_ENV = "IBENCH_MIRROR"
+_HEX64 = re.compile(r"[0-9a-f]{64}")
 CHUNK = 1 << 16
 USER_AGENT = "ibench-fetch/0.1 (+https://github.com/)"
 
@@ -69,7 +71,8 @@ def read_manifest(path: str | Path | None = None) -> list[Source]:
     except UnicodeDecodeError as exc:
         raise IbenchError(f"manifest {path}: not UTF-8 text (byte {exc.start})") from None
     if "\x00" in text:
-        raise IbenchError(f"manifest {path}: contains a NUL byte")
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        raise IbenchError(f"manifest {path} line {line}: contains a NUL byte")
     out = []
     rows = csv.DictReader(text.splitlines(), delimiter="\t")
     need = {"local_path", "original_url", "sha256_of_original", "bytes_of_original"}
@@ -91,8 +94,9 @@ def read_manifest(path: str | Path | None = None) -> list[Source]:
         except (TypeError, ValueError):
             raise IbenchError(f"manifest {path} line {n}: bytes_of_original is not an integer") from None
         digest = (row["sha256_of_original"] or "").strip().lower()
-        if len(digest) != 64:
-            raise IbenchError(f"manifest {path} line {n}: sha256_of_original is not a SHA-256 hex digest")
+        if not _HEX64.fullmatch(digest):
+            raise IbenchError(f"manifest {path} line {n}: sha256_of_original {digest[:70]!r} is not a SHA-256 digest "
+                              f"(64 hex digits)")
         if size < 0:
             raise IbenchError(f"manifest {path} line {n}: bytes_of_original is negative")
         out.append(Source(rel, url, digest, size))
@@ -209,16 +213,15 @@ def fetch_one(root: Path, source: Source, base_url: str | None = None, retries: 
     final = inside(root, source.path)  # again: a folder made meanwhile may be a symlink
     part = final.with_name(final.name + ".part")
     url = mirror_url(source.url, base_url)
-    for attempt in range(retries + 1):
-        try:
-            _download(url, part, source, on_bytes, timeout)
-            break
-        except _NetworkError as exc:
-            if attempt == retries:
-                raise IbenchError(f"download of {source.path} failed: {exc}; rerun the same command to resume "
-                                  f"({part.stat().st_size if part.exists() else 0} bytes kept in {part.name})") from None
-            time.sleep(min(0.5 * 2 ** attempt, 8.0))
+    resumed = part.is_file() and part.stat().st_size > 0
+    _transfer(url, part, source, on_bytes, timeout, retries)
     digest = sha256_file(part)
+    if resumed and (part.stat().st_size != source.size or digest != source.sha256):
+        # the bytes kept from an earlier run were not a prefix of the file (a corrupted .part): start over now
+        on_bytes(-part.stat().st_size)
+        part.unlink()
+        _transfer(url, part, source, on_bytes, timeout, retries)
+        digest = sha256_file(part)
     if part.stat().st_size != source.size or digest != source.sha256:
         got = part.stat().st_size
         part.unlink()
@@ -226,6 +229,20 @@ def fetch_one(root: Path, source: Source, base_url: str | None = None, retries: 
                                f"expected {source.sha256[:12]}... ({source.size} bytes) from {url}; the file was not kept")
     os.replace(part, final)
     return True
+
+
+def _transfer(url: str, part: Path, source: Source, on_bytes: Callable[[int], None], timeout: float,
+              retries: int) -> None:
+    """``_download`` with ``retries`` retries of network failures (backing off); the last one is one line."""
+    for attempt in range(retries + 1):
+        try:
+            _download(url, part, source, on_bytes, timeout)
+            return
+        except _NetworkError as exc:
+            if attempt == retries:
+                raise IbenchError(f"download of {source.path} failed: {exc}; rerun the same command to resume "
+                                  f"({part.stat().st_size if part.exists() else 0} bytes kept in {part.name})") from None
+            time.sleep(min(0.5 * 2 ** attempt, 8.0))
 
 
 def inside(root: Path, rel: str) -> Path:

@@ -11,8 +11,9 @@ from PIL import Image
 from ibench.core.images import open_image
 from ibench.core.instance import Instance
 from ibench.core.paths import DataRoot
-from ibench.core.vocabulary import ALL_CAPABILITIES, check_capabilities as _known
+from ibench.core.vocabulary import ALL_CAPABILITIES, check_capability_names
 from ibench.errors import IbenchError
+from ibench.weights import Wanted
 
 from .settings import AdapterSettings, parse_settings
 
@@ -76,7 +77,7 @@ class ModelAdapter(ABC):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        _known(cls.capabilities, f"model adapter {cls.__name__}")
+        check_capability_names(cls.capabilities, f"model adapter {cls.__name__}")
 
     def __init__(self, **options: Any):
         self.config = parse_settings(self.name, self.Settings, options)
@@ -88,9 +89,10 @@ class ModelAdapter(ABC):
         parse_settings(cls.name, cls.Settings, options)
 
     @classmethod
-    def weights(cls, config: AdapterSettings) -> dict[str, tuple[str, list[str] | None]]:
-        """The weights these settings load, ``{setting: (hub id or path, allow_patterns)}``; the runner
-        checks them with the scorer's before anything loads, so every missing one is named at once."""
+    def weights(cls, config: AdapterSettings) -> Wanted:
+        """The weights these settings load, ``{setting: (hub id or path, WeightFiles)}``: ``ibench run`` checks
+        them with the scorer's before anything loads (``ibench.weights.check_all``), so every missing one is
+        named at once; ``__init__`` gets local paths for them from ``ibench.weights.locate_all``."""
         return {}
 
     def settings(self) -> dict[str, Any]:

@@ -28,7 +28,7 @@ from PIL import Image
 from pydantic import model_validator
 
 from .base import Failed, ModelAdapter, Request
-from .hf_common import device_and_dtype, free, generators, load_failure, place, quiet, resolve_all
+from .hf_common import Wanted, device_and_dtype, free, generators, load_failure, locate_all, place, quiet
 from .settings import Count, DiffusersSettings, Number
 
 if TYPE_CHECKING:
@@ -77,8 +77,16 @@ def qformer_class() -> type:
     return QFormer
 
 
+#: The Q-Former's tokenizer: what diffusers' ``Blip2QFormerModel`` loads when the model's qformer config names none,
+#: as Salesforce's repos do (diffusers 0.42.1 pipelines/deprecated/blip_diffusion/modeling_blip2.py:431-432
+#: loads "bert-base-uncased", now google-bert/bert-base-uncased on the hub; huggingface/diffusers#5804).
+QFORMER_TOKENIZER = "google-bert/bert-base-uncased"
+TOKENIZER_FILES = ["*.json", "vocab.txt"]
+
+
 class BlipDiffusionSettings(DiffusersSettings):
     model: str = "Salesforce/blipdiffusion"
+    qformer_tokenizer: Optional[str] = None  # hub id or folder (default: QFORMER_TOKENIZER)
     steps: Count = 50
     guidance: Number = 7.5
     size: Count = 512
@@ -119,34 +127,42 @@ class BlipDiffusionModel(ModelAdapter):
     pipeline_class = "BlipDiffusionPipeline"
     controlled = False
 
+    @classmethod
+    def weights(cls, config: BlipDiffusionSettings) -> Wanted:
+        wanted: Wanted = {"model": (config.model, None),
+                          "qformer_tokenizer": (config.qformer_tokenizer or QFORMER_TOKENIZER, TOKENIZER_FILES)}
+        if getattr(config, "controlnet", None):
+            wanted["controlnet"] = (config.controlnet, None)
+        return wanted
+
     def __init__(self, **options: Any):
         super().__init__(**options)
         o = self.options
+        paths = locate_all(self.name, self.weights(self.config))  # local folders, before the heavy imports
         self.device, self.dtype = device_and_dtype(o)
-        wanted = {"model": (o["model"], None)}
-        if o.get("controlnet"):
-            wanted["controlnet"] = (o["controlnet"], None)
-        paths = resolve_all(self.name, wanted)
         try:
-            self.pipe = self._load(Path(paths["model"]), paths.get("controlnet"))
+            self.pipe = self._load(Path(paths["model"]), paths["qformer_tokenizer"], paths.get("controlnet"))
         except (OSError, ValueError, EnvironmentError, KeyError) as exc:
             raise load_failure(f"the BLIP-Diffusion model ({self.pipeline_class})", o["model"], exc) from None
         quiet(self.pipe)
         place(self.pipe, self.device, offload=o["offload"], compile_=o["compile"], denoiser="unet")
 
-    def _load(self, path: Path, controlnet: Optional[str]):
+    def _load(self, path: Path, qformer_tokenizer: str, controlnet: Optional[str]):
         import diffusers
         from diffusers.pipelines.deprecated.blip_diffusion import BlipImageProcessor, ContextCLIPTextModel
         from transformers import CLIPTokenizer
+        from transformers.models.blip_2.configuration_blip_2 import Blip2Config
 
         index = json.loads((path / "model_index.json").read_text())
         load = {"dtype": self.dtype}
+        qformer_config = Blip2Config.from_pretrained(path / "qformer")
+        qformer_config.tokenizer = qformer_tokenizer  # a local folder: the Q-Former never reaches for the hub
         parts = {"tokenizer": CLIPTokenizer.from_pretrained(path / "tokenizer"),
                  "text_encoder": ContextCLIPTextModel.from_pretrained(path / "text_encoder", **load),
                  "vae": diffusers.AutoencoderKL.from_pretrained(path / "vae", **load),
                  "unet": diffusers.UNet2DConditionModel.from_pretrained(path / "unet", **load),
                  "scheduler": diffusers.PNDMScheduler.from_pretrained(path / "scheduler"),
-                 "qformer": qformer_class().from_pretrained(path / "qformer", **load),
+                 "qformer": qformer_class().from_pretrained(path / "qformer", config=qformer_config, **load),
                  "image_processor": BlipImageProcessor.from_pretrained(path / "image_processor")}
         if self.controlled:
             parts["controlnet"] = diffusers.ControlNetModel.from_pretrained(controlnet or path / "controlnet", **load)

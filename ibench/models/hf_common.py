@@ -10,7 +10,7 @@ import gc
 from typing import TYPE_CHECKING, Any
 
 from ibench.errors import IbenchError
-from ibench.weights import resolve_all  # noqa: F401 - the adapters' one look-up of their weights
+from ibench.weights import PipelineFiles, Wanted, locate_all  # noqa: F401 - the adapters' one way to local weights
 
 if TYPE_CHECKING:
     import torch

@@ -23,12 +23,14 @@ from ibench.core.vocabulary import ALL_CAPABILITIES
 from ibench.errors import unknown
 
 from .base import Failed, ModelAdapter, Request
-from .hf_common import device_and_dtype, free, generators, load_failure, place, quiet, resolve_all
+from .catalog import entries_for, refuse_unreleased
+from .hf_common import PipelineFiles, Wanted, device_and_dtype, free, generators, load_failure, locate_all, place, quiet
 from .multiref_presets import PRESETS, Preset
-from .settings import Count, DiffusersSettings, Number
+from .placement import prepare
+from .settings import Count, Number, PlacementSettings
 
 
-class MultiRefSettings(DiffusersSettings):
+class MultiRefSettings(PlacementSettings):
     preset: str = "flux2-klein"  # a family in PRESETS
     model: Optional[str] = None  # hub id or local folder (default: the preset's)
     steps: Optional[Count] = None  # default: the preset's
@@ -80,26 +82,42 @@ class MultiRefModel(ModelAdapter):
     capabilities = ALL_CAPABILITIES
     Settings = MultiRefSettings
 
+    @classmethod
+    def resolve(cls, config: Any) -> MultiRefSettings:
+        """The settings a run uses: the preset's defaults filled in (the run id names what was actually used)."""
+        preset = PRESETS[config.preset]
+        return config.model_copy(update={
+            "model": config.model or preset.model, "steps": config.steps or preset.steps,
+            "guidance": preset.guidance if config.guidance is None else config.guidance,
+            "max_references": config.max_references or preset.max_refs})
+
+    @classmethod
+    def weights(cls, config: Any) -> Wanted:
+        return {"model": (cls.resolve(config).model, PipelineFiles())}
+
     def __init__(self, **options: Any):
         super().__init__(**options)
-        preset = self.preset = PRESETS[self.config.preset]
-        resolved = {"model": self.config.model or preset.model, "steps": self.config.steps or preset.steps,
-                    "guidance": preset.guidance if self.config.guidance is None else self.config.guidance,
-                    "max_references": self.config.max_references or preset.max_refs}
-        self.config = self.config.model_copy(update=resolved)  # the run id names what was actually used
-        self.options = o = self.config.model_dump()
+        run = self.resolve(self.config)
+        if self.Settings is MultiRefSettings:  # an alias (``omnigen``) keeps its own settings, and so its run ids
+            self.config = run  # the run id names what was actually used
+        preset = self.preset = PRESETS[run.preset]
+        self.options = o = run.model_dump()
         self.needs_references = preset.needs_references
-        path = resolve_all(self.name, {"model": (o["model"], None)})["model"]  # before the heavy imports
+        refuse_unreleased(o["model"], f"model 'multiref' preset {o['preset']}")
+        path = locate_all(self.name, self.weights(self.config))["model"]  # a local folder, before the heavy imports
         import diffusers
         import torch
 
         self.device, self.dtype = device_and_dtype(o, gpu_default="bfloat16")
+        self.placement, quant = prepare(f"model 'multiref' ({o['model']})", entries_for(type(self), self.config), o,
+                                        self.device, self.dtype)  # catalog figures vs free GPU memory, before loading
         try:
-            self.pipe = getattr(diffusers, preset.pipeline).from_pretrained(path, dtype=self.dtype)
+            self.pipe = getattr(diffusers, preset.pipeline).from_pretrained(
+                path, dtype=self.dtype, **({"quantization_config": quant} if quant else {}))
         except (OSError, ValueError, EnvironmentError) as exc:
             raise load_failure(f"the {o['preset']} pipeline ({preset.pipeline})", o["model"], exc) from None
         quiet(self.pipe)
-        place(self.pipe, self.device, offload=o["offload"], compile_=o["compile"], denoiser="transformer")
+        place(self.pipe, self.device, offload=self.placement.offload, compile_=o["compile"], denoiser="transformer")
         if preset.vae_bf16:  # diffusers 0.42.1 casts references to bf16 before the VAE (z_image omni)
             self.pipe.vae.to(torch.bfloat16)
 
@@ -167,8 +185,8 @@ class MultiRefModel(ModelAdapter):
         for group in self._groups(batch, ready):
             prompts = [prompt for _, prompt, _ in group]
             seeds = [batch[n].seed for n, _, _ in group]
-            if preset.per_prompt:
-                images = [ims or None for _, _, ims in group]
+            if preset.per_prompt:  # None when no prompt has images: OmniGen then runs no image-guidance branch
+                images = [ims or None for _, _, ims in group] if any(ims for _, _, ims in group) else None
             else:
                 images = group[0][2] or None
             for (n, _, _), image in zip(group, self._call(prompts, images, seeds)):

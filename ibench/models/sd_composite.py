@@ -3,13 +3,14 @@
 How an instruction's references become pipeline inputs:
 
 * ``subject``  -> IP-Adapter #1 at ``subject_scale`` on every layer (all views of all subjects);
-* ``style``    -> IP-Adapter #2 with InstantStyle layer-wise scales: only the style block (the middle
-  attention of the first up block with attention) sees the style image, so content does not leak;
+* ``style``    -> IP-Adapter #2 with InstantStyle layer-wise scales: only the style block sees the style
+  image, so content does not leak (``instant_style_scale``: as the authors' SD 1.5 and SDXL scripts);
 * ``content``  -> img2img start image (several: their mean) at ``content_strength``;
 * ``source``   -> the image to edit: the img2img start image at ``source_strength``, or, with a mask, the
   inpainting image (the mask region is repainted, the rest kept);
 * ``control:edge`` / ``control:depth`` (any type listed in ``controlnets``) -> one ControlNet per map,
-  a MultiControlNet when there are several;
+  a MultiControlNet when there are several; each map at the working size (``fit_map``: a binary map such
+  as Canny edges stays crisp 0/255);
 * ``control:mask`` -> inpainting: the prompt is painted inside the mask on a neutral canvas (or the
   content image), the rest is kept (``mask: null`` turns it off).
 
@@ -31,7 +32,8 @@ from pydantic import Field
 from ibench.errors import IbenchError
 
 from .base import ModelAdapter, Request
-from .hf_common import free, generators, load_failure, pick_device, pick_dtype, place, quiet, resolve_all, silence_progress
+from .hf_common import (PipelineFiles, Wanted, free, generators, load_failure, locate_all, pick_device, pick_dtype, place,
+                        quiet, silence_progress)
 from .settings import Count, DiffusersSettings, Number, Scale
 from .tiny import blend
 
@@ -88,13 +90,34 @@ class Inputs:
 
 
 def instant_style_scale(unet, scale: float) -> dict:
-    """InstantStyle's style-only scales: the middle layer of the first up block with attention."""
+    """InstantStyle's style-only IP-Adapter scales, the first up block with attention being the style block:
+    on SDXL (a ``text_time`` UNet) only its middle attention layer, ``up_blocks.0.attentions.1`` (the authors'
+    README, instantX-research/InstantStyle@0370eca:README.md "for style blocks only"); on SD 1.5 the whole
+    block, ``up_blocks.1`` (their SD 1.5 script, instantX-research/InstantStyle@153ef9b:infer_style_sd15.py:21,
+    ``target_blocks=["up_blocks.1"]``, which matches every attention layer of that block)."""
     first = next(i for i, block in enumerate(unet.up_blocks) if hasattr(block, "attentions"))
     per_block = unet.config.layers_per_block
     n = (per_block[first] if isinstance(per_block, (list, tuple)) else per_block) + 1
-    layers = [0.0] * n
-    layers[min(1, n - 1)] = float(scale)
+    if unet.config.addition_embed_type == "text_time":  # SDXL
+        layers = [0.0] * n
+        layers[min(1, n - 1)] = float(scale)
+    else:
+        layers = [float(scale)] * n
     return {"up": {f"block_{first}": layers}}
+
+
+def fit_map(image: Image.Image, size: int) -> Image.Image:
+    """A control map at ``size`` x ``size`` (RGB). A binary map (only 0 and 255: Canny edges) is area-averaged and
+    cut at half, so its lines stay crisp 0/255 about as dense as detection at that size; others (depth) bicubic."""
+    if image.size == (size, size):
+        return image.convert("RGB")
+    gray = np.asarray(image.convert("L"))
+    if np.isin(gray, (0, 255)).all():
+        import cv2
+
+        covered = cv2.resize(gray, (size, size), interpolation=cv2.INTER_AREA)  # the share of each pixel on a line
+        return Image.fromarray(np.where(covered >= 128, 255, 0).astype(np.uint8)).convert("RGB")
+    return image.convert("RGB").resize((size, size), Image.BICUBIC)
 
 
 def control_tensor(images: list[Image.Image]) -> "torch.Tensor":
@@ -133,8 +156,8 @@ class SDCompositeModel(ModelAdapter):
 
     # -- loading ---------------------------------------------------------------------------
     @classmethod
-    def weights(cls, config: SDCompositeSettings) -> dict[str, tuple[str, list[str] | None]]:
-        wanted: dict[str, tuple[str, list[str] | None]] = {"model": (config.model, None)}
+    def weights(cls, config: SDCompositeSettings) -> Wanted:
+        wanted: Wanted = {"model": (config.model, PipelineFiles(config.variant, skip=("safety_checker",)))}
         if config.ip_adapter:
             sub = config.ip_adapter_subfolder.strip("/")
             enc = config.image_encoder_folder
@@ -146,7 +169,7 @@ class SDCompositeModel(ModelAdapter):
 
     def _load(self) -> None:
         o = self.options
-        self.paths = resolve_all(self.name, self.weights(self.config))  # every missing id in one line, first
+        self.paths = locate_all(self.name, self.weights(self.config))  # local paths; every missing id in one line, first
         from diffusers import AutoPipelineForText2Image, ControlNetModel
 
         silence_progress()
@@ -244,7 +267,7 @@ class SDCompositeModel(ModelAdapter):
             if ref.control == "mask":
                 masks += [np.asarray(im.convert("L").resize((size, size), Image.NEAREST)) for im in images]
             else:
-                controls.append(fit(images[0]))
+                controls.append(fit_map(images[0], size))
                 kinds.append(ref.control)
         mask = Image.fromarray(np.maximum.reduce(masks)) if masks else None
         init = blend(content, size) if content else fit(source[0]) if source else None

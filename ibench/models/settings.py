@@ -7,9 +7,9 @@ run id; every other field is in it (unset optional fields, ``None``, are left ou
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar, Optional, Union
+from typing import Annotated, Any, ClassVar, Literal, Optional, Union
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
 from ibench.errors import IbenchError
 
@@ -37,9 +37,17 @@ class AdapterSettings(BaseModel):
     RUNTIME: ClassVar[frozenset[str]] = frozenset({"device", "batch_size", "offload", "compile"})
 
     device: str = "auto"
-    batch_size: Optional[Count] = None
     offload: Offload = False
     compile: bool = False
+
+    OFFLOADS: ClassVar[tuple[str, ...]] = ("false", "none", "true", "model", "sequential")
+
+    @field_validator("offload")
+    @classmethod
+    def _known_offload(cls, value: Offload) -> Offload:
+        if not isinstance(value, bool) and str(value).lower() not in cls.OFFLOADS:
+            raise ValueError(f"must be one of {', '.join(cls.OFFLOADS)}")
+        return value
 
     def identity(self) -> dict[str, Any]:
         """The output-affecting settings: part of the run id and the manifest."""
@@ -50,6 +58,17 @@ class DiffusersSettings(AdapterSettings):
     """Settings shared by the diffusers-backed adapters."""
 
     dtype: str = "auto"
+
+
+class PlacementSettings(DiffusersSettings):
+    """Adapters whose placement the catalog decides (``ibench.models.placement``): ``offload: auto``
+    fits the GPU's free memory; ``quantize`` (8-bit/4-bit) changes the pictures, so it is in the run id."""
+
+    OFFLOADS: ClassVar[tuple[str, ...]] = ("auto", *AdapterSettings.OFFLOADS)
+
+    offload: Offload = "auto"
+    quantize: Optional[Literal["8bit", "4bit"]] = None
+    quant_backend: Optional[Literal["bitsandbytes", "torchao"]] = None  # None: bitsandbytes
 
 
 def _bounds(cls: type[AdapterSettings], key: str) -> str:

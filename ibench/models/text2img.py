@@ -7,6 +7,8 @@ the runner only lets it run text-only tasks (e.g. ``txt2img``). Extra pipeline a
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any, Optional
 
 from PIL import Image
@@ -14,8 +16,11 @@ from PIL import Image
 from pydantic import Field
 
 from .base import ModelAdapter, Request
-from .hf_common import device_and_dtype, free, generators, load_failure, place, quiet, resolve_all
+from .hf_common import PipelineFiles, Wanted, device_and_dtype, free, generators, load_failure, locate_all, place, quiet
 from .settings import Count, DiffusersSettings, Number
+
+#: pipeline components neither downloaded nor loaded: benchmark outputs are scored, not filtered
+SKIPPED = ("safety_checker",)
 
 
 class Text2ImgSettings(DiffusersSettings):
@@ -36,25 +41,26 @@ class Text2ImgModel(ModelAdapter):
     Settings = Text2ImgSettings
 
     @classmethod
-    def weights(cls, config: Text2ImgSettings) -> dict[str, tuple[str, list[str] | None]]:
-        return {"model": (config.model, None)}
+    def weights(cls, config: Text2ImgSettings) -> Wanted:
+        return {"model": (config.model, PipelineFiles(config.variant, skip=SKIPPED))}
 
     def __init__(self, **options: Any):
         super().__init__(**options)
         o = self.options
-        path = resolve_all(self.name, self.weights(self.config))["model"]  # before the heavy imports
+        path = locate_all(self.name, self.weights(self.config))["model"]  # a local folder, before the heavy imports
         from diffusers import DiffusionPipeline
 
         self.device, self.dtype = device_and_dtype(o)
         kwargs: dict[str, Any] = {"dtype": self.dtype}
         if o["variant"]:
             kwargs["variant"] = o["variant"]
+        index = Path(path) / "model_index.json"
+        if index.is_file() and "safety_checker" in json.loads(index.read_text()):  # never downloaded: not loaded
+            kwargs.update(safety_checker=None, requires_safety_checker=False)
         try:
             self.pipe = DiffusionPipeline.from_pretrained(path, **kwargs)
         except (OSError, ValueError, EnvironmentError) as exc:
             raise load_failure("the text-to-image model", o["model"], exc) from None
-        if getattr(self.pipe, "safety_checker", None) is not None:
-            self.pipe.safety_checker = None  # benchmark outputs are scored, not filtered
         quiet(self.pipe)
         denoiser = "unet" if hasattr(self.pipe, "unet") else "transformer"
         place(self.pipe, self.device, offload=o["offload"], compile_=o["compile"], denoiser=denoiser)

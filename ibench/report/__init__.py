@@ -1,5 +1,5 @@
-"""Reports and the regression gate: build a report from scored runs (and ratings), render and write it;
-baselines, ``ibench check`` and ``ibench compare``."""
+"""Reports: build a report from scored runs (and ratings), render and write it. The regression gate
+(baselines, ``ibench check``, ``ibench compare``) is its own stage: ``ibench.gate``."""
 
 from .build import build_report
 from .model import Report

@@ -21,8 +21,8 @@ from .recipes import recipe_table
 from .runs import RunInfo, discover_runs, instance_values, label_runs, scores
 from .scaling import scaling_table
 from .viewer import sample_records
-from .tables import (correlation_table, human_items, item_table, joined_items, metric_table, model_correlation_table,
-                     set_metric_table)
+from .tables import (comparable_values, correlation_table, human_items, item_table, joined_items, metric_table,
+                     model_correlation_table, set_metric_table)
 
 
 def scored_runs(paths: Sequence[str | Path]) -> tuple[list[RunInfo], dict, list[str]]:
@@ -44,24 +44,33 @@ def scored_runs(paths: Sequence[str | Path]) -> tuple[list[RunInfo], dict, list[
 def build_report(paths: Sequence[str | Path], study_db: Optional[str | Path] = None, study: Optional[str] = None,
                  title: Optional[str] = None, grid_instances: int = 4, data_dir: Optional[Path] = None,
                  seed: int = 0, pairwise: Sequence[str | Path] = (), viewer: bool = True,
-                 table4_o: str = "per-image") -> Report:
+                 table4_o: str = "per-image", meta: Optional[str | Path] = None) -> Report:
     """Read runs (and a study, and pairwise preference files), compute every table; nothing is written.
     Unscored runs are left out with a warning (``Report.warnings``)."""
     from ibench.report.human import table4_measures
 
     table4_measures(table4_o)  # a bad choice is one line before any work
+    board = None
+    if meta is not None:  # read first: a bad file is one line before any work
+        from .leaderboard import leaderboard_table, load_meta
+
+        table, note = load_meta(meta)
+        board = leaderboard_table(table)
     runs, raw, warnings = scored_runs(paths)
     per_instance = {rid: instance_values(df) for rid, df in raw.items()}
+    comparable = comparable_values(runs, per_instance)  # every model of a task over the same instances
     items = item_table(runs, raw)
     records = [run_record(r) for r in runs]
-    metrics = metric_table(runs, per_instance)
+    metrics = metric_table(runs, per_instance, comparable)
     report = Report(title=title or ", ".join(sorted({r.task for r in runs})),
                     created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
                     runs=records, metrics=metrics, set_metrics=set_metric_table(runs), items=items,
                     grids=task_grids(runs, grid_instances, data_dir) if grid_instances > 0 else [],
-                    headline=headline_table(metrics, per_instance, seed=seed), extractors=extractor_table(records),
+                    headline=headline_table(metrics, comparable, seed=seed), extractors=extractor_table(records),
                     tiny_runs=tiny_runs(records), warnings=warnings)
     report.scaling, report.recipes = scaling_table(runs, report.metrics), recipe_table(runs)
+    if board is not None:
+        report.leaderboard, report.leaderboard_note = board, note
     if study_db is not None:
         from ibench.report.human import load_human
 

@@ -15,6 +15,8 @@ SET_METRICS_NOTE = ("Every generated image counts (duplicates included; `distinc
 CORRELATION_NOTE = ("Per task, over every rated image (all models pooled): the metric's value for the image against "
                     "the raters' mean rating. 95% bootstrap intervals resample instances (all images of an instance "
                     "together: they share its prompt and references).")
+COVERAGE_NOTE = ("Coverage below 100 %: a mean over fewer instances than planned is not the same number (the lost ones "
+                 "are often the hardest); each cell is over the instances every model of its task has.")
 MODEL_CORRELATION_NOTE = ("Do the metric's and the people's rankings of models agree? Per task, across models (3 or "
                           "more): each model's mean metric and mean rating over the same rated images; 95% bootstrap "
                           "intervals resample instances.")

@@ -6,7 +6,10 @@ stratified percentile bootstrap: each task's instances are resampled on their ow
 means are independent. A cell is marked ``best`` only when the best model's interval lies entirely
 on the better side of every other model's interval (non-overlapping 95% CIs): a conservative
 "separated" test, so a bold cell means a clear lead. Models are ranked by their overall average
-(1 = best; equal averages share a rank); ``n_tasks`` says how many tasks an average covers.
+(1 = best; equal averages share a rank); ``n_tasks`` says how many tasks an average covers. Every cell is
+over the instances all models of its task have (``tables.comparable_values``); ``coverage`` says what it
+is over when that is not every planned instance: a task cell its coverage, an average the instances it
+holds of those its tasks planned.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from .tables import FAMILIES
 RESAMPLES = 1000
 OVERALL = "overall"
 COLUMNS = ["metric", "higher_is_better", "model", "column", "kind", "family", "mean", "ci_low", "ci_high",
-           "n_tasks", "best", "rank"]
+           "n_tasks", "coverage", "best", "rank"]
 
 
 def _average_ci(groups: list[np.ndarray], seed: int) -> tuple[float, float, float]:
@@ -55,8 +58,21 @@ def _mark_best(cells: pd.DataFrame, higher: bool) -> pd.Series:
     return best
 
 
+def _text(value) -> str:  # noqa: ANN001 - a cell of a table that may lack the column (NaN)
+    return value if isinstance(value, str) else ""
+
+
+def _held(chosen: pd.DataFrame) -> str:
+    """``held/planned`` instances of an average's tasks, ``""`` when it holds them all (or they are unknown)."""
+    if "n_planned" not in chosen or chosen["n_planned"].isna().any():
+        return ""
+    held, planned = int(chosen["n"].sum()), int(chosen["n_planned"].sum())
+    return f"{held}/{planned}" if held < planned else ""
+
+
 def headline_table(metrics: pd.DataFrame, per_instance: dict[str, pd.DataFrame], seed: int = 0) -> pd.DataFrame:
-    """Long form: one row per metric × model × column (a task, ``family:<name>`` or ``overall``)."""
+    """Long form: one row per metric × model × column (a task, ``family:<name>`` or ``overall``); ``per_instance``
+    holds the values the metric table's means are over (``tables.comparable_values``)."""
     if metrics.empty:
         return pd.DataFrame(columns=COLUMNS)
     rows = []
@@ -69,7 +85,7 @@ def headline_table(metrics: pd.DataFrame, per_instance: dict[str, pd.DataFrame],
         for r in part.itertuples():
             rows.append({"metric": metric, "higher_is_better": higher, "model": r.model, "column": r.task,
                          "kind": "task", "family": r.family, "mean": r.mean, "ci_low": r.ci_low,
-                         "ci_high": r.ci_high, "n_tasks": 1})
+                         "ci_high": r.ci_high, "n_tasks": 1, "coverage": _text(getattr(r, "coverage_short", ""))})
         for model, mine in part.groupby("model", sort=True):
             scopes = [(f"family:{f}", "family", f, mine[mine["family"] == f]) for f in FAMILIES]
             scopes.append((OVERALL, OVERALL, "", mine))
@@ -80,7 +96,7 @@ def headline_table(metrics: pd.DataFrame, per_instance: dict[str, pd.DataFrame],
                 mean, low, high = _average_ci(groups, seed)
                 rows.append({"metric": metric, "higher_is_better": higher, "model": model, "column": column,
                              "kind": kind, "family": family, "mean": mean, "ci_low": low, "ci_high": high,
-                             "n_tasks": len(groups)})
+                             "n_tasks": len(groups), "coverage": _held(chosen)})
     df = pd.DataFrame(rows, columns=COLUMNS[:-2])
     df["best"] = False
     for (metric, column), cells in df.groupby(["metric", "column"], sort=False):

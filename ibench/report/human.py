@@ -1,8 +1,10 @@
 """Human ratings for a report, read through ``ibench.human_eval.aggregate`` (its protocol, not a copy).
 
-Models are shown under the report's run labels where the study's items come from runs in the report
-(the study names a model twice on a task as ``model@<run>``); each task gets its family from the
-report's runs, else from the task registry.
+Ratings meet runs on (task, image model, instance, sample), never on the run id alone: an imported
+study (ImagenHub TSVs) holds several models whose items name no run of the report. A rating takes the
+report's run label only where its run id is that run's and names one model of the study (the images of
+that run); every other rating keeps its own model name (``model_labels``). Each task gets its family
+from the report's runs, else from the task registry.
 """
 
 from __future__ import annotations
@@ -63,19 +65,24 @@ def _family(task: str, runs: list[RunInfo]) -> str:
         return "other"  # e.g. tasks imported from ImagenHub TSVs
 
 
+def model_labels(ratings: pd.DataFrame, runs: list[RunInfo]) -> pd.Series:
+    """Each rating's image model as the report names it (``ibench.human_eval.aggregate.model_labels``)."""
+    from ibench.human_eval.aggregate import model_labels as named
+
+    return named(ratings, {(r.task, r.run_id): r.label for r in runs})
+
+
 def load_human(db: str | Path, runs: list[RunInfo], study: Optional[str] = None,
                table4_o: str = DEFAULT_TABLE4_O) -> HumanData:
     """Summary, per-image ratings, Table 4 blocks (with the chosen O) and agreement of a study (all when None)."""
     measures = table4_measures(table4_o)
-    from ibench.human_eval.aggregate import item_scores, summarize
+    from ibench.human_eval.aggregate import item_scores, summary_table
 
     ratings = item_scores(_check_db(db), study)
     if ratings.empty:
         raise IbenchError(f"--study {db}: no ratings" + (f" in study {study!r}" if study else ""))
-    labels = {r.run_id: r.label for r in runs}
-    ratings = ratings.copy()
-    ratings["model"] = [labels.get(rid, m) for rid, m in zip(ratings["run_id"], ratings["model"])]
-    summary = summarize(ratings)
+    ratings = ratings.assign(model=model_labels(ratings, runs).to_numpy())
+    summary = summary_table(ratings)
     summary.insert(1, "family", [_family(t, runs) for t in summary["task"]])
     agreement_cols = [c for c in summary.columns if c.startswith(AGREEMENT_PREFIXES)]
     agreement = summary[["task", "family", "model", "n_items", "n_raters", *agreement_cols]].copy()

@@ -19,7 +19,7 @@ from ibench.core.pairwise import Preference, read_preferences
 
 from .format import fmt, fmt_ci, md_table, records
 from .judge_agreement import MEASURES, agreement_table
-from .runs import RunInfo, results
+from .runs import RunInfo
 
 FAILURE_COLUMNS = ["task", "family", "model", "run_id", "metric", "judge", "questions", "ok", "failed", "pending",
                    "failure_rate", "failures", "calls", "prompt_tokens", "completion_tokens"]
@@ -31,12 +31,12 @@ def failure_table(runs: list[RunInfo]) -> pd.DataFrame:
     """Per run and judge metric: verdict counts, failure rate and reasons (from results.json)."""
     rows = []
     for run in runs:
-        for metric, entry in sorted((results(run).get("metrics") or {}).items()):
-            v = entry.get("verdicts") if isinstance(entry, dict) else None
+        for metric, entry in sorted((run.results.metrics if run.results is not None else {}).items()):
+            v = getattr(entry, "verdicts", None)
             if not v:
                 continue
             rows.append({"task": run.task, "family": run.family, "model": run.label, "run_id": run.run_id,
-                         "metric": metric, "judge": (entry.get("judge") or {}).get("label"),
+                         "metric": metric, "judge": (getattr(entry, "judge", None) or {}).get("label"),
                          **{k: v.get(k) for k in ("questions", "ok", "failed", "pending", "failure_rate", "calls",
                                                   "prompt_tokens", "completion_tokens")},
                          "failures": ", ".join(f"{k}: {n}" for k, n in (v.get("failures") or {}).items())})

@@ -1,9 +1,9 @@
 """Judge–human agreement per task and measure (SC, PQ, O), beside the human–human ceiling.
 
-Over the images a task's study rated and the judge scored (items: run, instance, sample):
+Over the images a task's study rated and the judge scored (items: task, image model, instance, sample):
 
 - ``spearman`` / ``kendall``: the judge's value against the mean human rating of the item
-  (``ibench.stats.corr_ci``: tau-b, percentile bootstrap over items);
+  (``ibench.stats.corr_ci``: tau-b, percentile bootstrap over instances);
 - ``alpha_judge``: Krippendorff's alpha (interval level: the judge's 0-10/10 and the raters' 0/0.5/1 share
   the [0, 1] scale) of the raters x items table with the judge as one more rater; ``alpha_humans``: the
   same table without the judge;
@@ -11,9 +11,9 @@ Over the images a task's study rated and the judge scored (items: run, instance,
   items they share, averaged over raters (raters with at least 3 such items and varied ratings): what
   agreeing with "the humans" looks like for one human.
 
-The alpha and ceiling intervals are percentile bootstraps over items: ``resamples`` draws of item indices
-with replacement from ``numpy.random.default_rng(seed)`` (shape ``resamples x items``, items in (run,
-instance, sample) order), the statistic recomputed on each draw, undefined draws left out.
+Every interval is a seeded percentile bootstrap that resamples instances (``ibench.stats.cluster_bootstrap``
+and ``corr_ci(clusters=)``): the images of one instance (its samples, its models) are drawn together, since
+they are not independent; undefined draws are left out.
 """
 
 from __future__ import annotations
@@ -24,10 +24,9 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from ibench.stats import CONFIDENCE, corr_ci
+from ibench.stats import cluster_bootstrap, corr_ci
 
 MEASURES = {"SC": "judge_sc", "PQ": "judge_pq", "O": "judge_o"}
-JUDGE_ROW = "judge"
 RESAMPLES = 1000
 STATS = ("spearman", "kendall", "alpha_judge", "alpha_humans", "ceiling_spearman", "ceiling_kendall")
 COLUMNS = ["task", "family", "measure", "metric", "n_items", "n_raters",
@@ -75,49 +74,49 @@ def ceiling(matrix: np.ndarray, corr: Callable[[np.ndarray, np.ndarray], float])
     return (float(np.mean(values)) if values else math.nan), len(values)
 
 
-def bootstrap(stat: Callable[[np.ndarray], float], n: int, seed: int, resamples: int) -> tuple[float, float]:
-    """Percentile interval of ``stat(item indices)`` over ``resamples`` draws of ``n`` items with replacement."""
-    draws = np.random.default_rng(seed).integers(0, n, (resamples, n))
-    values = np.array([stat(idx) for idx in draws], dtype=float)
-    values = values[~np.isnan(values)]
-    if not values.size:
-        return math.nan, math.nan
-    a = (1 - CONFIDENCE) / 2
-    low, high = np.quantile(values, [a, 1 - a])
-    return float(low), float(high)
-
-
 def task_agreement(judge: pd.Series, humans: pd.DataFrame, seed: int = 0, resamples: int = RESAMPLES) -> dict:
-    """Every statistic of one task and measure: ``judge`` by item, ``humans`` raters x items (same items)."""
+    """Every statistic of one task and measure: ``judge`` by item, ``humans`` raters x items (same items).
+    Intervals resample instances (an item key's task and instance, ``item_key``), the images of one instance
+    together: its samples and models are not independent draws."""
     items = [i for i in judge.index if i in humans.columns]
+    clusters = [instance_of(i) for i in items]
     h = humans[items].to_numpy(dtype=float)
     j = judge[items].to_numpy(dtype=float)
     with_judge = np.vstack([h, j[None, :]])
     out: dict = {"n_items": len(items), "n_raters": int((~np.isnan(h)).any(axis=1).sum())}
     mean_h = np.nanmean(h, axis=0) if len(items) else np.array([])
     for name in ("spearman", "kendall"):
-        c = corr_ci(j, mean_h, name, seed=seed, resamples=resamples)
+        c = corr_ci(j, mean_h, name, seed=seed, resamples=resamples, clusters=clusters)
         out.update({name: c.value, f"{name}_ci_low": c.ci_low, f"{name}_ci_high": c.ci_high})
     stats = {"alpha_judge": lambda idx: alpha(with_judge[:, idx]), "alpha_humans": lambda idx: alpha(h[:, idx]),
              "ceiling_spearman": lambda idx: ceiling(h[:, idx], spearman)[0],
              "ceiling_kendall": lambda idx: ceiling(h[:, idx], kendall)[0]}
     for name, stat in stats.items():
         value = stat(np.arange(len(items))) if items else math.nan
-        low, high = bootstrap(stat, len(items), seed, resamples) if len(items) >= 2 else (math.nan, math.nan)
+        low, high = cluster_bootstrap(stat, clusters, seed, resamples)
         out.update({name: value, f"{name}_ci_low": low, f"{name}_ci_high": high})
     out["ceiling_raters"] = ceiling(h, spearman)[1] if items else 0
     return out
 
 
+def instance_of(item: str) -> str:
+    """The (task, instance) of an ``item_key`` (a key of another shape is its own instance)."""
+    parts = item.split("\x1f")
+    return f"{parts[0]}\x1f{parts[2]}" if len(parts) == 4 else item
+
+
 def item_key(frame: pd.DataFrame) -> pd.Series:
-    return frame["run_id"].astype(str) + "/" + frame["instance_id"].astype(str) + "/" + frame["sample"].astype(str)
+    """One image: (task, image model, instance, sample); never the run id alone (see ``ibench.report.human``)."""
+    parts = [frame[c].astype(str) for c in ("task", "model", "instance_id")] + [frame["sample"].astype(int).astype(str)]
+    return parts[0].str.cat(parts[1:], sep="\x1f")
 
 
 def agreement_table(items: pd.DataFrame, ratings: pd.DataFrame, seed: int = 0,
                     resamples: int = RESAMPLES) -> pd.DataFrame:
-    """Per task x measure. ``items``: judge values per image (task, family, run_id, instance_id, sample, metric,
-    value); ``ratings``: ``ibench.human_eval.aggregate.item_scores`` rows (task, run_id, instance_id, sample,
-    rater, SC, PQ, O)."""
+    """Per task x measure. ``items``: judge values per image (task, family, model, run_id, instance_id, sample, metric,
+    value); ``ratings``: ``ibench.human_eval.aggregate.item_scores`` rows (task, model, run_id, instance_id,
+    sample, rater, SC, PQ, O) with models named as the runs are (``ibench.report.human.model_labels``). An
+    image is (task, model, instance, sample): a model's verdicts meet only that model's ratings."""
     rows = []
     if items.empty or ratings.empty:
         return pd.DataFrame(columns=COLUMNS)

@@ -45,6 +45,8 @@ class Report:
     judge: dict[str, pd.DataFrame] = field(default_factory=dict)  # ibench.report.judge.judge_tables
     scaling: pd.DataFrame = field(default_factory=pd.DataFrame)  # ibench.report.scaling
     recipes: pd.DataFrame = field(default_factory=pd.DataFrame)  # ibench.report.recipes
+    leaderboard: pd.DataFrame = field(default_factory=pd.DataFrame)  # ibench.report.leaderboard (--meta)
+    leaderboard_note: str = ""  # how the meta table's aggregates were made
     version: str = __version__
     resamples: int = RESAMPLES
     confidence: float = CONFIDENCE

@@ -104,13 +104,22 @@ def metric_dots(metrics: pd.DataFrame, width: int = 640) -> list[tuple[str, str]
                 cy = y + 5 + row * j + row / 2
                 lo = r["ci_low"] if pd.notna(r["ci_low"]) else r["mean"]
                 hi = r["ci_high"] if pd.notna(r["ci_high"]) else r["mean"]
-                tip = f"{task} · {model}: {_num(r['mean'])} [{_num(lo)}, {_num(hi)}]"
+                cover = coverage_of(r)
+                tip = f"{task} · {model}: {_num(r['mean'])} [{_num(lo)}, {_num(hi)}]" + (f"; {cover}" if cover else "")
                 parts.append(f'<g><title>{escape(tip)}</title>'
                              f'<line x1="{sx(lo):.1f}" y1="{cy:.1f}" x2="{sx(hi):.1f}" y2="{cy:.1f}" '
                              f'stroke="{colours[model]}" stroke-width="2"/>'
-                             f'<circle cx="{sx(r["mean"]):.1f}" cy="{cy:.1f}" r="4" fill="{colours[model]}"/></g>')
+                             f'<circle cx="{sx(r["mean"]):.1f}" cy="{cy:.1f}" r="4" fill="{colours[model]}"/>'
+                             + (f'<text x="{sx(hi) + 6:.1f}" y="{cy + 4:.1f}" {FONT} fill="#9a6700" '
+                                f'data-coverage="{escape(cover)}">{escape(cover)}</text>' if cover else "") + '</g>')
         out.append((metric, _svg(width, height, parts, f"{metric}: mean and 95% CI per task and model")))
     return out
+
+
+def coverage_of(row) -> str:  # noqa: ANN001 - a table row (Series or namedtuple)
+    """The short coverage a point states beside itself (``40/60``), ``""`` when it is over everything planned."""
+    value = row.get("coverage_short", "") if hasattr(row, "get") else getattr(row, "coverage_short", "")
+    return value if isinstance(value, str) else ""
 
 
 def _svg(width: float, height: float, parts: Iterable[str], label: str) -> str:
@@ -193,8 +202,11 @@ def curve(points: pd.DataFrame, metric: str, higher_is_better: bool, width: int 
                 continue
             lo = r.ci_low if pd.notna(r.ci_low) else r.mean
             hi = r.ci_high if pd.notna(r.ci_high) else r.mean
-            tip = f"{model}, N={r.n_references}: {_num(r.mean)} [{_num(lo)}, {_num(hi)}]"
+            cover = coverage_of(r)
+            tip = f"{model}, N={r.n_references}: {_num(r.mean)} [{_num(lo)}, {_num(hi)}]" + (f"; {cover}" if cover else "")
             parts.append(f'<g><title>{escape(tip)}</title><line x1="{sx(r.n_references):.1f}" y1="{sy(lo):.1f}" '
                          f'x2="{sx(r.n_references):.1f}" y2="{sy(hi):.1f}" stroke="{colours[model]}"/>'
-                         f'<circle cx="{sx(r.n_references):.1f}" cy="{sy(r.mean):.1f}" r="4" fill="{colours[model]}"/></g>')
+                         f'<circle cx="{sx(r.n_references):.1f}" cy="{sy(r.mean):.1f}" r="4" fill="{colours[model]}"/>'
+                         + (f'<text x="{sx(r.n_references) + 6:.1f}" y="{sy(r.mean) - 6:.1f}" {FONT} fill="#9a6700" '
+                            f'data-coverage="{escape(cover)}">{escape(cover)}</text>' if cover else "") + '</g>')
     return _svg(width, height, parts, f"{metric} against the number of references")

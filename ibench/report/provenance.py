@@ -9,7 +9,7 @@ from collections import defaultdict
 from ibench.core.rundir import RunStore
 from ibench.evaluators.tiny_mark import is_tiny
 
-from .runs import RunInfo, results
+from .runs import RunInfo
 
 TINY_BANNER = ("These scores were computed with tiny random feature extractors (ibench.evaluators.tiny: "
                "random weights, made offline for tests and demos). They say nothing about image quality or "
@@ -22,7 +22,7 @@ def run_record(run: RunInfo) -> dict:
     store = RunStore(run.path)
     gens = store.generations()
     manifest = store.manifest()
-    res = results(run)
+    res = run.results
     per_instance = defaultdict(set)
     for g in gens:
         per_instance[g.instance_id].add(g.sample)
@@ -30,9 +30,17 @@ def run_record(run: RunInfo) -> dict:
             "n_failed": sum(not g.ok for g in gens),
             "samples": max((len(s) for s in per_instance.values()), default=0),
             "created": manifest.created, "generated_by": manifest.environment.get("ibench"),
-            "scored_by": res.get("ibench_version"), "scored_at": res.get("scored_at"),
-            "extractors": {name: e.get("id") for name, e in sorted((res.get("extractors") or {}).items())},
-            "judges": res.get("judges") or {}}
+            "scored_by": res.ibench_version if res else None, "scored_at": res.scored_at if res else None,
+            "extractors": {name: e.id for name, e in sorted(res.extractors.items())} if res else {},
+            "judges": judge_identities(res)}
+
+
+def judge_identities(res) -> dict:  # noqa: ANN001 - Results or None
+    """The judge of each judge metric (its id), as the provenance table lists identities."""
+    if res is None:
+        return {}
+    return {name: judge["id"] for name, m in sorted(res.metrics.items())
+            if isinstance(judge := getattr(m, "judge", None), dict) and "id" in judge}
 
 
 def extractor_table(runs: list[dict]) -> list[dict]:

@@ -9,7 +9,7 @@ from html import escape
 import pandas as pd
 
 from .format import md_table
-from .runs import RunInfo, results
+from .runs import RunInfo
 
 COLUMNS = ["metric", "model", "layer", "preprocessing", "formula", "comparable_with", "runs"]
 
@@ -18,10 +18,11 @@ def recipe_table(runs: list[RunInfo]) -> pd.DataFrame:
     """One row per distinct (metric, recipe); ``runs``: how many of the report's runs used it."""
     seen: dict[tuple[str, str, str], dict] = {}
     for run in runs:
-        res = results(run)
-        entries = {**(res.get("metrics") or {}), **(res.get("set_metrics") or {})}
-        for name, entry in entries.items():
-            if not isinstance(entry, dict) or "recipe" not in entry:
+        res = run.results
+        entries = {**res.metrics, **res.set_metrics} if res is not None else {}
+        for name, model in entries.items():
+            entry = model.model_dump()
+            if "recipe" not in entry:
                 continue
             recipe, comparable = entry.get("recipe") or {}, list(entry.get("comparable_with") or [])
             key = (name, json.dumps(recipe, sort_keys=True), json.dumps(comparable))

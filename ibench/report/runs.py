@@ -15,42 +15,52 @@ from typing import Iterable, Optional
 
 import pandas as pd
 
-from ibench.errors import IbenchError
-from ibench.evaluators.results import COLUMNS as SCORE_COLUMNS
-from ibench.evaluators.results import load_results, load_scores
-from ibench.core.paths import DataRoot
 from ibench.core.labels import LabelKey, labels, own_label
+from ibench.core.manifest import Manifest
+from ibench.core.paths import DataRoot
 from ibench.core.rundir import RunLayout, RunStore
+from ibench.errors import IbenchError
+from ibench.evaluators.coverage import Coverage
+from ibench.evaluators.results import COLUMNS as SCORE_COLUMNS
+from ibench.evaluators.results import Results, load_results, load_scores
 
 
 @dataclass
 class RunInfo:
-    """One scored run: who made it (identity) and where it lives."""
+    """One run as reports and the gate see it: its manifest (identity, provenance, scaling point), where it
+    lives, how outputs name its model, and its results.json (typed, read once)."""
 
     path: Path
-    run_id: str
-    task: str
-    task_version: int
-    family: str
-    model: str
-    model_settings: dict
-    seed: int
-    data: str
-    data_root: str
-    derived_dir: Optional[str] = None
-    identity: dict = field(repr=False, default_factory=dict)
+    manifest: Manifest
     label: str = ""  # how every output names the model: set by ``label_runs`` (ibench.core.labels)
-    model_defaults: Optional[dict] = field(repr=False, default=None)  # None: not recorded (an older run)
+    _results: Optional[Results] = field(default=None, repr=False)
+
+    run_id = property(lambda self: self.manifest.run_id)
+    task = property(lambda self: self.manifest.identity.task)
+    task_version = property(lambda self: self.manifest.identity.task_version)
+    family = property(lambda self: self.manifest.family)
+    model = property(lambda self: self.manifest.identity.model)
+    model_settings = property(lambda self: dict(self.manifest.identity.model_settings))
+    seed = property(lambda self: self.manifest.identity.seed)
+    data = property(lambda self: self.manifest.identity.data)
+    data_root = property(lambda self: self.manifest.data_root)
+    derived_dir = property(lambda self: self.manifest.derived_dir)
 
     def label_key(self) -> LabelKey:
-        return LabelKey(self.run_id, self.task, self.model, self.model_settings, self.model_defaults, self.seed,
-                        self.data)
+        return LabelKey.of(self.manifest)
 
     def identity_record(self) -> dict:
         return {"run_id": self.run_id, "task": self.task, "task_version": self.task_version,
                 "family": self.family, "model": self.model, "model_settings": self.model_settings,
                 "label": self.label, "seed": self.seed, "data": self.data,
-                "spec_hash": self.identity.get("spec_hash")}
+                "spec_hash": self.manifest.identity.spec_hash}
+
+    @property
+    def results(self) -> Optional[Results]:
+        """The run's results.json (``load_results``), or None when it was never scored."""
+        if self._results is None and (self.path / RunLayout.RESULTS).is_file():
+            self._results = load_results(self.path)
+        return self._results
 
 
 def open_run(path: str | Path) -> RunInfo:
@@ -59,12 +69,7 @@ def open_run(path: str | Path) -> RunInfo:
     if not path.is_dir():
         raise IbenchError(f"run {path} does not exist")
     manifest = RunStore(path).manifest()
-    ident = manifest.identity
-    return RunInfo(path=path, run_id=manifest.run_id, task=ident.task, task_version=ident.task_version,
-                   family=manifest.family, model=ident.model, model_settings=dict(ident.model_settings),
-                   seed=ident.seed, data=ident.data, data_root=manifest.data_root, derived_dir=manifest.derived_dir,
-                   identity=ident.as_dict(), label=own_label(LabelKey.of(manifest)),
-                   model_defaults=manifest.model_defaults)
+    return RunInfo(path=path, manifest=manifest, label=own_label(LabelKey.of(manifest)))
 
 
 def discover_runs(paths: Iterable[str | Path]) -> list[RunInfo]:
@@ -117,11 +122,9 @@ def scores(run: RunInfo) -> pd.DataFrame:
     return df[SCORE_COLUMNS]
 
 
-def results(run: RunInfo) -> dict:
-    """The run's ``results.json`` (the evaluators' aggregates), or {} when it has none."""
-    if not (run.path / RunLayout.RESULTS).is_file():
-        return {}
-    return load_results(run.path) or {}
+def coverage(run: RunInfo, metric: str) -> Optional[Coverage]:
+    """A metric's coverage in a run (results.json), or None when the run has no entry for it."""
+    return run.results.coverage(metric) if run.results is not None else None
 
 
 def item_values(df: pd.DataFrame) -> pd.DataFrame:
@@ -138,13 +141,10 @@ def instance_values(df: pd.DataFrame) -> pd.DataFrame:
 
 def directions(run: RunInfo, metrics: Iterable[str]) -> dict[str, bool]:
     """``higher_is_better`` per metric: from results.json, else from the metric registry."""
-    res = results(run).get("metrics", {})
     out: dict[str, bool] = {}
     for m in metrics:
-        if isinstance(res.get(m), dict) and "higher_is_better" in res[m]:
-            out[m] = bool(res[m]["higher_is_better"])
-        else:
-            out[m] = metric_direction(m)
+        recorded = run.results.higher_is_better(m) if run.results is not None else None
+        out[m] = metric_direction(m) if recorded is None else recorded
     return out
 
 
@@ -159,12 +159,11 @@ def set_metrics(run: RunInfo) -> list[dict]:
     """Set-level metrics (FID, KID) of a run's results.json: metric, value, n, higher_is_better, stable, note,
     and where recorded the noise floor (value, sd, n), distinct images and KID's Monte-Carlo error."""
     rows = []
-    for name, rec in sorted((results(run).get("set_metrics") or {}).items()):
-        rec = rec if isinstance(rec, dict) else {"value": rec}
-        hib = rec["higher_is_better"] if "higher_is_better" in rec else metric_direction(name)
+    for name, entry in sorted((run.results.set_metrics if run.results is not None else {}).items()):
+        rec = entry.model_dump()
         floor = rec.get("noise_floor") if isinstance(rec.get("noise_floor"), dict) else {}
         rows.append({"metric": name, "value": _num(rec.get("value")), "n": int(rec.get("n") or 0),
-                     "higher_is_better": bool(hib), "stable": rec.get("stable"), "note": rec.get("note"),
+                     "higher_is_better": entry.higher_is_better, "stable": rec.get("stable"), "note": rec.get("note"),
                      "n_distinct": rec.get("n_distinct"), "floor": _num(floor.get("value")),
                      "floor_sd": _num(floor.get("sd")), "floor_n": floor.get("n"), "mc_se": _num(rec.get("mc_se")),
                      "reference": rec.get("reference")})

@@ -2,8 +2,8 @@
 
 The tasks of one scaling group (``scaling: {group: ...}`` in their YAML, e.g. ``subject_scaling_1`` .. ``_4``)
 share their instances except for the number N of subject references, so a metric's mean per task is a
-point (N, mean [CI]) of that model's curve. N and the group come from the task registry, else from the
-run's instances (``meta.n_references``).
+point (N, mean [CI]) of that model's curve. N and the group are the run's own (``Manifest.scaling``,
+recorded when it was generated), never the task files of the machine that renders the report.
 """
 
 from __future__ import annotations
@@ -14,25 +14,20 @@ from html import escape
 import pandas as pd
 
 from ibench.core.rundir import RunStore
-from ibench.errors import IbenchError
 
 from .format import fmt_ci, md_table
 from .runs import RunInfo
 
-COLUMNS = ["group", "model", "metric", "higher_is_better", "n_references", "task", "mean", "ci_low", "ci_high", "n"]
+COLUMNS = ["group", "model", "metric", "higher_is_better", "n_references", "task", "mean", "ci_low", "ci_high", "n",
+           "coverage_short"]
 
 
 def _group(run: RunInfo) -> tuple[str, int] | None:
-    """(scaling group, number of subject references) of a run's task, or None for other tasks."""
-    try:
-        from ibench.core.registry import get_task
-
-        spec = get_task(run.task)
-        if spec.scaling is not None:
-            return spec.scaling.group, len(spec.references)
-        return None
-    except IbenchError:
-        pass
+    """(scaling group, number of subject references) of a run, as its manifest recorded it when it was made;
+    a run made before that was recorded: from its own instances (one subject count for all, family scaling)."""
+    point = run.manifest.scaling
+    if point is not None:
+        return point.group, point.n_references
     if run.family != "scaling":
         return None
     counts = {len(i.instruction.of_kind("subject")) for i in RunStore(run.path).instances()}
@@ -49,7 +44,8 @@ def scaling_table(runs: list[RunInfo], metrics: pd.DataFrame) -> pd.DataFrame:
         for rec in metrics[metrics["run_id"] == run.run_id].to_dict("records"):
             rows.append({"group": where[0], "model": rec["model"], "metric": rec["metric"],
                          "higher_is_better": rec["higher_is_better"], "n_references": where[1], "task": run.task,
-                         **{k: rec[k] for k in ("mean", "ci_low", "ci_high", "n")}})
+                         **{k: rec[k] for k in ("mean", "ci_low", "ci_high", "n")},
+                         "coverage_short": rec.get("coverage_short") if isinstance(rec.get("coverage_short"), str) else ""})
     df = pd.DataFrame(rows, columns=COLUMNS)
     return df.sort_values(["group", "metric", "model", "n_references"]).reset_index(drop=True) if len(df) else df
 
@@ -58,7 +54,8 @@ def _wide(g: pd.DataFrame) -> tuple[list[int], list[list[str]]]:
     ns = sorted(g["n_references"].unique())
     rows = []
     for (metric, model), part in g.groupby(["metric", "model"], sort=True):
-        cells = {r["n_references"]: fmt_ci(r["mean"], r["ci_low"], r["ci_high"]) for r in part.to_dict("records")}
+        cells = {r["n_references"]: fmt_ci(r["mean"], r["ci_low"], r["ci_high"])
+                 + (f" ({r['coverage_short']})" if r["coverage_short"] else "") for r in part.to_dict("records")}
         arrow = "↑" if bool(part["higher_is_better"].iloc[0]) else "↓"
         rows.append([f"{metric} {arrow}", model, *[cells.get(n, "—") for n in ns]])
     return ns, rows
@@ -82,7 +79,7 @@ def scaling_html(table: pd.DataFrame) -> str:
     from .plots import curve
 
     parts = ['<section id="scaling"><h2>Reference scaling</h2><p class="note">Score against the number of subject '
-             'references N; the tasks of a group differ only in N. Mean over instances with the 95% CI.</p>']
+             'references N; the tasks of a group differ only in N. Mean over instances with the 95% CI; a point over fewer instances than planned says so beside it.</p>']
     for group, g in table.groupby("group", sort=True):
         parts.append(f"<h3>{escape(group)}</h3><div class=\"plots\">")
         for metric, gm in g.groupby("metric", sort=True):

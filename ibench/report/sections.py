@@ -14,8 +14,8 @@ from typing import Any, Callable, Optional
 
 import pandas as pd
 
-from .captions import (CORRELATION_NOTE, SET_METRICS_NOTE, average_note, floor_text, model_correlation_html,
-                       model_correlation_md, table4_caption)
+from .captions import (CORRELATION_NOTE, COVERAGE_NOTE, SET_METRICS_NOTE, average_note, floor_text,
+                       model_correlation_html, model_correlation_md, table4_caption)
 from .format import fmt, fmt_ci, md_table, records
 from .headline import column_title, headline_blocks
 from .model import Report
@@ -50,12 +50,23 @@ def metric_blocks(metrics: pd.DataFrame) -> list[dict]:
             for rec in g.to_dict("records"):
                 peers = part[(part["task"] == task) & (part["metric"] == rec["metric"])]["mean"]
                 best = peers.max() if dirs[rec["metric"]] else peers.min()
-                cells[rec["metric"]] = {**rec, "text": fmt_ci(rec["mean"], rec["ci_low"], rec["ci_high"]),
+                short = rec.get("coverage_short") if isinstance(rec.get("coverage_short"), str) else ""
+                cells[rec["metric"]] = {**rec, "coverage_short": short,
+                                        "text": fmt_ci(rec["mean"], rec["ci_low"], rec["ci_high"])
+                                        + (f" ({short})" if short else ""),
                                         "best": len(peers) > 1 and rec["mean"] == best}
             rows.append({"task": task, "model": model, "run_id": g["run_id"].iloc[0], "cells": cells})
         blocks.append({"family": family, "title": FAMILY_TITLES[family], "metrics": names, "dirs": dirs,
-                       "rows": rows})
+                       "rows": rows, "coverage": coverage_notes(part)})
     return blocks
+
+
+def coverage_notes(metrics: pd.DataFrame) -> list[str]:
+    """One line per cell whose mean is not over every planned instance and sample: what it is over, and why."""
+    if "coverage" not in metrics:
+        return []
+    return [f"{r['task']} · {r['model']} · {r['metric']}: {r['coverage']}" for r in records(metrics)
+            if isinstance(r.get("coverage"), str) and r["coverage"]]
 
 
 def set_rows(report: Report) -> tuple[list[dict], list[tuple[str, str]]]:
@@ -123,10 +134,16 @@ def headline_md(report: Report) -> list[str]:
         heads = ["rank", "model", *[column_title(c) for c in b["columns"]]]
         rows = [[r["rank"] if r["rank"] is not None else "—", r["model"] + (f" ({r['n_tasks']} tasks)"
                                                                             if b["uneven"] else ""),
-                 *[("—" if c is None else f"**{fmt(c['mean'])}**" if c["best"] else fmt(c["mean"]))
-                   for c in r["cells"]]] for r in b["rows"]]
+                 *[_headline_cell(c) for c in r["cells"]]] for r in b["rows"]]
         lines += [f"### {b['metric']} {'↑' if b['higher'] else '↓'}", "", md_table(heads, rows), ""]
     return lines
+
+
+def _headline_cell(c: Optional[dict]) -> str:
+    if c is None:
+        return "—"
+    text = f"**{fmt(c['mean'])}**" if c["best"] else fmt(c["mean"])
+    return text + (f" ({c['coverage']})" if isinstance(c.get("coverage"), str) and c["coverage"] else "")
 
 
 # -- automatic metrics -------------------------------------------------------------------------------------
@@ -156,6 +173,8 @@ def metrics_md(report: Report) -> list[str]:
                   md_table(["task", "model", *[f"{m} {'↑' if b['dirs'][m] else '↓'}" for m in b["metrics"]]],
                            [[r["task"], r["model"], *[_md_cell(r["cells"].get(m)) for m in b["metrics"]]]
                             for r in b["rows"]]), ""]
+        if b["coverage"]:
+            lines += [COVERAGE_NOTE, "", *[f"- {line}" for line in b["coverage"]], ""]
     sets, notes = set_rows(report)
     if sets:
         lines += ["### Set-level metrics", "", SET_METRICS_NOTE, "",
@@ -300,6 +319,13 @@ def _recipes() -> tuple[Html, Markdown]:
     return whole(lambda r: recipes_html(r.recipes), lambda r: recipes_markdown(r.recipes))
 
 
+def _leaderboard() -> tuple[Html, Markdown]:
+    from .leaderboard import leaderboard_html, leaderboard_markdown
+
+    return whole(lambda r: leaderboard_html(r.leaderboard, r.leaderboard_note),
+                 lambda r: leaderboard_markdown(r.leaderboard, r.leaderboard_note))
+
+
 SECTIONS: list[Section] = [
     Section("headline", "Headline", headline_html, headline_md, keep=1),
     Section("metrics", "Automatic metrics", metrics_html, metrics_md, keep=2),
@@ -308,6 +334,7 @@ SECTIONS: list[Section] = [
     Section("correlation", "Metric–human correlation", correlation_html, correlation_md, keep=4),
     Section("model-correlation", "Model rankings", model_correlation_html, model_correlation_md, keep=4),
     Section("judge", "VLM judge", *_judge(), keep=3),
+    Section("leaderboard", "Which judge to trust", *_leaderboard(), keep=3),
     Section("scaling", "Reference scaling", *_scaling(), keep=3),
     Section("images", "Images", images_html, lambda r: [], keep=5),
     Section("recipes", "Metric recipes", *_recipes(), keep=4),

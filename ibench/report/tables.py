@@ -12,13 +12,17 @@ import pandas as pd
 from ibench.core.vocabulary import TASK_FAMILIES
 from ibench.stats import corr_ci, group_mean_corr_ci, mean_ci
 
-from .runs import RunInfo, directions, item_values, set_metrics
+from .runs import RunInfo, coverage, directions, item_values, set_metrics
 
 FAMILY_TITLES = {**TASK_FAMILIES, "other": "Other tasks"}
 FAMILIES = tuple(FAMILY_TITLES)
 MEASURES = ("SC", "PQ", "O")
+#: ``n``: the instances the mean is over (those every model of the task has a value for); ``n_scored``: the
+#: run's own instances with a value; ``n_planned``: those the metric planned; ``dropped``: n_scored - n;
+#: ``coverage`` / ``coverage_short``: what a cell says beside its mean when it is not over every planned
+#: instance and sample ("" when it is).
 METRIC_COLUMNS = ["task", "family", "model", "run_id", "metric", "higher_is_better", "mean", "ci_low", "ci_high",
-                  "n"]
+                  "n", "n_scored", "n_planned", "dropped", "coverage", "coverage_short"]
 SET_COLUMNS = ["task", "family", "model", "run_id", "metric", "higher_is_better", "value", "n", "stable", "note",
                "n_distinct", "floor", "floor_sd", "floor_n", "mc_se", "reference"]
 _CORR = ["spearman", "spearman_ci_low", "spearman_ci_high", "spearman_p", "kendall", "kendall_ci_low",
@@ -27,16 +31,59 @@ CORR_COLUMNS = ["task", "family", "metric", "human", "n", "n_instances", *_CORR]
 MODEL_CORR_COLUMNS = ["task", "family", "metric", "human", "n_models", "n_instances", *_CORR]
 
 
-def metric_table(runs: list[RunInfo], per_instance: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """Per task × model × metric: mean over instances with a 95% bootstrap CI (instances resampled)."""
+def comparable_values(runs: list[RunInfo], per_instance: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """Per run, its per-instance values over the instances *every* run of its task has a value for (per metric):
+    models are compared on the same instances, so none looks better for the instances it lost."""
+    by_task: dict[str, list[str]] = {}
+    for run in runs:
+        by_task.setdefault(run.task, []).append(run.run_id)
+    out = {}
+    for ids in by_task.values():
+        shared: dict[str, set] = {}
+        for rid in ids:
+            for metric, g in per_instance[rid].groupby("metric"):
+                have = set(g["instance_id"])
+                shared[metric] = shared[metric] & have if metric in shared else have
+        for rid in ids:
+            df = per_instance[rid]
+            keep = [iid in shared.get(m, set()) for m, iid in zip(df["metric"], df["instance_id"])]
+            out[rid] = df[keep].reset_index(drop=True) if len(df) else df
+    return out
+
+
+def coverage_texts(run: RunInfo, metric: str, n_used: int, n_scored: int) -> tuple[str, str, int]:
+    """(long, short, planned instances) of a cell: the run's own coverage when incomplete, and the instances
+    dropped to compare it with the other models of its task."""
+    cov = coverage(run, metric)
+    planned = cov.instances.planned if cov is not None else n_scored
+    long, short = [], []
+    if cov is not None and not cov.complete:
+        long.append(cov.text())
+        short.append(f"{cov.instances.scored}/{cov.instances.planned}" if cov.instances.scored < cov.instances.planned
+                     else f"{cov.samples.scored}/{cov.samples.planned} samples")
+    if n_used < n_scored:
+        long.append(f"over the {n_used} instances every model of the task has ({n_scored - n_used} of its own dropped)")
+        short.append(f"{n_scored - n_used} dropped")
+    return "; ".join(long), ", ".join(short), planned
+
+
+def metric_table(runs: list[RunInfo], per_instance: dict[str, pd.DataFrame],
+                 comparable: dict[str, pd.DataFrame] | None = None) -> pd.DataFrame:
+    """Per task × model × metric: mean over the task's comparable instances (``comparable_values``) with a 95%
+    bootstrap CI (instances resampled), and its coverage."""
+    comparable = comparable_values(runs, per_instance) if comparable is None else comparable
     rows = []
     for run in runs:
-        df = per_instance[run.run_id]
-        dirs = directions(run, df["metric"].unique())
-        for metric, g in df.groupby("metric", sort=True):
-            est = mean_ci(g["value"].to_numpy())
+        own, df = per_instance[run.run_id], comparable[run.run_id]
+        dirs = directions(run, own["metric"].unique())
+        for metric, g in own.groupby("metric", sort=True):
+            used = df[df["metric"] == metric]["value"].to_numpy()
+            est = mean_ci(used)
+            long, short, planned = coverage_texts(run, metric, len(used), len(g))
             rows.append({"task": run.task, "family": run.family, "model": run.label, "run_id": run.run_id,
-                         "metric": metric, "higher_is_better": dirs[metric], **est.as_dict()})
+                         "metric": metric, "higher_is_better": dirs[metric], **est.as_dict(), "n_scored": len(g),
+                         "n_planned": planned, "dropped": len(g) - len(used), "coverage": long,
+                         "coverage_short": short})
     return _sorted(pd.DataFrame(rows, columns=METRIC_COLUMNS), ["family", "task", "metric", "model"])
 
 
@@ -116,16 +163,19 @@ def item_table(runs: list[RunInfo], raw_scores: dict[str, pd.DataFrame]) -> pd.D
     return pd.concat(frames, ignore_index=True)[cols] if frames else pd.DataFrame(columns=cols)
 
 
+IMAGE_KEY = ["task", "model", "instance_id", "sample"]  # one image: ratings and scores meet on all four
+
+
 def human_items(ratings: pd.DataFrame, measures: Iterable[str] = MEASURES) -> pd.DataFrame:
-    """Per rated image (run, instance, sample): each measure's mean over its raters."""
+    """Per rated image (task, model, instance, sample): each measure's mean over its raters."""
     cols = [m for m in measures if m in ratings.columns]
-    return ratings.groupby(["run_id", "instance_id", "sample"], as_index=False)[cols].mean()
+    return ratings.astype({"sample": int}).groupby(IMAGE_KEY, as_index=False)[cols].mean()
 
 
 def joined_items(items: pd.DataFrame, human: pd.DataFrame) -> pd.DataFrame:
-    """Metric values beside the human ratings of the same image (images rated and scored only)."""
-    keyed = human.astype({"sample": int})
-    return items.astype({"sample": int}).merge(keyed, on=["run_id", "instance_id", "sample"], how="inner")
+    """Metric values beside the human ratings of the same image (images rated and scored only), matched on
+    the image model too, so no model's scores meet another model's ratings."""
+    return items.astype({"sample": int}).merge(human.astype({"sample": int}), on=IMAGE_KEY, how="inner")
 
 
 def correlation_table(joined: pd.DataFrame, measures: Iterable[str] = MEASURES, seed: int = 0) -> pd.DataFrame:

@@ -52,12 +52,13 @@ def _ref_media(root: Optional[DataRoot], rel: str, media: dict[str, MediaFile]) 
     return f"{MEDIA}/{dest}"
 
 
-def _ratings_by_image(ratings: Optional[pd.DataFrame]) -> dict[tuple[str, str, int], list[dict]]:
-    out: dict[tuple[str, str, int], list[dict]] = {}
+def _ratings_by_image(ratings: Optional[pd.DataFrame]) -> dict[tuple[str, str, str, int], list[dict]]:
+    """Ratings by image: (task, model, instance, sample), the model as the report names it."""
+    out: dict[tuple[str, str, str, int], list[dict]] = {}
     if ratings is None or ratings.empty:
         return out
     for r in ratings.itertuples():
-        out.setdefault((r.run_id, r.instance_id, int(r.sample)), []).append(
+        out.setdefault((r.task, r.model, r.instance_id, int(r.sample)), []).append(
             {"rater": r.rater, "SC": float(r.SC), "PQ": float(r.PQ), "O": float(r.O)})
     return out
 
@@ -101,7 +102,7 @@ def sample_records(runs: list[RunInfo], raw: dict[str, pd.DataFrame], ratings: O
                             "instance_id": g.instance_id, "sample": g.sample, "text": ins.text,
                             "target": ins.target_prompt, "references": refs_of[inst.id], "image": image,
                             "error": g.error, "scores": per_metric,
-                            "ratings": rated.get((run.run_id, g.instance_id, g.sample), [])})
+                            "ratings": rated.get((run.task, run.label, g.instance_id, g.sample), [])})
     return records, list(media.values())
 
 

@@ -39,14 +39,16 @@ def results_document(report: Report) -> dict:
                    "headline": records(report.headline), "extractors": report.extractors,
                    "tiny_extractors": bool(report.tiny_runs), "warnings": report.warnings,
                    "judge": {name: records(df) for name, df in report.judge.items()} or None,
-                   "scaling": records(report.scaling), "recipes": records(report.recipes)})
+                   "scaling": records(report.scaling), "recipes": records(report.recipes),
+                   "leaderboard": records(report.leaderboard)})
 
 
 # -- writing --------------------------------------------------------------------------------------------
 def tables(report: Report) -> dict[str, pd.DataFrame]:
     """The tables written as CSV and parquet (empty ones are skipped)."""
     out = {"runs": pd.DataFrame(report.runs), "metrics": report.metrics, "set_metrics": report.set_metrics,
-           "items": report.items, "headline": report.headline, "scaling": report.scaling, "recipes": report.recipes}
+           "items": report.items, "headline": report.headline, "scaling": report.scaling, "recipes": report.recipes,
+           "leaderboard": report.leaderboard}
     if report.human is not None:
         out.update({"human": report.human, "table4": table4_long(report.table4), "agreement": report.agreement,
                     "correlations": report.correlations, "model_correlations": report.model_correlations})

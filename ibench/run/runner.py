@@ -18,7 +18,7 @@ from PIL import Image
 from ibench import __version__
 from ibench.core.instance import Instance
 from ibench.core.jsonio import remove_stray_temps
-from ibench.core.manifest import Identity, Manifest
+from ibench.core.manifest import Identity, Manifest, ScalingPoint
 from ibench.core.paths import DataRoot
 from ibench.core.rundir import Generation, RunStore
 from ibench.core.taskspec import TaskSpec
@@ -116,7 +116,7 @@ def plan(spec: TaskSpec, model: ModelAdapter, root: DataRoot, opts: GenerateOpti
         store.create(Manifest(run_id=store.path.name, identity=ident, family=spec.family,
                               created=datetime.now(timezone.utc).isoformat(), data_root=str(root.root),
                               derived_dir=str(root.derived_dir), environment=environment(),
-                              model_defaults=type(model).default_settings()))
+                              model_defaults=type(model).default_settings(), scaling=ScalingPoint.of(spec)))
         store.add_instances(instances)
         done = {g.key for g in store.intact_generations()}
     except OSError as exc:

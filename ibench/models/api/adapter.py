@@ -23,6 +23,7 @@ from typing import Any, ClassVar, Literal, Optional
 from PIL import Image
 from pydantic import Field
 
+from ibench.core import deprecations
 from ibench.core.paths import cache_dir
 from ibench.core.vocabulary import ALL_CAPABILITIES
 from ibench.errors import IbenchError
@@ -41,7 +42,7 @@ class APISettings(AdapterSettings):
         "api_key_env"}
 
     provider: Literal["openai", "gemini"] = "openai"
-    model: Optional[str] = None  # default: gpt-image-2 (openai), gemini-2.5-flash-image (gemini)
+    model: Optional[str] = None  # default: gpt-image-2 (openai), gemini-3.1-flash-image (gemini)
     base_url: Optional[str] = None  # a gateway or an OpenAI-compatible server
     size: Optional[str] = None  # openai: "1024x1024", ...; gemini: image_size ("1K", "2K")
     quality: Optional[str] = None  # openai only
@@ -89,6 +90,7 @@ class APIModel(ModelAdapter):
             self.config = self.config.model_copy(update={"model": default_model(self.config.provider)})
             self.options = self.config.model_dump()
         o = self.options
+        deprecations.check(o["model"], f"model 'api' ({o['provider']})")  # a retired model: one line, no request
         provider_cls = PROVIDERS[o["provider"]]
         env = o["api_key_env"] or provider_cls.key_env
         key = os.environ.get(env, "").strip()

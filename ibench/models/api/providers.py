@@ -190,4 +190,5 @@ PROVIDERS: dict[str, type[Provider]] = {"openai": OpenAIProvider, "gemini": Gemi
 
 
 def default_model(provider: str) -> Optional[str]:
-    return {"openai": "gpt-image-2", "gemini": "gemini-2.5-flash-image"}.get(provider)
+    """Models the providers serve today (ibench.models.catalog_data.API_MODELS has the sources)."""
+    return {"openai": "gpt-image-2", "gemini": "gemini-3.1-flash-image"}.get(provider)

@@ -3,13 +3,25 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
-from .gate import CheckResult, MetricCheck
-from .format import fmt, fmt_delta, md_table
+from ibench.report.format import fmt, fmt_delta, md_table
+
+from .check import CheckResult
+from .rule import MetricCheck
 
 STATUS_MARK = {"pass": "ok", "within-noise": "ok (within noise)", "improved": "improved",
-               "regression": "**REGRESSION**", "missing": "**MISSING**", "new": "new", "not-gated": "not gated"}
+               "regression": "**REGRESSION**", "coverage": "**COVERAGE**", "missing": "**MISSING**", "new": "new",
+               "not-gated": "not gated"}
+HEADERS = ["metric", "better", "baseline", "run", "Δ run − baseline [95% CI]", "tolerance", "p (adjusted)", "pairing",
+           "coverage (run vs baseline)", "status"]
+ALIGN = ["l", "c", "r", "r", "r", "r", "r", "l", "r", "l"]
+
+
+def check_row(c: MetricCheck) -> list[str]:
+    """One metric's row of the summary (markdown and the terminal table alike)."""
+    return [c.metric, "↑" if c.higher_is_better else "↓", fmt(c.baseline, 4), fmt(c.current, 4),
+            fmt_delta(c.delta, c.ci_low, c.ci_high, 4), tolerance_text(c), fmt(c.p_adjusted, 3), pairing_text(c),
+            c.coverage_text(), STATUS_MARK[c.status]]
 PROCEDURES = {"holm": "Holm–Bonferroni"}
 
 
@@ -17,30 +29,31 @@ def markdown_summary(result: CheckResult) -> str:
     """The check as markdown: verdict line, one row per metric, then notes."""
     run, base = result.run, result.baseline_run
     failed = result.failed
-    verdict = (f"**FAIL**: {len(failed)} metric(s) regressed or missing: {', '.join(c.metric for c in failed)}"
-               if failed else f"**PASS**: no metric regressed ({len(result.checks)} checked)")
-    rows = [[c.metric, "↑" if c.higher_is_better else "↓", fmt(c.baseline, 4), fmt(c.current, 4),
-             fmt_delta(c.delta, c.ci_low, c.ci_high, 4), tolerance_text(c), fmt(c.p_adjusted, 3), pairing_text(c),
-             STATUS_MARK[c.status]] for c in result.checks]
+    verdict = (f"**FAIL**: {len(failed)} metric(s) regressed, lost coverage or missing: {failed_list(failed)}"
+               if failed else f"**PASS**: no metric regressed or lost coverage ({len(result.checks)} checked)")
     lines = [f"## ibench check: `{run['run_id']}` vs baseline `{base.get('run_id', '?')}`", "", verdict, "",
-             md_table(["metric", "better", "baseline", "run", "Δ run − baseline [95% CI]", "tolerance",
-                       "p (adjusted)", "pairing", "status"], rows, ["l", "c", "r", "r", "r", "r", "r", "l", "l"])]
+             md_table(HEADERS, [check_row(c) for c in result.checks], ALIGN)]
     details = [f"- `{c.metric}`: {c.message}" for c in result.checks if c.message]
     if details:
         lines += ["", *details]
     if result.notes:
-        lines += ["", "Run identity differs from the baseline:", *[f"- {n}" for n in result.notes]]
+        lines += ["", "Notes (run identity, baseline):", *[f"- {n}" for n in result.notes]]
     lines += ["", f"A metric regresses when it is worse than the baseline by more than its tolerance and its one-sided "
                   f"p-value of \"not worse\" (paired t-test), adjusted over the {len(_family(result))} gated metrics by "
                   f"{PROCEDURES.get(result.procedure, result.procedure)}, is below {result.alpha:g}: an unchanged model "
                   f"fails on any metric with probability at most {result.alpha:g}. Differences are paired over matched "
-                  f"instances; failure_rate is the share of each instance's samples that failed; missing_instances "
-                  f"counts baseline instances the run did not generate."]
+                  f"instances. Coverage counts the baseline's samples with a value that the run lost (a failed "
+                  f"generation, a failed judge verdict, a missing score row, an instance not generated): more than "
+                  f"the coverage tolerance fails the metric."]
     return "\n".join(lines) + "\n"
 
 
+def failed_list(failed: list[MetricCheck]) -> str:
+    return ", ".join(f"{c.metric} (coverage)" if c.status == "coverage" else c.metric for c in failed)
+
+
 def pairing_text(c: MetricCheck) -> str:
-    if c.pairing in ("paired", "count"):
+    if c.pairing == "paired":
         return f"{c.pairing} (n={c.n})"
     return c.pairing
 
@@ -48,7 +61,7 @@ def pairing_text(c: MetricCheck) -> str:
 def tolerance_text(c: MetricCheck) -> str:
     if not c.tolerance:
         return "—"
-    relative = c.tolerance.endswith(("se", "%")) and c.allowed == c.allowed
+    relative = c.tolerance.endswith(("noise", "%")) and c.allowed == c.allowed
     return f"{c.tolerance} = {fmt(c.allowed, 4)}" if relative else c.tolerance
 
 
@@ -72,7 +85,7 @@ def junit_xml(result: CheckResult) -> str:
                              name=c.metric, time="0")
         text = (f"baseline {fmt(c.baseline, 4)}, run {fmt(c.current, 4)}, delta "
                 f"{fmt_delta(c.delta, c.ci_low, c.ci_high, 4)}, tolerance {tolerance_text(c)}, adjusted p "
-                f"{fmt(c.p_adjusted, 3)}, {c.pairing}")
+                f"{fmt(c.p_adjusted, 3)}, {c.pairing}, coverage {c.coverage_text()} {c.unit}")
         if c.failed:
             failure = ET.SubElement(case, "failure", message=f"{c.metric}: {c.status}: {c.message}",
                                     type=c.status)
@@ -84,7 +97,3 @@ def junit_xml(result: CheckResult) -> str:
     ET.indent(suites)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
 
-
-def write_junit(result: CheckResult, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(junit_xml(result))
