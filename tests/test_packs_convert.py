@@ -83,7 +83,7 @@ def test_omnicontext_images_become_numbered_references_and_the_scene_its_own_kin
     assert by["0002"].instruction.text == "Put the cup in [ref#2] next to the lamp in [ref#1]."
     scene = by["0003"].instruction
     assert scene.text.startswith("[ref#1] [ref#2]: ") and by["0003"].meta["unmentioned_images"] == [1, 2]
-    assert [r.kind for r in scene.references] == ["subject", "content"]  # the scene: see omnicontext.SCENE_KIND
+    assert [r.kind for r in scene.references] == ["subject", "scene"]  # the scene image: its own kind
 
 
 def test_gedit_rows_become_source_references_per_language(served, tmp_path):

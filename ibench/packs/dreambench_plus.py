@@ -140,3 +140,15 @@ def aggregate(records: Iterable[Mapping]) -> dict:
     # the printed means are rounded to 3 places before the product is taken (utils/misc.py:90, benchmarking.py:149)
     out["cp_x_pf"] = round(cp, 3) * round(pf, 3) if cp is not None and pf is not None else None
     return out
+
+
+#: The bootstrap resamples samples within each category (the CP table's columns) and relabels a drawn
+#: sample's ``collection_id`` (the anchor keys scores by it).
+STRATA = ("category",)
+UNIT = "collection_id"
+
+
+def headlines(records: list[Mapping]) -> tuple[dict, dict]:
+    """(the leaderboard's numbers: CP, PF, CP x PF; the whole table)."""
+    table = aggregate(records)
+    return {"cp": table["cp"]["mean"], "pf": table["pf"]["mean"], "cp_x_pf": table["cp_x_pf"]}, table

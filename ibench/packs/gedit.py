@@ -104,3 +104,15 @@ def aggregate(records: Iterable[Mapping], language: str = "en") -> dict:
             inter.append(row)
     return {"language": language, "full": _table(full), "intersection": _table(inter), "failed": failed,
             "ignored": ignored}
+
+
+STRATA = ("language", "task_type")  # the bootstrap resamples within each category (and language)
+UNIT = "key"
+
+
+def headlines(records: list[Mapping]) -> tuple[dict, dict]:
+    """(per language, full set and intersection: SC, PQ and O averaged over the 11 categories; the tables)."""
+    tables = {lang: aggregate(records, lang) for lang in sorted({r["language"] for r in records})}
+    values = {f"{lang}/{part}/{k}": t[part][k] for lang, t in tables.items() for part in ("full", "intersection")
+              for k in ("sc", "pq", "o")}
+    return values, tables

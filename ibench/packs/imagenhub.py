@@ -184,3 +184,13 @@ def aggregate(records: Iterable[Mapping]) -> dict:
         sc, pq = by.setdefault(r["subset"], ({}, {}))
         sc[r["uid"]], pq[r["uid"]] = r.get("sc"), r.get("pq")
     return {subset: viescore(sc, pq) for subset, (sc, pq) in sorted(by.items())}
+
+
+STRATA = ("subset",)
+UNIT = "uid"
+
+
+def headlines(records: list[Mapping]) -> tuple[dict, dict]:
+    """(per sub-task VIEScore's SC, PQ and O; the table)."""
+    table = aggregate(records)
+    return {f"{subset}/{k}": row[k] for subset, row in table.items() for k in ("sc", "pq", "o")}, table

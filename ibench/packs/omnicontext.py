@@ -27,9 +27,8 @@ COMMIT = "0f72fa92564d9f8ba76f53fcc3c05aca2372458f"
 DATASET = "OmniGen2/OmniContext"
 SPLIT = "train"  # test_omnicontext_score.py:75
 COLUMNS = ("key", "task_type", "instruction", "instruction_language", "input_images")
-#: The reference kind of a scene image. ibench's vocabulary has no ``scene`` kind yet: ``content`` ("an
-#: image whose content the output keeps") is the nearest; see docs/packs.md for the proposed entry.
-SCENE_KIND = "content"
+#: The reference kind of a scene task's scene image (ibench.core.vocabulary).
+SCENE_KIND = "scene"
 #: How an instruction names input image k: "image 1", "Image 2", "picture 3"; Chinese "图1", "图片2".
 _MENTION = re.compile(r"\b(?:image|picture|photo)\s*#?\s*(\d+)\b|(?:图片|图像|图)\s*(\d+)", re.IGNORECASE)
 
@@ -113,3 +112,14 @@ def aggregate(records: Iterable[Mapping], language: str = "en") -> dict:
     complete = bool(tasks) and all(t is not None for t in tasks.values())
     average = {k: mean(t[k] for t in tasks.values()) for k in ("pf", "sc", "o")} if complete else None
     return {"language": language, "tasks": tasks, "average": average, "failed": failed}
+
+
+STRATA = ("language", "task_type")  # the bootstrap resamples within each task type (and language)
+UNIT = "key"
+
+
+def headlines(records: list[Mapping]) -> tuple[dict, dict]:
+    """(per instruction language PF, SC and O: the mean of task-type means; the tables per language)."""
+    tables = {lang: aggregate(records, lang) for lang in sorted({r["language"] for r in records})}
+    values = {f"{lang}/{k}": (t["average"] or {}).get(k) for lang, t in tables.items() for k in ("pf", "sc", "o")}
+    return values, tables

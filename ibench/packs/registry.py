@@ -3,7 +3,9 @@ docs/packs.md (repo@commit:file:line, hub pages); ``None`` revisions are not pin
 
 from __future__ import annotations
 
-from ibench.errors import unknown
+from dataclasses import dataclass
+
+from ibench.errors import IbenchError, unknown
 
 from . import dreambench_plus, gedit, imagenhub, omnicontext
 from .protocol import VIESCORE_SC
@@ -69,6 +71,7 @@ DREAMBENCH_PLUS = Pack(
                        " constants.py:24, benchmarking.py:69"),
     headline="CP and PF (0-1, mean of 3 GPT-4o runs); CP x PF", family="in_domain",
     aggregate=dreambench_plus.aggregate, convert=dreambench_plus.convert,
+    headlines=dreambench_plus.headlines, strata=dreambench_plus.STRATA, unit=dreambench_plus.UNIT,
     notes=("the anchor samples its judge at temperature 1 with a random seed per call: its three runs differ",
            "data.zip's folder layout is the anchor loader's (images/, captions/); checked on the fake only"),
 )
@@ -85,6 +88,7 @@ OMNICONTEXT = Pack(
                  "VectorSpaceLab/OmniGen2@0f72fa9:omnicontext/openai_util.py:73-79, omnicontext_score.py:17-50"),
     headline="overall O = mean over task types of mean sqrt(PF x SC), 0-10 (English)", family="zero_shot",
     aggregate=omnicontext.aggregate, convert=omnicontext.convert,
+    headlines=omnicontext.headlines, strata=omnicontext.STRATA, unit=omnicontext.UNIT,
     notes=("the anchor's scorer asks PF and SC three times per sample and keeps the last parse (no break in "
            "its retry loop, omnicontext_score.py:20-36); ibench asks once and re-asks only a failed reply",
            "the anchor's judge is the undated alias gpt-4.1: pin a dated snapshot for reproducible numbers"),
@@ -101,6 +105,7 @@ GEDIT_BENCH = Pack(
                  "json_score_list", "stepfun-ai/Step1X-Edit@570eba6:GEdit-Bench/viescore/__init__.py:18-20, :41-95"),
     headline="G_SC, G_PQ, G_O (0-10) on GEdit-Bench-EN, full set and intersection", family="editing",
     aggregate=gedit.aggregate, convert=gedit.convert,
+    headlines=gedit.headlines, strata=gedit.STRATA, unit=gedit.UNIT,
     notes=("the maintainers report GPT-4.1 drift of about 0.1 between runs and month-to-month changes "
            "(stepfun-ai/Step1X-Edit issue #74); Azure's content filter refuses some requests (issue #143)",),
 )
@@ -123,6 +128,7 @@ IMAGENHUB = Pack(
                        " mllm_tools/openai.py:128-137, :175-177"),
     headline="VIEScore O = mean sqrt(SC x PQ) (0-1) per sub-task; human O from the released ratings",
     family="in_domain", aggregate=imagenhub.aggregate, convert=imagenhub.convert,
+    headlines=imagenhub.headlines, strata=imagenhub.STRATA, unit=imagenhub.UNIT,
     subsets={"text_guided_ie": "editing", "subject_driven_ig": "in_domain", "multi_concept_ic": "zero_shot",
              "control_guided_ig": "in_domain", "subject_driven_ie": "editing"},
     notes=("control types other than canny and depth, the mask-guided and the text-to-image sets are not "
@@ -133,7 +139,67 @@ PACKS: dict[str, Pack] = {p.name: p for p in (DREAMBENCH_PLUS, OMNICONTEXT, GEDI
 
 
 def get_pack(name: str) -> Pack:
-    """A pack by name; an unknown name is one line with a did-you-mean."""
+    """A benchmark pack by name; an unknown name is one line with a did-you-mean (over every pack)."""
     if name not in PACKS:
-        raise unknown("pack", name, list(PACKS))
+        entry = lookup(name)
+        raise IbenchError(f"pack {name!r} is a {entry.kind} pack ({entry.title}), not a benchmark: `ibench data fetch "
+                          f"--pack {name}` fetches it, `ibench judge meta --pack {name}` reads it")
     return PACKS[name]
+
+
+# -- one registry of every pack: the benchmarks (here) and the judge-data packs (ibench.data.packs) -------------
+
+BENCHMARK, JUDGE_DATA = "benchmark", "judge-data"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One row of ``ibench list packs``: what ``ibench data fetch --pack NAME`` fetches."""
+
+    name: str
+    kind: str  # benchmark (a test set to generate and judge) | judge-data (released ratings and judge verdicts)
+    title: str
+    source: str
+    revision: str
+    size: str
+    licence: str
+    judge: str
+
+    def row(self) -> dict:
+        return dict(vars(self))
+
+
+def _benchmark(p: Pack) -> Entry:
+    j = p.judge
+    judge = (f"{j.model}{f', temperature {j.temperature:g}' if j.temperature is not None else ''}"
+             f"{f', {j.repeats} runs' if j.repeats > 1 else ''}; {'/'.join(q.upper() for q in j.questions)} 0-{j.scale}")
+    return Entry(p.name, BENCHMARK, p.title, f"{p.anchor_repo}@{p.anchor_commit[:7]}", p.revision, p.size,
+                 p.licence, judge)
+
+
+def _judge_data(p) -> Entry:  # noqa: ANN001 - ibench.data.packs.Pack
+    from ibench.data.fetch import read_manifest
+
+    rows = read_manifest(p.manifest())
+    repo, _, rest = p.source.partition("@")
+    return Entry(p.name, JUDGE_DATA, p.about, repo.removeprefix("github.com/"), rest.split()[0][:12],
+                 f"{len(rows)} files, {sum(r.size for r in rows) / 1e6:.1f} MB", p.licence, "(released verdicts)")
+
+
+def entries() -> list[Entry]:
+    """Every pack, benchmarks first; a name used twice is refused (one ``--pack`` option names them all)."""
+    from ibench.data.packs import PACKS as DATA_PACKS
+
+    out = [_benchmark(p) for p in PACKS.values()] + [_judge_data(p) for p in DATA_PACKS.values()]
+    names = [e.name for e in out]
+    if len(set(names)) != len(names):
+        raise IbenchError(f"pack names clash: {sorted({n for n in names if names.count(n) > 1})}")
+    return out
+
+
+def lookup(name: str) -> Entry:
+    """A pack of either kind by name; an unknown name is one line with a did-you-mean over all of them."""
+    found = {e.name: e for e in entries()}
+    if name not in found:
+        raise unknown("pack", name, list(found))
+    return found[name]

@@ -96,6 +96,9 @@ class Pack:
     family: str  # the ibench task family of its instances (each subset's own where ``subsets`` names them)
     aggregate: Callable  # the anchor's aggregation (a pure function on verdict records)
     convert: Callable  # dataset snapshot(s) -> ibench instances
+    headlines: Callable = lambda records: ({}, {})  # records -> (the leaderboard's numbers by name, the tables)
+    strata: tuple[str, ...] = ()  # record fields the anchor averages within (the bootstrap resamples within them)
+    unit: str = ""  # the record field the anchor keys a sample by (relabelled when the bootstrap draws it twice)
     notes: tuple[str, ...] = ()
     subsets: dict[str, str] = field(default_factory=dict)  # subset (``meta.subset``) -> its family: one task each
 
