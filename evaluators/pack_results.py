@@ -91,6 +91,7 @@ class PackResults(_Record):
     model: str  # the image model (the run's)
     anchor: str  # repository@commit of the benchmark's scoring code
     headline: str  # what the headline numbers are
+    order: list[str]  # the headline numbers' names in the benchmark's order (its leading language first)
     published: list[PublishedRow]
     judges: dict[str, PackJudgeResult]
 

@@ -152,6 +152,10 @@ def write_arrow_stream(path: Path, rows: list[dict], features: dict) -> None:
         writer.write_table(table)
 
 
+#: GEdit-Bench's categories besides color_alter and subject-remove (calculate_statistics.py:9-11): one English
+#: row each, so that every category the anchor averages over has a sample.
+GEDIT_OTHER_GROUPS = ("background_change", "material_alter", "motion_change", "ps_human", "style_change", "subject-add",
+                      "subject-replace", "text_change", "tone_transfer")
 IMAGE = {"_type": "Image"}
 TEXT = {"dtype": "string", "_type": "Value"}
 INT = {"dtype": "int64", "_type": "Value"}
@@ -196,6 +200,8 @@ def build_datasets(folder: Path) -> dict[str, Path]:
          "instruction_language": "en", "input_images": [cell(image((10, 200, 10))), cell(image((10, 10, 200)))]},
         {"key": "0003", "task_type": "scene_character", "instruction": "The man stands in the street.",
          "instruction_language": "en", "input_images": [cell(image((90, 90, 0))), cell(image((0, 90, 90)))]},
+        {"key": "0004", "task_type": "single_character", "instruction": "The girl from image 1 rides a bike.",
+         "instruction_language": "en", "input_images": [cell(image((30, 60, 200)))]},
     ], features)
 
     features = {"task_type": TEXT, "key": TEXT, "instruction": TEXT, "instruction_language": TEXT,
@@ -206,7 +212,10 @@ def build_datasets(folder: Path) -> dict[str, Path]:
             for group, key, text, lang, color, inter in (
                 ("color_alter", "a1b2c3", "make the car red", "en", (0, 0, 255), True),
                 ("color_alter", "a1b2c3", "把车变成红色", "cn", (0, 0, 255), True),
-                ("subject-remove", "d4e5f6", "remove the dog", "en", (50, 50, 50), False))]
+                ("subject-remove", "d4e5f6", "remove the dog", "en", (50, 50, 50), False),
+                ("color_alter", "c0ffee", "make the wall blue", "en", (200, 200, 0), False),
+                *((group, f"k{n:02d}", f"edit number {n}", "en", (20 * n, 100, 30), n % 2 == 0)
+                  for n, group in enumerate(GEDIT_OTHER_GROUPS)))]
     write_arrow_stream(gedit / "train" / "data-00000-of-00001.arrow", rows, features)
     (gedit / "train" / "dataset_info.json").write_text(json.dumps({"features": features}))
     (gedit / "train" / "state.json").write_text(json.dumps({"_data_files": [{"filename": "data-00000-of-00001.arrow"}]}))

@@ -8,7 +8,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import numpy as np
@@ -17,37 +16,12 @@ import pytest
 from PIL import Image
 from scipy.stats import spearmanr
 
-from loopback import Loopback
+from loopback import FileMirror as Mirror
 
 ORIGIN = "https://raw.githubusercontent.com/stand-in/pack/0123456789abcdef0123456789abcdef01234567/"
 MODELS = ("SDXL", "SD", "DALLE2")
 UIDS = [f"sample_{k}.jpg" for k in range(5)]
 PAIRS = {"0": "A>B", "1": "B>A", "2": "tie", "3": "both_bad", "4": "A>B", "5": "B>A"}
-
-
-class Mirror(Loopback):
-    """Serves files (URL path -> bytes) like raw.githubusercontent.com under a mirror base URL."""
-
-    def __init__(self, files: dict[str, bytes]):
-        self.requests: list[str] = []
-        state = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args) -> None:
-                pass
-
-            def do_GET(self) -> None:  # noqa: N802
-                state.requests.append(self.path)
-                body = files.get(self.path)
-                if body is None:
-                    self.send_error(404)
-                    return
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        super().__init__(Handler)
 
 
 def png(color: tuple[int, int, int]) -> bytes:

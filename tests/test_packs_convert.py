@@ -89,7 +89,7 @@ def test_omnicontext_images_become_numbered_references_and_the_scene_its_own_kin
 def test_gedit_rows_become_source_references_per_language(served, tmp_path):
     done, _ = fetch_and_convert(get_pack("gedit_bench"), served, tmp_path)
     check_instances(done, tmp_path)
-    assert sorted(i.meta["language"] for i in done.instances) == ["cn", "en", "en"]
+    assert sorted(i.meta["language"] for i in done.instances) == ["cn"] + ["en"] * 12
     cn = next(i for i in done.instances if i.meta["language"] == "cn")
     assert cn.instruction.text == "Edit [ref#1]: 把车变成红色" and cn.instruction.references[0].kind == "source"
     en = next(i for i in done.instances if i.meta["anchor_key"] == "a1b2c3" and i.meta["language"] == "en")
@@ -134,7 +134,7 @@ def test_an_unpinned_dataset_records_the_commit_main_resolved_to(served, tmp_pat
 
 def test_every_pack_converts_from_the_fake_hub(served, tmp_path):
     counts = {name: len(fetch_and_convert(pack, served, tmp_path / name)[0].instances) for name, pack in PACKS.items()}
-    assert counts == {"dreambench_plus": 27, "omnicontext": 3, "gedit_bench": 3, "imagenhub": 5}
+    assert counts == {"dreambench_plus": 27, "omnicontext": 4, "gedit_bench": 13, "imagenhub": 5}
 
 
 def test_fetched_instances_are_written_and_read_back_as_task_instances(served, tmp_path):

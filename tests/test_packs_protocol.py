@@ -5,41 +5,15 @@ and the cost estimate."""
 from __future__ import annotations
 
 import hashlib
-from http.server import BaseHTTPRequestHandler
 
 import pytest
 
 from ibench.errors import IbenchError
 from ibench.packs import PACKS, AnchorFile, anchor_files, cost, get_pack, protocol
-from loopback import Loopback
+from loopback import FileMirror as Mirror
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 PROMPTS = b'_context_no_delimit = """Judge the image."""\nRULE = "Rate <instruction> 0-10"\nraise SystemExit(3)\n'
-
-
-class Mirror(Loopback):
-    """Serves ``files`` (URL path -> bytes) like raw.githubusercontent.com under a mirror base URL."""
-
-    def __init__(self, files: dict[str, bytes]):
-        self.files, self.requests = files, []
-        state = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args) -> None:
-                pass
-
-            def do_GET(self) -> None:  # noqa: N802
-                state.requests.append(self.path)
-                body = state.files.get(self.path)
-                if body is None:
-                    self.send_error(404)
-                    return
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        super().__init__(Handler)
 
 
 def pin_for(data: bytes, path: str = "bench/prompts.py") -> AnchorFile:

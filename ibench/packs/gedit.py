@@ -112,7 +112,11 @@ UNIT = "key"
 
 def headlines(records: list[Mapping]) -> tuple[dict, dict]:
     """(per language, full set and intersection: SC, PQ and O averaged over the 11 categories; the tables)."""
-    tables = {lang: aggregate(records, lang) for lang in sorted({r["language"] for r in records})}
+    tables = {lang: aggregate(records, lang) for lang in sorted({r["language"] for r in records}, key=_english_first)}
     values = {f"{lang}/{part}/{k}": t[part][k] for lang, t in tables.items() for part in ("full", "intersection")
               for k in ("sc", "pq", "o")}
     return values, tables
+
+
+def _english_first(language: str) -> tuple[bool, str]:
+    return language != "en", language  # the anchor's default language leads

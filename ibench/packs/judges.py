@@ -5,7 +5,10 @@
 model pinned to its dated snapshot where the anchor sends an undated alias, its temperature (none sent
 where the anchor sends none) and token limit. Any other config (``qwen2.5-vl-7b``, ``vllm``, ``tiny``, a
 file) keeps its backend, model and images but asks as the anchor asks: generated replies (the anchor's
-reply format, never ibench's logprob reading), the anchor's token limit, DreamBench++'s temperature 1.
+reply format, never ibench's logprob reading), DreamBench++'s temperature 1; an API server gets the anchor's
+token limit, an in-process model its config's ``max_new_tokens`` (at least 1024 for a logprob-mode config,
+which never needed a reply length: the anchors' rubrics ask for an analysis before the score). A greedy judge
+is not re-asked: it would answer the same.
 
 A judge is *comparable* with a published row when its model is the one that row's judge names and its
 prompts are the anchor's pinned files (they always are here); ``comparable_with`` lists those rows' judges.
@@ -72,10 +75,10 @@ def judge_config(pack: Pack, source: Union[str, Path, None]):
     samples = bool(temperature) or (api and temperature is None)
     if api:  # a server: the anchor's limit (only what is generated is paid for)
         tokens = max(base.max_new_tokens, pack.judge.max_tokens or DEFAULT_MAX_TOKENS)
-    elif (base.revision or "").startswith("tiny-"):  # the built-in tiny random judge: noise, kept short
-        tokens = base.max_new_tokens
-    else:  # in process: enough for the rubric's analysis, then the score
+    elif base.mode == "logprob":  # a config that never set a reply length (the presets): room for the analysis
         tokens = max(base.max_new_tokens, IN_PROCESS_MAX_TOKENS)
+    else:  # a generate-mode config: its own max_new_tokens
+        tokens = base.max_new_tokens
     update = {"mode": "generate", "temperature": temperature, "max_new_tokens": tokens,
               "max_retries": base.max_retries if samples else 0}  # greedy: asking again gives the same reply
     return base.model_copy(update=update), False

@@ -11,6 +11,7 @@ relabelled (``Pack.unit``) so that aggregations keyed by sample count it twice.
 from __future__ import annotations
 
 import math
+import os
 from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
@@ -96,7 +97,9 @@ def score_pack_run(run_dir: Union[str, Path], judge_config=None, max_calls: Opti
                    resamples: int = RESAMPLES, seed: int = 0, progress: bool = True,
                    base_url: Optional[str] = None):
     """Judge a pack run with ``judge_config`` (``anchor``: the benchmark's own judge) as the benchmark's code
-    does, aggregate as it does, and add this judge's entry to the run's ``pack.json``; returns the results."""
+    does, aggregate as it does, and add this judge's entry to the run's ``pack.json``; returns the results.
+    The prompt files come from their pinned URLs, or from ``base_url`` / ``$IBENCH_MIRROR`` (a mirror of
+    raw.githubusercontent.com, as ``ibench data fetch --base-url``)."""
     from ibench.evaluators.judge.engine import Judge
     from ibench.evaluators.pack_results import (PackEstimate, PackJudgeResult, PackResults, PublishedRow,
                                                 load_pack_results, write_pack_results)
@@ -105,7 +108,7 @@ def score_pack_run(run_dir: Union[str, Path], judge_config=None, max_calls: Opti
     manifest = store.manifest()
     pack, subset = pack_of_task(manifest.identity.task)
     config, official = judges.judge_config(pack, judge_config)
-    texts = anchor_texts(pack, base_url)  # before any call: a missing or changed prompt file stops here
+    texts = anchor_texts(pack, base_url or os.environ.get("IBENCH_MIRROR"))  # a missing or changed prompt file stops here
     with store.lock("run"):
         instances = store.instances()
         gens = {g.key: g for g in store.generations() if g.sample == JUDGED_SAMPLE}
@@ -130,7 +133,7 @@ def score_pack_run(run_dir: Union[str, Path], judge_config=None, max_calls: Opti
         by_id = {i.id: i for i in instances}
         recs = records(pack, by_id, queries, verdicts)
         values, table = pack.headlines(recs)
-        ci = bootstrap(pack, recs, sorted(values), resamples, seed)
+        ci = bootstrap(pack, recs, list(values), resamples, seed)
         coverage = _coverage(instances, gens, logged)
         record = judge.record(logged)
         scored_n = coverage.samples.scored
@@ -141,13 +144,14 @@ def score_pack_run(run_dir: Union[str, Path], judge_config=None, max_calls: Opti
             prompts=[{"repo": p.repo, "commit": p.commit, "path": p.path, "sha256": p.sha256} for p in pack.judge.prompts],
             repeats=pack.judge.repeats,
             headline={n: PackEstimate(value=_num(values[n]), ci_low=ci[n][0], ci_high=ci[n][1], n=scored_n)
-                      for n in sorted(values)},
+                      for n in values},
             table=table, verdicts=_counts(logged), coverage=coverage, resamples=resamples,
             scored_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
         previous = load_pack_results(store.path)
         results = PackResults(
             pack=pack.name, title=pack.title, subset=subset, task=manifest.identity.task, run_id=manifest.run_id,
             model=manifest.identity.model, anchor=f"{pack.anchor_repo}@{pack.anchor_commit}", headline=pack.headline,
+            order=list(values),
             published=[PublishedRow(**{**r, "value": float(r["value"])}) for r in pack.published()
                        if subset is None or r["subset"].split("/")[0] in (subset, "all")],
             judges={**(previous.judges if previous is not None else {}), judge.id: entry})
