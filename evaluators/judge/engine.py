@@ -120,16 +120,16 @@ class Judge:
                 calls[q.key].append(reply.usage())
                 record, problem = self._interpret(q, reply, calls[q.key])
                 if problem and attempt < self.config.max_retries:
-                    retry.append(self._again(q, reply, problem, attempt))
+                    retry.append(self._again(q, reply, problem))
                 else:
                     done[q.key] = record
             active = retry
         return done
 
-    def _again(self, q: Query, reply: Reply, problem: str, attempt: int) -> Query:
+    def _again(self, q: Query, reply: Reply, problem: str) -> Query:
         """The question asked again after an unreadable reply: with a correction, or as it was (another seed)."""
         if q.retry == "repeat":
-            return dataclasses.replace(q, seed=(self.config.seed if q.seed is None else q.seed) + 1000 * (attempt + 1))
+            return dataclasses.replace(q, seed=(self.config.seed if q.seed is None else q.seed) + 1000)
         messages = [*q.messages, {"role": "assistant", "content": reply.text or ""},
                     {"role": "user", "content": self.builder.correction(problem)}]
         return dataclasses.replace(q, messages=messages)

@@ -34,13 +34,13 @@ SNAPSHOTS = {"gpt-4.1": "gpt-4.1-2025-04-14"}
 #: https://platform.openai.com/docs/models/gpt-4o) is what that leaves.
 DEFAULT_MAX_TOKENS = 4096
 IN_PROCESS_MAX_TOKENS = 1024
-#: The published rows' judge labels (``published/<pack>.csv``, column ``judge``) -> the model ids that are that judge.
+#: The published rows' judge labels (``published/<pack>.csv``, column ``judge``) -> the model ids that are that judge
+#: (a label not here, e.g. VIEScore's Gemini of unrecorded version, is no model ibench can call: never comparable).
 PUBLISHED_JUDGES: dict[str, tuple[str, ...]] = {
     "gpt-4o-2024-05-13 x3": ("gpt-4o-2024-05-13",),
     "gpt-4o-2024-05-13": ("gpt-4o-2024-05-13",),
     "gpt-4.1": ("gpt-4.1", "gpt-4.1-2025-04-14"),
     "Qwen2.5-VL-72B": ("Qwen/Qwen2.5-VL-72B-Instruct", "Qwen2.5-VL-72B-Instruct"),
-    "gemini-pro-vision (VIEScore 0-shot)": ("gemini-pro-vision", "gemini-1.0-pro-vision"),
 }
 
 
