@@ -170,3 +170,19 @@ def test_a_shard_without_the_anchors_column_or_with_a_broken_image_is_one_line(t
         rows.split_files(tmp_path, "eval")
     with pytest.raises(IbenchError, match="row 1: the image bytes do not decode"):
         rows.save_image(b"not an image", tmp_path, "x", "row 1")
+
+
+def test_a_fetched_pack_is_read_offline_and_an_unpinned_one_refetched_online(served, tmp_path, monkeypatch):
+    from ibench.packs.fetch import fetch_pack
+
+    fake, cache = served
+    pack = get_pack("omnicontext")  # unpinned: main is resolved and recorded
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    first = fetch_pack(pack, tmp_path, endpoint=fake.url, cache_dir=cache)
+    assert first.downloaded and first.instances == 4 and first.files[0].name == "instances.jsonl"
+    assert json.loads((tmp_path / "packs" / "omnicontext" / "SOURCE.json").read_text())["datasets"][0]["pinned"] is False
+    again = fetch_pack(pack, tmp_path, endpoint=fake.url, cache_dir=cache)
+    assert again.downloaded  # online, an unpinned dataset is asked for again: its main may have moved
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    offline = fetch_pack(pack, tmp_path, endpoint="http://127.0.0.1:9", cache_dir=cache)
+    assert not offline.downloaded and offline.instances == 4

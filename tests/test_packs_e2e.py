@@ -5,7 +5,6 @@ mirror at the pinned commit) and with the tiny in-process judge -> ``ibench repo
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import json
 
@@ -125,7 +124,7 @@ def recomputed(pack, run) -> tuple[dict, dict]:
 def test_dreambench_plus_end_to_end(world, cli, tmp_path, monkeypatch):
     pack, openai = world("dreambench_plus", AnchorJudge(refuse=("a kitten in the snow",), garble=("a kitten on a beach",)))
     got = end_to_end(cli, tmp_path, monkeypatch, "dreambench_plus", "--limit", 4)
-    (run,), = [got["runs"]]
+    (run,) = got["runs"]
     values, official = recomputed(pack, run)
     assert official["comparable_with"] == ["gpt-4o-2024-05-13 x3"] and official["repeats"] == 3
     for name in ("cp", "pf", "cp_x_pf"):
@@ -154,7 +153,7 @@ def test_dreambench_plus_end_to_end(world, cli, tmp_path, monkeypatch):
 def test_omnicontext_end_to_end(world, cli, tmp_path, monkeypatch):
     pack, openai = world("omnicontext", AnchorJudge(refuse=("The woman from image 1 reads",)))
     got = end_to_end(cli, tmp_path, monkeypatch, "omnicontext")
-    (run,), = [got["runs"]]
+    (run,) = got["runs"]
     values, official = recomputed(pack, run)
     assert official["headline"]["en/o"]["value"] == pytest.approx(values["en/o"]) and values["en/o"] is not None
     assert official["verdicts"]["failures"] == {"content_filter": 2}  # PF and SC both show the instruction
@@ -172,7 +171,7 @@ def test_omnicontext_end_to_end(world, cli, tmp_path, monkeypatch):
 def test_gedit_bench_end_to_end(world, cli, tmp_path, monkeypatch):
     pack, openai = world("gedit_bench", AnchorJudge(refuse=("make the car red",)))
     got = end_to_end(cli, tmp_path, monkeypatch, "gedit_bench")
-    (run,), = [got["runs"]]
+    (run,) = got["runs"]
     values, official = recomputed(pack, run)
     for name in ("en/full/sc", "en/full/pq", "en/full/o"):
         assert official["headline"][name]["value"] == pytest.approx(values[name]) and values[name] is not None
@@ -189,8 +188,14 @@ def test_gedit_bench_end_to_end(world, cli, tmp_path, monkeypatch):
     with FakeOpenAI(AnchorJudge(), model="Qwen/Qwen2.5-VL-72B-Instruct") as server:
         config = {**yaml.safe_load(presets()["vllm"].read_text()), "base_url": server.url}
         (tmp_path / "vllm.yaml").write_text(yaml.safe_dump(config))
-        code, out, err = cli("score", run, "--judge-config", tmp_path / "vllm.yaml")
-        assert code == 0, err
+        code, out, err = cli("score", run, "--judge-config", tmp_path / "vllm.yaml", "--judge-max-calls", 5)
+        assert code == 0 and len(server.requests) == 5, err  # the budget: the rest is not asked, and not a failure
+        budgeted = next(j for j in json.loads((run / "pack.json").read_text())["judges"].values()
+                        if j["model"] == "Qwen/Qwen2.5-VL-72B-Instruct")
+        assert budgeted["verdicts"]["pending"] == 26 - 5 and budgeted["verdicts"]["failed"] == 0
+        assert budgeted["coverage"]["reasons"] == {"judge: not asked (--judge-max-calls)": 13 - 2}
+        code, out, err = cli("score", run, "--judge-config", tmp_path / "vllm.yaml")  # resumes: asks only the rest
+        assert code == 0 and len(server.requests) == 26, err
         assert all(r["body"]["temperature"] == 0.0 for r in server.requests)  # an open judge: greedy, reproducible
     open_judge = next(j for j in json.loads((run / "pack.json").read_text())["judges"].values()
                       if j["model"] == "Qwen/Qwen2.5-VL-72B-Instruct")
@@ -208,7 +213,7 @@ def test_imagenhub_end_to_end(world, cli, tmp_path, monkeypatch):
     assert tie["verdicts"]["failures"] == {"content_filter": 1} and tie["headline"]["text_guided_ie/o"]["value"] is None
     for subset in ("subject_driven_ig", "multi_concept_ic", "control_guided_ig", "subject_driven_ie"):
         run = next(r for r in got["runs"] if r.name.startswith(f"pack_imagenhub_{subset}-"))
-        values, official = recomputed(dataclasses.replace(pack), run)
+        values, official = recomputed(pack, run)
         assert official["headline"][f"{subset}/o"]["value"] == pytest.approx(values[f"{subset}/o"])
         assert 0 <= values[f"{subset}/o"] <= 1 and official["comparable_with"] == []
     bodies = [r["body"] for r in openai.requests]

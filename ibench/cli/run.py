@@ -171,8 +171,9 @@ def run(task: Optional[list[str]] = SuiteTaskOpt, family: Optional[list[str]] = 
                 score_stage(store, extractor_config, kind_options(judge_config, judge_max_calls), limit=limit,
                             samples=samples, device=scorer_device)
             except IbenchError as exc:
+                how = "--judge-config anchor|PRESET|FILE" if pack else "--extractor-config FILE, or `tiny`"
                 raise IbenchError(f"{exc} [scoring failed; the images are kept in {store.path}: score them later "
-                                  f"with `ibench score {store.path}` (--extractor-config FILE, or `tiny`)]") from None
+                                  f"with `ibench score {store.path}` ({how})]") from None
 
     with ExitStack() as held:  # each run's lock, from its generation through its scoring
         _suite(task, family, model, model_arg, model_config, data_dir,

@@ -5,7 +5,8 @@ The hub's files go to the Hugging Face cache (``HF_HUB_CACHE``/``HF_HOME``, resu
 (``hub.download``); ``<root>/packs/<pack>/`` then holds the reference images, ``instances[-<subset>].jsonl``
 (what ``ibench run --pack`` reads, no network), ``SOURCE.json`` (each dataset's commit and how each file was
 verified) and ``skipped.jsonl`` (rows the conversion could not use, with the reason). A pack already
-fetched at the same commits is not downloaded again.
+fetched at its pinned commits is not downloaded again (an unpinned dataset: again while the hub answers,
+as its main may have moved; offline, the first fetch stands).
 """
 
 from __future__ import annotations
@@ -36,24 +37,29 @@ def pack_folder(root: Path, pack: Pack) -> Path:
     return Path(root) / PACKS_DIR / pack.name
 
 
-def _already(root: Path, pack: Pack) -> bool:
-    """Fetched before at every pinned revision (an unpinned dataset is fetched again: main may have moved)."""
+def _already(root: Path, pack: Pack, offline: bool) -> bool:
+    """Fetched before at every pinned revision. An unpinned dataset is fetched again while the hub answers
+    (its main may have moved); offline, the commit recorded at the first fetch stands."""
     source = pack_folder(root, pack) / "SOURCE.json"
-    if not source.is_file() or any(d.revision is None for d in pack.datasets):
+    if not source.is_file():
         return False
     try:
         done = {d["repo"]: d["commit"] for d in read_json(source, "pack source record")["datasets"]}
     except (IbenchError, KeyError, TypeError):
         return False
     wanted = [tasks.instances_path(root, pack, s) for s in (pack.subsets or [None])]
-    return all(done.get(d.repo) == d.revision for d in pack.datasets) and any(p.is_file() for p in wanted)
+    same = all(done.get(d.repo) == d.revision or (d.revision is None and offline and d.repo in done)
+               for d in pack.datasets)
+    return same and any(p.is_file() for p in wanted)
 
 
 def fetch_pack(pack: Pack, root: Path, endpoint: Optional[str] = None, cache_dir: Optional[Path] = None,
                force: bool = False) -> Fetched:
     """Download, verify and convert ``pack`` into the data root ``root``."""
+    from ibench.weights import offline
+
     root = Path(root).expanduser()
-    if not force and _already(root, pack):
+    if not force and _already(root, pack, offline()):
         files = [p for p in (tasks.instances_path(root, pack, s) for s in (pack.subsets or [None])) if p.is_file()]
         count = sum(sum(1 for line in p.read_text(encoding="utf-8").splitlines() if line.strip()) for p in files)
         return Fetched(pack.name, count, 0, files, False)

@@ -66,8 +66,9 @@ class Asker:
         out = []
         for m in messages:
             if isinstance(m["content"], list):
-                parts = [{**p, "sha256": self.sha(p["path"]), "format": "jpeg", **({"detail": detail} if detail else {})}
-                         if p["type"] == "image" else p for p in m["content"]]
+                extra = {"format": "jpeg", **({"detail": detail} if detail else {})}
+                parts = [{**p, "sha256": self.sha(p["path"]), **extra} if p["type"] == "image" else p
+                         for p in m["content"]]
                 m = {**m, "content": parts}
             out.append(m)
         return out
@@ -153,7 +154,8 @@ def _imagenhub(a: Asker, out: Output) -> list:
     for q in ("sc", "pq"):
         count = protocol.VIESCORE_SC_COUNT.get(subset, 2) if q == "sc" else 2
         parse = functools.partial(protocol.parse_json_score_list, top=10, count=count)
-        asked.append(a.query(out, q, protocol.viescore_messages(a.texts, subset, q, fill, inputs, str(out.path)), parse))
+        messages = protocol.viescore_messages(a.texts, subset, q, fill, inputs, str(out.path))
+        asked.append(a.query(out, q, messages, parse))
     return asked
 
 

@@ -172,7 +172,8 @@ class Entry:
 def _benchmark(p: Pack) -> Entry:
     j = p.judge
     judge = (f"{j.model}{f', temperature {j.temperature:g}' if j.temperature is not None else ''}"
-             f"{f', {j.repeats} runs' if j.repeats > 1 else ''}; {'/'.join(q.upper() for q in j.questions)} 0-{j.scale}")
+             f"{f', {j.repeats} runs' if j.repeats > 1 else ''}; "
+             f"{'/'.join(q.upper() for q in j.questions)} 0-{j.scale}")
     return Entry(p.name, BENCHMARK, p.title, f"{p.anchor_repo}@{p.anchor_commit[:7]}", p.revision, p.size,
                  p.licence, judge)
 
