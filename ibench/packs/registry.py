@@ -126,7 +126,7 @@ IMAGENHUB = Pack(
                 calls_per_sample=2, repeats=1, prompts=_viescore_pins(), reply="json_score_list",
                 source="TIGER-AI-Lab/VIEScore@2cbea4e:paper_implementation/run.py:48-110,"
                        " mllm_tools/openai.py:128-137, :175-177"),
-    headline="VIEScore O = mean sqrt(SC x PQ) (0-1) per sub-task; human O from the released ratings",
+    headline="VIEScore SC, PQ and O = mean sqrt(SC x PQ) (0-1) per sub-task",
     family="in_domain", aggregate=imagenhub.aggregate, convert=imagenhub.convert,
     headlines=imagenhub.headlines, strata=imagenhub.STRATA, unit=imagenhub.UNIT,
     subsets={"text_guided_ie": "editing", "subject_driven_ig": "in_domain", "multi_concept_ic": "zero_shot",
