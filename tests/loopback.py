@@ -25,3 +25,29 @@ class Loopback:
         self.httpd.shutdown()
         self.httpd.server_close()
         self.thread.join(5)
+
+
+class FileMirror(Loopback):
+    """Serves files (URL path -> bytes) as raw.githubusercontent.com does, under a mirror base URL (``url``);
+    every GET path is recorded in ``requests``."""
+
+    def __init__(self, files: dict[str, bytes]):
+        self.files, self.requests = files, []
+        state = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:
+                pass
+
+            def do_GET(self) -> None:  # noqa: N802
+                state.requests.append(self.path)
+                body = state.files.get(self.path)
+                if body is None:
+                    self.send_error(404)
+                    return
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        super().__init__(Handler)

@@ -35,8 +35,9 @@ ALLOWED = {
     "ibench.meta": {"ibench.core", "ibench.evaluators", "ibench.human_eval", "ibench.data"} | UTILITIES,
     "ibench.report": {"ibench.core", "ibench.evaluators", "ibench.human_eval", "ibench.meta"} | UTILITIES,
     "ibench.gate": {"ibench.core", "ibench.evaluators", "ibench.report"} | UTILITIES,  # baseline, check, compare
+    "ibench.packs": {"ibench.core", "ibench.data", "ibench.evaluators"} | UTILITIES,  # benchmark packs (issue 23)
     "ibench.cli": {"ibench.core", "ibench.data", "ibench.models", "ibench.run", "ibench.evaluators",
-                   "ibench.human_eval", "ibench.meta", "ibench.report", "ibench.gate"} | UTILITIES,
+                   "ibench.human_eval", "ibench.meta", "ibench.report", "ibench.gate", "ibench.packs"} | UTILITIES,
 }
 MAX_LINES = 400
 

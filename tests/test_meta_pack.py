@@ -8,7 +8,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import numpy as np
@@ -17,37 +16,12 @@ import pytest
 from PIL import Image
 from scipy.stats import spearmanr
 
-from loopback import Loopback
+from loopback import FileMirror as Mirror
 
 ORIGIN = "https://raw.githubusercontent.com/stand-in/pack/0123456789abcdef0123456789abcdef01234567/"
 MODELS = ("SDXL", "SD", "DALLE2")
 UIDS = [f"sample_{k}.jpg" for k in range(5)]
 PAIRS = {"0": "A>B", "1": "B>A", "2": "tie", "3": "both_bad", "4": "A>B", "5": "B>A"}
-
-
-class Mirror(Loopback):
-    """Serves files (URL path -> bytes) like raw.githubusercontent.com under a mirror base URL."""
-
-    def __init__(self, files: dict[str, bytes]):
-        self.requests: list[str] = []
-        state = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args) -> None:
-                pass
-
-            def do_GET(self) -> None:  # noqa: N802
-                state.requests.append(self.path)
-                body = files.get(self.path)
-                if body is None:
-                    self.send_error(404)
-                    return
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        super().__init__(Handler)
 
 
 def png(color: tuple[int, int, int]) -> bytes:
@@ -72,10 +46,10 @@ def stand_in() -> dict[str, bytes]:
     items = []
     for m, model in enumerate(MODELS):
         for k, uid in enumerate(UIDS):
-            files[f"imagenhub/images/{model}/{uid}.png"] = png((50 * k, 90 * m, 30))
+            files[f"viescore/images/{model}/{uid}.png"] = png((50 * k, 90 * m, 30))
             items.append({"task": "txt2img", "model": model, "item": uid, "instruction": f"a red kite number {k}",
                           "output": f"images/{model}/{uid}.png"})
-    files["imagenhub/items.jsonl"] = "".join(json.dumps(i) + "\n" for i in items).encode()
+    files["viescore/items.jsonl"] = "".join(json.dumps(i) + "\n" for i in items).encode()
     pairs = []
     for item, human in PAIRS.items():
         files[f"genaibench/images/{item}/src.png"] = png((10, 10, 10 * int(item)))
@@ -121,15 +95,15 @@ def judged(root: Path, pack: str):  # noqa: ANN201
     return judge.label, queries, verdicts
 
 
-def test_pack_imagenhub_runs_ibench_judge_on_what_raters_saw(fetched, cli, tmp_path):
+def test_pack_viescore_runs_ibench_judge_on_what_raters_saw(fetched, cli, tmp_path):
     root = fetched["root"]
     out = tmp_path / "meta.csv"
-    args = ("judge", "meta", "--pack", "imagenhub", "-d", root, "--judge-config", "tiny", "--resamples", 20,
+    args = ("judge", "meta", "--pack", "viescore", "-d", root, "--judge-config", "tiny", "--resamples", 20,
             "--csv", out, "--format", "md")
     code, stdout, err = cli(*args)
     assert code == 0, err
     assert f"{len(MODELS) * len(UIDS) * 3} questions" in err
-    label, queries, verdicts = judged(root, "imagenhub")
+    label, queries, verdicts = judged(root, "viescore")
     assert all(v["cached"] for v in verdicts.values())
     sc_query = next(q for q in queries if q.question == "sc")
     text = json.dumps(sc_query.messages)
@@ -172,10 +146,12 @@ def test_pack_genaibench_pairwise_accuracy_of_ibench_judge(fetched, cli, tmp_pat
 
 
 def test_pack_errors_are_one_line(fetched, cli, tmp_path):
-    code, _, err = cli("judge", "meta", "--pack", "imagenhub", "-d", tmp_path, "--judge-config", "tiny")
-    assert code == 2 and "items.jsonl not found" in err and "ibench data fetch --pack imagenhub" in err
+    code, _, err = cli("judge", "meta", "--pack", "viescore", "-d", tmp_path, "--judge-config", "tiny")
+    assert code == 2 and "items.jsonl not found" in err and "ibench data fetch --pack viescore" in err
     code, _, err = cli("judge", "meta", "--pack", "nope", "-d", fetched["root"], "--judge-config", "tiny")
-    assert code == 2 and "judge packs are genaibench, imagenhub, mmrb2-edit" in err
+    assert code == 2 and "judge packs are genaibench, mmrb2-edit, viescore" in err
+    code, _, err = cli("judge", "meta", "--pack", "imagenhub", "-d", fetched["root"], "--judge-config", "tiny")
+    assert code == 2 and "is a benchmark pack" in err and "ibench run --pack imagenhub" in err
     code, _, err = cli("data", "fetch", "--pack", "viescor", "-d", tmp_path)
     assert code == 2 and "did you mean 'viescore'" in err
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import os
 import re
 import time
@@ -30,7 +31,7 @@ from pydantic import Field, field_validator
 
 from ibench.errors import IbenchError
 
-from .backend import Backend, BackendSettings, Reply, image_limit_detail, load_image
+from .backend import Backend, BackendSettings, Reply, image_limit_detail, load_image, prepare_image
 from .prompts import Query
 
 CONTENT_FILTER_CODES = ("content_filter", "content_policy_violation", "content_policy", "safety")
@@ -49,6 +50,25 @@ def data_url(path: str, max_side: int) -> str:
     buf = io.BytesIO()
     load_image(Path(path), max_side).save(buf, format="PNG")
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+@lru_cache(maxsize=512)
+def _part_url(part: str, max_side: int) -> str:
+    spec = json.loads(part)
+    fmt = spec.get("format", "png").upper()
+    buf = io.BytesIO()
+    prepare_image(spec, max_side).save(buf, format=fmt)  # JPEG at Pillow's default quality, as the anchors encode
+    return f"data:image/{fmt.lower()};base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def image_part(part: dict, max_side: int) -> dict:
+    """The ``image_url`` part of an image: a PNG data URL, or what an anchor's own judge sends (its
+    preprocessing, ``format: jpeg``, ``detail``; see ``ibench.packs.protocol``)."""
+    if not any(k in part for k in ("preprocess", "format", "detail")):
+        return {"type": "image_url", "image_url": {"url": data_url(part["path"], max_side)}}
+    url = _part_url(json.dumps({k: part[k] for k in ("path", "preprocess", "format") if k in part}, sort_keys=True),
+                    max_side)
+    return {"type": "image_url", "image_url": {"url": url, **({"detail": part["detail"]} if part.get("detail") else {})}}
 
 
 class OpenAISettings(BackendSettings):
@@ -119,8 +139,8 @@ class OpenAIBackend(Backend):
             if isinstance(m["content"], str):
                 out.append({"role": m["role"], "content": m["content"]})
                 continue
-            parts = [{"type": "image_url", "image_url": {"url": data_url(p["path"], self.config.image_max_side)}}
-                     if p["type"] == "image" else {"type": "text", "text": p["text"]} for p in m["content"]]
+            parts = [image_part(p, self.config.image_max_side) if p["type"] == "image"
+                     else {"type": "text", "text": p["text"]} for p in m["content"]]
             out.append({"role": m["role"], "content": parts})
         return out
 
@@ -132,8 +152,10 @@ class OpenAIBackend(Backend):
 
     def _request(self, q: Query) -> dict:
         cfg, own = self.config, self.settings
-        kwargs = {"model": cfg.model, "messages": self._render(q.messages), "temperature": cfg.temperature,
-                  "seed": cfg.seed, "max_completion_tokens": cfg.max_new_tokens}
+        kwargs = {"model": cfg.model, "messages": self._render(q.messages),
+                  "seed": cfg.seed if q.seed is None else q.seed, "max_completion_tokens": cfg.max_new_tokens}
+        if cfg.temperature is not None:  # None: the server's default, as a benchmark's own judge code sends none
+            kwargs["temperature"] = cfg.temperature
         if own.json_mode:
             kwargs["response_format"] = {"type": "json_object"}
         if own.extra_body:

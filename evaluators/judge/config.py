@@ -52,7 +52,7 @@ class JudgeConfig(BaseModel):
     revision: Optional[str] = None
     mode: Literal["generate", "logprob"] = "generate"
     prompts: str = "v1"  # a shipped prompt version or a path to your own prompt YAML
-    temperature: float = Field(default=0.0, ge=0.0, le=2.0)
+    temperature: Optional[float] = Field(default=0.0, ge=0.0, le=2.0)  # None: send none (the API's default)
     seed: int = 0
     max_new_tokens: int = Field(default=256, ge=8)
     image_max_side: int = Field(default=768, ge=16)

@@ -7,7 +7,9 @@ A verdict record (one per question, also the cache's value) is::
      detail, attempts, calls: [{prompt_tokens, completion_tokens, seconds}], probs, mass, served_model,
      fingerprint, judge}
 
-``failed`` never carries a number. ``pending`` means the call budget (``max_calls``) ran out before the
+``failed`` never carries a number. A query with its own reply format (``Query.parse``, a benchmark's judge
+protocol) records the parsed value as ``score`` (a number or a list of sub-scores) and, with
+``retry: repeat``, re-asks an unreadable reply as it was, with another seed, as the benchmark's code does. ``pending`` means the call budget (``max_calls``) ran out before the
 question was asked; it is not a failure and a rerun asks it. Each chunk's finished verdicts are stored
 before the next chunk starts, so an interrupted run loses at most one chunk of calls. A question with
 more images than the backend takes (``Backend.max_images``) fails ``image_limit`` without a call.
@@ -18,6 +20,8 @@ from __future__ import annotations
 
 import dataclasses
 from typing import Iterable, Optional
+
+from ibench.errors import IbenchError
 
 from .backend import Reply, image_limit_detail, make_backend
 from .cache import VerdictCache
@@ -116,13 +120,19 @@ class Judge:
                 calls[q.key].append(reply.usage())
                 record, problem = self._interpret(q, reply, calls[q.key])
                 if problem and attempt < self.config.max_retries:
-                    messages = [*q.messages, {"role": "assistant", "content": reply.text or ""},
-                                {"role": "user", "content": self.builder.correction(problem)}]
-                    retry.append(dataclasses.replace(q, messages=messages))
+                    retry.append(self._again(q, reply, problem))
                 else:
                     done[q.key] = record
             active = retry
         return done
+
+    def _again(self, q: Query, reply: Reply, problem: str) -> Query:
+        """The question asked again after an unreadable reply: with a correction, or as it was (another seed)."""
+        if q.retry == "repeat":
+            return dataclasses.replace(q, seed=(self.config.seed if q.seed is None else q.seed) + 1000)
+        messages = [*q.messages, {"role": "assistant", "content": reply.text or ""},
+                    {"role": "user", "content": self.builder.correction(problem)}]
+        return dataclasses.replace(q, messages=messages)
 
     def _base(self, q: Query, calls: list[dict]) -> dict:
         return {"answer": q.answer, "question": q.question, "score": None, "winner": None, "reasoning": "",
@@ -144,6 +154,14 @@ class Judge:
             return {**rec, "status": "failed", "failure": r.error, "detail": r.detail}, ""
         if r.finish in ("content_filter", "refusal"):
             return {**rec, "status": "failed", "failure": r.finish, "detail": r.detail}, ""
+        if q.parse is not None:
+            if r.probs is not None:
+                raise IbenchError("a question in a benchmark's own reply format needs judge mode generate, not logprob")
+            value, problem = q.parse(r.text or "")
+            if value is None:
+                detail = problem + (" (reply cut at max_new_tokens)" if r.finish == "length" else "")
+                return {**rec, "status": "failed", "failure": "parse", "detail": detail}, problem
+            return {**rec, "status": "ok", "score": value}, ""
         if r.probs is not None:  # logprob mode: the expected score, or the most probable winner
             rec.update(status="ok", probs={k: round(v, 6) for k, v in r.probs.items()}, mass=r.mass)
             if q.answer == "score":

@@ -21,7 +21,7 @@ from pydantic import Field
 from ibench.errors import IbenchError
 from ibench.weights import download_error, offline
 
-from .backend import Backend, BackendSettings, Reply, load_image
+from .backend import Backend, BackendSettings, Reply, prepare_image
 from .parse import CHOICES, answer_prefix
 from .prompts import Query
 
@@ -211,7 +211,7 @@ class TransformersBackend(Backend):
             parts = []
             for p in m["content"]:
                 if p["type"] == "image":
-                    images.append(load_image(Path(p["path"]), self.config.image_max_side))
+                    images.append(prepare_image(p, self.config.image_max_side))
                     parts.append({"type": "image"})
                 else:
                     parts.append({"type": "text", "text": p["text"]})
@@ -272,14 +272,21 @@ class TransformersBackend(Backend):
         from transformers import GenerationConfig
 
         cfg = self.config
+        sampling = bool(cfg.temperature)  # None or 0: greedy
+        seed = [cfg.seed if q.seed is None else q.seed for q in batch]
+        if sampling and len(set(seed)) > 1:  # one seed per generate call: a batch of several is split, order kept
+            out: dict[int, Reply] = {}
+            for s in sorted(set(seed)):
+                mine = [k for k, v in enumerate(seed) if v == s]
+                out.update(zip(mine, self._generate([batch[k] for k in mine])))
+            return [out[k] for k in range(len(batch))]
         inputs = self._inputs(batch, "")
-        sampling = cfg.temperature > 0
         eos = self.model.generation_config.eos_token_id
         gen = GenerationConfig(max_new_tokens=cfg.max_new_tokens, do_sample=sampling,
                                temperature=cfg.temperature if sampling else None, top_p=None, top_k=None,
                                pad_token_id=self.tokenizer.pad_token_id, eos_token_id=eos)
         if sampling:
-            torch.manual_seed(cfg.seed)
+            torch.manual_seed(seed[0])
         with torch.inference_mode():
             out = self.model.generate(**inputs, generation_config=gen)
         new = out[:, inputs["input_ids"].shape[1]:].cpu()

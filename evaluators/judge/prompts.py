@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from string import Template
-from typing import Literal, Optional
+from typing import Any, Callable, Literal, Optional
 
 from ibench.core.instruction import Instruction
 from ibench.core.paths import sha256_file
@@ -93,6 +93,11 @@ class Query:
     question: str  # sc | naturalness | artifacts | pairwise_<aspect>
     condition: str = ""  # the condition text (SC) or aspect (pairwise)
     meta: dict = field(default_factory=dict, compare=False)  # where the answer goes (not part of the key)
+    #: another reply format than ibench's (a benchmark's own, ``ibench.packs.protocol``): reply -> (value, problem);
+    #: the value (a score or a list of sub-scores) is recorded as the verdict's ``score``
+    parse: Optional[Callable[[str], tuple[Any, str]]] = field(default=None, compare=False)
+    retry: Literal["correct", "repeat"] = "correct"  # re-ask an unreadable reply with a correction, or as it was
+    seed: Optional[int] = None  # this question's sampling seed (None: the judge config's)
 
     @property
     def images(self) -> list[Image]:

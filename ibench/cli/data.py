@@ -22,11 +22,14 @@ def fetch(data_dir: Optional[Path] = typer.Option(None, "--data-dir", "-d", envv
                                                       "https://raw.githubusercontent.com/) is appended to it."),
           manifest: Optional[Path] = typer.Option(None, "--manifest", help="TSV of files to fetch "
                                                   "(default: the packaged list of public sources)."),
-          pack: Optional[list[str]] = typer.Option(None, "--pack", help="Fetch a named pack instead (repeatable): "
-                                                   "viescore, genaibench, mmrb2-edit (docs/judge.md)."),
+          pack: Optional[list[str]] = typer.Option(None, "--pack", help="Fetch a named pack instead (repeatable; "
+                                                   "`ibench list packs`): a benchmark's test set (dreambench_plus, "
+                                                   "omnicontext, gedit_bench, imagenhub: docs/packs.md) or released "
+                                                   "ratings and verdicts (viescore, genaibench, mmrb2-edit: docs/judge.md)."),
           retries: int = typer.Option(3, "--retries", min=0, help="Resume attempts per file after a dropped connection.")) -> None:
-    """Download the public sources (DreamBench, StyleDrop, paintings, content photos), or named packs of the
-    anchors' released ratings and judge outputs (--pack), verifying SHA-256.
+    """Download the public sources (DreamBench, StyleDrop, paintings, content photos), or named packs (--pack): a
+    benchmark's test set from the Hugging Face hub at its pinned revision, converted to instances, or the anchors'
+    released ratings and judge outputs, verifying SHA-256.
 
     Rerunning the same command resumes interrupted downloads (HTTP Range) and skips verified files.
     """
@@ -40,8 +43,14 @@ def fetch(data_dir: Optional[Path] = typer.Option(None, "--data-dir", "-d", envv
         raise IbenchError("give --pack or --manifest, not both")
     if pack:
         from ibench.data.packs import get_pack
+        from ibench.packs.registry import BENCHMARK, lookup
 
-        manifests = [(get_pack(name).manifest(), f"pack {name}") for name in pack]
+        kinds = {name: lookup(name).kind for name in pack}  # every name checked before anything downloads
+        for name in [n for n in pack if kinds[n] == BENCHMARK]:
+            from .packs import fetch_benchmark
+
+            typer.echo(fetch_benchmark(name, root))
+        manifests = [(get_pack(name).manifest(), f"pack {name}") for name in pack if kinds[name] != BENCHMARK]
     else:
         manifests = [(manifest, "")]
     for path, what in manifests:

@@ -1,4 +1,4 @@
-"""``ibench list tasks|models|configs``: what is registered, and the catalog of the models' weights."""
+"""``ibench list tasks|models|configs|packs``: what is registered, and the catalog of the models' weights."""
 
 from __future__ import annotations
 
@@ -149,6 +149,15 @@ def _config_row(name: str, path: Path) -> dict:
                         for i in ids.values()],
             "licences": sorted({e.licence for e in entries}),
             "gpu_memory_gb": {p: (vars(f) if f else None) for p, f in memory.items()}}
+
+
+@list_app.command("packs")
+def list_packs(as_json: bool = JsonOpt) -> None:
+    """Benchmark packs (DreamBench++, OmniContext, GEdit-Bench, ImagenHub: source, revision, size, licence, judge)
+    and judge-data packs, for `ibench data fetch --pack NAME` (`--json`; docs/packs.md)."""
+    from .packs import list_packs as show
+
+    show(as_json)
 
 
 def register(app: typer.Typer) -> None:

@@ -27,8 +27,9 @@ CAPTIONS = {"fisher": "tanh(mean(arctanh ρ))", "viescore": "tanh(mean ρ), VIES
 
 def meta(human: Optional[list[str]] = HumanOpt, judge: Optional[list[str]] = JudgeOpt,
          study_name: Optional[str] = typer.Option(None, "--study-name", help="One study of a study:DB (default: all)."),
-         pack: Optional[str] = typer.Option(None, "--pack", help="Run ibench's judge on a fetched pack's items "
-                                                                 "(imagenhub, genaibench, mmrb2-edit) and add its row."),
+         pack: Optional[str] = typer.Option(None, "--pack", help="Run ibench's judge on a fetched judge-data pack's "
+                                                                 "items (viescore: ImagenHub's rated images, genaibench, "
+                                                                 "mmrb2-edit) and add its row."),
          data_dir: Optional[Path] = typer.Option(None, "--data-dir", "-d", envvar="IBENCH_DATA_DIR",
                                                  help="Where `ibench data fetch --pack` put the pack."),
          judge_config: Optional[str] = JudgeConfigOpt, judge_max_calls: Optional[int] = JudgeMaxCallsOpt,
@@ -56,6 +57,10 @@ def meta(human: Optional[list[str]] = HumanOpt, judge: Optional[list[str]] = Jud
     sources, runs = Sources(), []
     if pack:
         from ibench.meta.pack import add_pack
+
+        from .packs import refuse_benchmark_in_meta
+
+        refuse_benchmark_in_meta(pack)
 
         add_pack(sources, pack, data_dir, judge_config, max_calls=judge_max_calls, limit=limit)
     for spec in humans:

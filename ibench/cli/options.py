@@ -49,7 +49,8 @@ ExtractorConfigOpt = typer.Option(None, "--extractor-config", help="Extractor we
 InstancesOpt = typer.Option(None, "--instances", help="JSONL of your own instructions instead of the task's drawn ones.")
 JudgeConfigOpt = typer.Option(None, "--judge-config",
                               help="Judge for judge_* metrics: a YAML file or a preset (qwen2.5-vl-7b, vllm, gpt-6-luna); "
-                                   "default $IBENCH_JUDGE_CONFIG, else qwen2.5-vl-7b. See docs/judge.md.")
+                                   "default $IBENCH_JUDGE_CONFIG, else qwen2.5-vl-7b. See docs/judge.md. A pack run: "
+                                   "also `anchor`, the benchmark's own API judge (docs/packs.md).")
 JudgeMaxCallsOpt = typer.Option(None, "--judge-max-calls", min=0,
                                 help="Stop judging after N new judge calls (rerun to continue; cached verdicts are free).")
 

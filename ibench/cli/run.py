@@ -17,15 +17,18 @@ from .options import (DEFAULT_MODEL, BatchOpt, DataOpt, ExtractorConfigOpt, Fami
                       LimitOpt, ModelArgOpt, ModelConfigOpt, OldDeviceOpt, OutOpt, SamplesOpt, ScoreDeviceOpt, SeedOpt,
                       SuiteModelOpt, SuiteTaskOpt, TaskOpt, check_model_weights, kind_options, load_model, model_class,
                       model_options, score_device)
+from .packs import PackOpt
 from .suite import run_suite, select_tasks, split_names
 
 
 def _suite(tasks: Optional[list[str]], families: Optional[list[str]], models: Optional[list[str]],
            model_arg: Optional[list[str]], model_config: Optional[Path], data_dir: Optional[str], options: dict,
            instances_file: Optional[Path] = None, after_model=lambda stores: None, locks: Optional[ExitStack] = None,
-           scoring: bool = False, extractor_config: Optional[str] = None, judge_config: Optional[str] = None) -> list:
+           scoring: bool = False, extractor_config: Optional[str] = None, judge_config: Optional[str] = None,
+           pack: Optional[str] = None) -> list:
     """Generate every task of the suite with every model (each loaded once); ``options`` are the
-    ``GenerateOptions`` fields from the CLI. Returns the stores this process reported.
+    ``GenerateOptions`` fields from the CLI. Returns the stores this process reported. ``pack``: a benchmark
+    pack's fetched instances (one task per subset) instead of ``tasks``/``families``.
 
     Before anything loads, the local part of ``ibench doctor`` runs (unreleased or gated weights, shutdowns,
     extras, placement against the free GPU memory) and every model's weights (and with ``scoring`` the
@@ -35,12 +38,19 @@ def _suite(tasks: Optional[list[str]], families: Optional[list[str]], models: Op
     from ibench.run import GenerateOptions, generate
     from ibench.run.distributed import is_main_process
 
-    specs = select_tasks(tasks, families)
     models = split_names(models) or [DEFAULT_MODEL]
-    if instances_file and len(specs) > 1:
-        raise IbenchError("--instances gives the instructions of one task: name one --task")
-    root = resolve_data_root(data_dir)
-    given = {s.name: load_instances(instances_file, s, root) for s in specs} if instances_file else {}
+    if pack:
+        if tasks or families or instances_file:
+            raise IbenchError("--pack gives the tasks and their instances: drop --task, --family and --instances")
+        from .packs import pack_tasks
+
+        specs, given, root = pack_tasks(pack, data_dir)
+    else:
+        specs = select_tasks(tasks, families)
+        if instances_file and len(specs) > 1:
+            raise IbenchError("--instances gives the instructions of one task: name one --task")
+        root = resolve_data_root(data_dir)
+        given = {s.name: load_instances(instances_file, s, root) for s in specs} if instances_file else {}
 
     def check(model: str, spec) -> None:  # noqa: ANN001
         cls = model_class(model)
@@ -118,10 +128,11 @@ def generate(task: Optional[list[str]] = SuiteTaskOpt, family: Optional[list[str
              model: Optional[list[str]] = SuiteModelOpt, model_arg: Optional[list[str]] = ModelArgOpt,
              model_config: Optional[Path] = ModelConfigOpt, data_dir: Optional[str] = DataOpt,
              limit: Optional[int] = LimitOpt, samples: Optional[int] = SamplesOpt, seed: int = SeedOpt,
-             out: Path = OutOpt, batch_size: int = BatchOpt, instances_file: Optional[Path] = InstancesOpt) -> None:
+             out: Path = OutOpt, batch_size: int = BatchOpt, instances_file: Optional[Path] = InstancesOpt,
+             pack: Optional[str] = PackOpt) -> None:
     """Build instances and generate images (no scoring). Rerun the same command to resume."""
     _suite(task, family, model, model_arg, model_config, data_dir,
-           dict(out=out, limit=limit, samples=samples, seed=seed, batch_size=batch_size), instances_file)
+           dict(out=out, limit=limit, samples=samples, seed=seed, batch_size=batch_size), instances_file, pack=pack)
 
 
 def run(task: Optional[list[str]] = SuiteTaskOpt, family: Optional[list[str]] = FamilyOpt,
@@ -132,29 +143,43 @@ def run(task: Optional[list[str]] = SuiteTaskOpt, family: Optional[list[str]] = 
         score: bool = typer.Option(True, "--score/--no-score", help="Score the runs after generating."),
         extractor_config: Optional[str] = ExtractorConfigOpt,
         judge_config: Optional[str] = JudgeConfigOpt, judge_max_calls: Optional[int] = JudgeMaxCallsOpt,
-        score_device_: str = ScoreDeviceOpt, device: Optional[str] = OldDeviceOpt) -> None:
+        score_device_: str = ScoreDeviceOpt, device: Optional[str] = OldDeviceOpt,
+        pack: Optional[str] = PackOpt) -> None:
     """Build, generate and score in one go (resumable: rerun the same command).
 
     Suites: --task a,b,... or --task all or --family zero_shot, and several --model values; each model
-    is loaded once for all its tasks and closed before its runs are scored."""
-    if score:  # before any image is made
+    is loaded once for all its tasks and closed before its runs are scored. --pack NAME[:SUBSET]: a
+    benchmark's test set, scored with the benchmark's own judge protocol by --judge-config (`anchor`: its
+    official API judge; default: ibench's default open judge)."""
+    if score and pack:  # a retired or badly configured judge stops here, before any image is made
+        from ibench.packs import get_pack
+        from ibench.packs.judges import judge_config as pack_judge
+
+        pack_judge(get_pack(pack.partition(":")[0]), judge_config)
+    elif score:
         require("eval", "ibench run (scoring)", ", or pass --no-score to generate only")
     scorer_device = score_device(score_device_, device)
 
     def after_model(stores) -> None:  # noqa: ANN001
         for store in stores if score else []:
             try:
+                if pack:
+                    from .packs import score_pack
+
+                    score_pack(store.path, judge_config, judge_max_calls)
+                    continue
                 score_stage(store, extractor_config, kind_options(judge_config, judge_max_calls), limit=limit,
                             samples=samples, device=scorer_device)
             except IbenchError as exc:
+                how = "--judge-config anchor|PRESET|FILE" if pack else "--extractor-config FILE, or `tiny`"
                 raise IbenchError(f"{exc} [scoring failed; the images are kept in {store.path}: score them later "
-                                  f"with `ibench score {store.path}` (--extractor-config FILE, or `tiny`)]") from None
+                                  f"with `ibench score {store.path}` ({how})]") from None
 
     with ExitStack() as held:  # each run's lock, from its generation through its scoring
         _suite(task, family, model, model_arg, model_config, data_dir,
                dict(out=out, limit=limit, samples=samples, seed=seed, batch_size=batch_size), instances_file,
-               after_model, locks=held, scoring=score, extractor_config=extractor_config,
-               judge_config=judge_config if score else None)
+               after_model, locks=held, scoring=score and not pack, extractor_config=extractor_config,
+               judge_config=judge_config if score and not pack else None, pack=pack)
 
 
 def score_stage(store, extractor_config: Optional[str] = None, options: Optional[dict] = None,

@@ -64,8 +64,18 @@ def score(run: Path = typer.Argument(..., help="Run directory (runs/<run_id>).")
           data_dir: Optional[Path] = typer.Option(None, "--data-dir", "-d",
                                                   help="Data root of the references (default: the run's)."),
           judge_config: Optional[str] = JudgeConfigOpt, judge_max_calls: Optional[int] = JudgeMaxCallsOpt) -> None:
-    """Score a run: CLIP-T, DINO, CLIP-I, style, control fidelity, FID/KID, VLM judge; writes scores/ and results.json."""
+    """Score a run: CLIP-T, DINO, CLIP-I, style, control fidelity, FID/KID, VLM judge; writes scores/ and results.json.
+
+    A run of a benchmark pack (`ibench run --pack`) is judged the benchmark's own way instead: --judge-config
+    anchor (its official API judge) or any judge config; each judge's table is added to the run's pack.json
+    (docs/packs.md). --metrics scores it with ibench's metrics too."""
     from ibench.extras import require
+
+    from .packs import is_pack_run, score_pack
+
+    if metrics is None and is_pack_run(run):
+        score_pack(run, judge_config, judge_max_calls)
+        return
 
     require("eval", "ibench score")
     from ibench.evaluators.options import ScoreOptions

@@ -49,10 +49,15 @@ TABLE: dict[str, Shutdown] = {row.model: row for row in [
     *_rows("openai", OPENAI, "2026-10-23", "gpt-image-2.6-sunburst", "gpt-image-1", note="or gpt-image-2.6-flare"),
     *_rows("openai", OPENAI, "2026-12-01", "gpt-image-2.6-sunburst", "gpt-image-1-mini", "gpt-image-1.5",
            "gpt-image-1.5-2025-12-16", "chatgpt-image-latest", note="or gpt-image-2.6-flare"),
-    # OpenAI chat models usable as judges: announced 2026-10-14 (GPT-4 family) and 2026-06-11 (GPT-5)
+    # OpenAI chat models usable as judges: announced 2026-10-14 (GPT-4 family, the aliases with their snapshots)
+    # and 2026-06-11 (GPT-5)
     *_rows("openai", OPENAI, "2027-01-14", "gpt-6-luna", "gpt-4.1-2025-04-14", "gpt-4.1-mini-2025-04-14",
-           "gpt-4o-2024-08-06", "gpt-4o-2024-11-20", "gpt-4o-mini-2024-07-18",
+           "gpt-4o-2024-08-06", "gpt-4o-2024-11-20", "gpt-4o-mini-2024-07-18", "gpt-4.1", "gpt-4o",
            note="judge preset gpt-6-luna"),
+    # gpt-4o-2024-05-13 (DreamBench++'s and VIEScore's judge): "2026-04-22: Legacy GPT model snapshots", shut
+    # 2026-10-23, substitute gpt-5.6-sol as the page listed it on 2026-10-15 (dev.to/importstatic, "Every OpenAI
+    # model shutdown date until January 2027")
+    *_rows("openai", OPENAI, "2026-10-23", "gpt-5.6-sol", "gpt-4o-2024-05-13", note="judge preset gpt-6-luna"),
     *_rows("openai", OPENAI, "2026-12-11", "gpt-6.1-sol", "gpt-5", "gpt-5-2025-08-07"),
     *_rows("openai", OPENAI, "2026-12-11", "gpt-6.1-terra", "gpt-5-mini", "gpt-5-mini-2025-08-07"),
     # Gemini image models

@@ -40,6 +40,8 @@ class RunLayout:
     SCORES = "scores"
     IMAGES = "images"
     JUDGE = "judge"  # judge/<sc|pq>.jsonl: one verdict per question
+    PACK_RESULTS = "pack.json"  # a benchmark pack's table per judge (``ibench.evaluators.pack_results``)
+    PACK_VERDICTS = "pack"  # pack/<judge id>.jsonl: one verdict per question of a benchmark's own judge protocol
     LOCK = ".ibench.lock"  # held by the process that writes the run (``RunStore.lock``)
 
     @staticmethod

@@ -46,6 +46,8 @@ REFERENCE_KINDS: dict[str, KindInfo] = {
                         ("content", "dreambench")),
     "source": KindInfo("the image to edit: the output keeps what the instruction does not change",
                        ("content", "subject"), ("content",), "{caption}", ("content", "dreambench")),
+    "scene": KindInfo("a place or background the output sets its subjects in (OmniContext's scene image)",
+                      ("content",), ("content",), "{caption}", ("content",)),
 }
 #: Sets of real images in a data root that FID/KID can compare outputs with (a task's ``reference_set``).
 REAL_IMAGE_SETS: dict[str, str] = {
@@ -79,7 +81,7 @@ ON_DEMAND_CONTROLS: tuple[str, ...] = ("edge", "mask", "sketch")
 TASK_FAMILIES: dict[str, str] = {"in_domain": "In-domain", "zero_shot": "Zero-shot", "editing": "Editing",
                                  "scaling": "Reference scaling"}
 
-Kind = Literal["subject", "style", "content", "control", "source"]
+Kind = Literal["subject", "style", "content", "control", "source", "scene"]
 Pool = Literal["subject", "same_subject", "styledrop", "classic", "content", "faces", "same_source"]
 Control = Literal["edge", "depth", "mask", "sketch"]
 Family = Literal["in_domain", "zero_shot", "editing", "scaling"]

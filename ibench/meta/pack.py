@@ -3,7 +3,7 @@
 A pack (``ibench data fetch --pack``; ``ibench.data.packs``) holds the people's labels and, for judging,
 ``<root>/<pack>/items.jsonl``: one line per thing the raters saw, with paths relative to the pack folder::
 
-    pointwise (imagenhub): {"task", "model", "item", "sample"?, "instruction", "references"?, "output"}
+    pointwise (viescore: ImagenHub's images): {"task", "model", "item", "sample"?, "instruction", "references"?, "output"}
     pairwise (genaibench, mmrb2-edit): {"task", "item", "instruction", "references"?, "a", "b", "human"?}
 
 ``references``: ``[{"kind": "source"|"subject"|"content"|"style"|"control", "control"?, "caption"?, "images": [...]}]``;
@@ -29,7 +29,7 @@ from ibench.errors import IbenchError
 from . import exact
 from .sources import Sources, Spec, read_human, read_judge
 
-POINTWISE = {"imagenhub"}
+POINTWISE = {"viescore"}  # ImagenHub's rated images, beside VIEScore's ratings and judges (the ``viescore`` pack)
 PAIRWISE = {"genaibench", "mmrb2-edit"}
 SC_CONDITION = "The image follows the instruction"  # ImagenHub's semantic-consistency question, as ibench words it
 PQ_PARTS = ("naturalness", "artifacts")

@@ -9,7 +9,7 @@ from ibench.core.vocabulary import ALL_CAPABILITIES
 from .base import ModelAdapter, Request
 from .settings import AdapterSettings, Count
 
-ORDER = ("subject", "content", "source", "style", "control")
+ORDER = ("subject", "content", "source", "scene", "style", "control")
 
 
 class ReferencesModel(ModelAdapter):

@@ -27,13 +27,17 @@ from .tables import (comparable_values, correlation_table, human_items, item_tab
 
 def scored_runs(paths: Sequence[str | Path]) -> tuple[list[RunInfo], dict, list[str]]:
     """(the scored runs, their score rows, a warning per run left out because it was never scored)."""
+    from ibench.core.rundir import RunLayout
+
     runs, raw, warnings = [], {}, []
     for run in discover_runs(paths):
         try:
             raw[run.run_id] = scores(run)
         except IbenchError as exc:
-            warnings.append(f"left out {run.path}: {one_line(exc)}")
-            continue
+            if not (run.path / RunLayout.PACK_RESULTS).is_file():
+                warnings.append(f"left out {run.path}: {one_line(exc)}")
+                continue
+            raw[run.run_id] = scores(run, empty=True)  # a pack run judged the benchmark's way (pack.json) only
         runs.append(run)
     if not runs:
         raise IbenchError("no scored run to report" + (f" ({warnings[0]})" if len(warnings) == 1 else
@@ -69,6 +73,9 @@ def build_report(paths: Sequence[str | Path], study_db: Optional[str | Path] = N
                     headline=headline_table(metrics, comparable, seed=seed), extractors=extractor_table(records),
                     tiny_runs=tiny_runs(records), warnings=warnings)
     report.scaling, report.recipes = scaling_table(runs, report.metrics), recipe_table(runs)
+    from .packs import pack_tables
+
+    report.packs, report.packs_published = pack_tables(runs)
     if board is not None:
         report.leaderboard, report.leaderboard_note = board, note
     if study_db is not None:

@@ -47,6 +47,8 @@ class Report:
     recipes: pd.DataFrame = field(default_factory=pd.DataFrame)  # ibench.report.recipes
     leaderboard: pd.DataFrame = field(default_factory=pd.DataFrame)  # ibench.report.leaderboard (--meta)
     leaderboard_note: str = ""  # how the meta table's aggregates were made
+    packs: pd.DataFrame = field(default_factory=pd.DataFrame)  # ibench.report.packs: per run x judge x headline number
+    packs_published: pd.DataFrame = field(default_factory=pd.DataFrame)  # the packs' published rows
     version: str = __version__
     resamples: int = RESAMPLES
     confidence: float = CONFIDENCE

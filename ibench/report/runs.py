@@ -108,14 +108,15 @@ def data_root_of(run: RunInfo, data_dir: Optional[Path] = None) -> Optional[Data
     return DataRoot(run.data_root, derived_dir=run.derived_dir)
 
 
-def scores(run: RunInfo) -> pd.DataFrame:
+def scores(run: RunInfo, empty: bool = False) -> pd.DataFrame:
     """Per-instance score rows of a run (the evaluators' loader); a run never scored is a user error.
 
     A scored run can have no rows (every generation failed): that is a result (nothing to show, every
-    baseline metric missing), not a user error, so it gives an empty table."""
+    baseline metric missing), not a user error, so it gives an empty table (``empty``: a run scored
+    otherwise, e.g. a benchmark pack's ``pack.json``)."""
     df = load_scores(run.path)
     if len(df) == 0:
-        if (run.path / RunLayout.RESULTS).is_file():
+        if empty or (run.path / RunLayout.RESULTS).is_file():
             return pd.DataFrame({c: pd.Series(dtype="float64" if c == "value" else "int64" if c == "sample"
                                               else "object") for c in SCORE_COLUMNS})
         raise IbenchError(f"run {run.path} has no scores: run `ibench score {run.path}` first")

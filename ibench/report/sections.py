@@ -326,8 +326,15 @@ def _leaderboard() -> tuple[Html, Markdown]:
                  lambda r: leaderboard_markdown(r.leaderboard, r.leaderboard_note))
 
 
+def _packs() -> tuple[Html, Markdown]:
+    from .packs import packs_html, packs_markdown
+
+    return whole(lambda r: packs_html(r.packs, r.packs_published), lambda r: packs_markdown(r.packs, r.packs_published))
+
+
 SECTIONS: list[Section] = [
     Section("headline", "Headline", headline_html, headline_md, keep=1),
+    Section("packs", "Benchmark packs", *_packs(), keep=2),
     Section("metrics", "Automatic metrics", metrics_html, metrics_md, keep=2),
     Section("human", "Human evaluation", human_html, human_md, keep=1),
     Section("agreement", "Agreement", agreement_html, agreement_md, keep=4),

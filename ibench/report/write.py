@@ -40,7 +40,8 @@ def results_document(report: Report) -> dict:
                    "tiny_extractors": bool(report.tiny_runs), "warnings": report.warnings,
                    "judge": {name: records(df) for name, df in report.judge.items()} or None,
                    "scaling": records(report.scaling), "recipes": records(report.recipes),
-                   "leaderboard": records(report.leaderboard)})
+                   "leaderboard": records(report.leaderboard), "packs": records(report.packs),
+                   "packs_published": records(report.packs_published)})
 
 
 # -- writing --------------------------------------------------------------------------------------------
@@ -48,7 +49,7 @@ def tables(report: Report) -> dict[str, pd.DataFrame]:
     """The tables written as CSV and parquet (empty ones are skipped)."""
     out = {"runs": pd.DataFrame(report.runs), "metrics": report.metrics, "set_metrics": report.set_metrics,
            "items": report.items, "headline": report.headline, "scaling": report.scaling, "recipes": report.recipes,
-           "leaderboard": report.leaderboard}
+           "leaderboard": report.leaderboard, "packs": report.packs, "packs_published": report.packs_published}
     if report.human is not None:
         out.update({"human": report.human, "table4": table4_long(report.table4), "agreement": report.agreement,
                     "correlations": report.correlations, "model_correlations": report.model_correlations})
