@@ -158,7 +158,8 @@ def test_omnicontext_end_to_end(world, cli, tmp_path, monkeypatch):
     assert official["headline"]["en/o"]["value"] == pytest.approx(values["en/o"]) and values["en/o"] is not None
     assert official["verdicts"]["failures"] == {"content_filter": 2}  # PF and SC both show the instruction
     assert official["coverage"]["samples"] == {"planned": 4, "scored": 3, "failed": 1, "missing": 0}
-    assert official["comparable_with"] == []  # no published OmniContext row retrieved yet
+    assert official["comparable_with"] == ["gpt-4.1"]  # the judge of OmniContext's published rows
+    assert "| GPT-4o | gpt-4.1 |" in got["report"] and "yes (gpt-4.1)" in got["report"]  # published rows beside
     bodies = [r["body"] for r in openai.requests]
     assert all("temperature" not in b for b in bodies) and {b["max_completion_tokens"] for b in bodies} == {1400}
     assert {b["model"] for b in bodies} == {"gpt-4.1-2025-04-14"}  # the alias the anchor sends, pinned

@@ -9,7 +9,8 @@ import hashlib
 import pytest
 
 from ibench.errors import IbenchError
-from ibench.packs import PACKS, AnchorFile, anchor_files, cost, get_pack, protocol
+from ibench.packs import PACKS, AnchorFile, anchor_files, cost, get_pack, omnicontext, protocol
+from ibench.report.packs import key as report_key
 from loopback import FileMirror as Mirror
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
@@ -63,6 +64,10 @@ def test_published_rows_carry_sources_and_plausible_values():
     assert v11[("o", "gpt-4.1")] == 6.97 and v11[("o", "Qwen2.5-VL-72B")] == 7.35
     dbp = get_pack("dreambench_plus").published()
     assert all(0 < r["value"] <= 1 and r["source"].startswith("https://") for r in dbp)
+    omni = get_pack("omnicontext").published()
+    names, _ = omnicontext.headlines([{"key": "k", "task_type": "SINGLE/character", "language": "en", "pf": 8, "sc": 9}])
+    assert omni and {report_key(r["subset"], r["metric"]) for r in omni} <= set(names)  # shown beside the headline
+    assert all(0 < r["value"] <= 10 and "arXiv:2506.18871" in r["source"] for r in omni)
 
 
 TEXTS = {p: f"<{p.rsplit('/', 1)[-1]}>\n" for p in (
