@@ -135,6 +135,7 @@ def test_agreement_figures_match_an_independent_computation(env, cli, tmp_path):
                          "--resamples", RESAMPLES)
     assert code == 0, err
     assert "| style_subject | SC |" in out
+    assert f"ibench judge meta --human study:{env['db']} --judge ibench:" in out  # where per-model figures are
     table = pd.read_csv(csv).set_index("measure")
     expect = independent(env)
     for measure, e in expect.items():

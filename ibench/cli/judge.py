@@ -80,6 +80,8 @@ def agreement(runs: list[Path] = RunsArg,
                         [[r["task"], r["measure"], r["n_items"], r["n_raters"],
                           *[fmt_ci(r[c], r[f"{c}_ci_low"], r[f"{c}_ci_high"], 2) for c in cols]]
                          for r in table.to_dict("records")]))
+    typer.echo(f"Pooled over the image models of each task. Per image model, and averaged across models and tasks: "
+               f"ibench judge meta --human study:{study_db} --judge ibench:RUNS_FOLDER")
     if csv is not None:
         table.to_csv(csv, index=False)
 
