@@ -63,7 +63,12 @@ def test_published_rows_carry_sources_and_plausible_values():
     v11 = {(r["metric"], r["judge"]): r["value"] for r in gedit if r["model"] == "Step1X-Edit v1.1"}
     assert v11[("o", "gpt-4.1")] == 6.97 and v11[("o", "Qwen2.5-VL-72B")] == 7.35
     dbp = get_pack("dreambench_plus").published()
-    assert all(0 < r["value"] <= 1 and r["source"].startswith("https://") for r in dbp)
+    assert all(0 < r["value"] <= 1 and "dreambenchplus.github.io@0a6ba69" in r["source"] for r in dbp)
+    board = {(r["model"], r["metric"]): r["value"] for r in dbp}
+    methods = {m for m, _ in board}
+    assert len(methods) == 7 and len(board) == 21
+    for m in methods:  # the leaderboard's CP·PF is the product of its 3-decimal means (benchmarking.py:149)
+        assert round(round(board[m, "cp"], 3) * round(board[m, "pf"], 3), 3) == board[m, "cp_x_pf"], m
     omni = get_pack("omnicontext").published()
     names, _ = omnicontext.headlines([{"key": "k", "task_type": "SINGLE/character", "language": "en", "pf": 8, "sc": 9}])
     assert omni and {report_key(r["subset"], r["metric"]) for r in omni} <= set(names)  # shown beside the headline
