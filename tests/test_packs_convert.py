@@ -172,6 +172,36 @@ def test_a_shard_without_the_anchors_column_or_with_a_broken_image_is_one_line(t
         rows.save_image(b"not an image", tmp_path, "x", "row 1")
 
 
+def test_imagenhub_concepts_of_the_same_name_in_both_concept_sets_stay_apart(tmp_path):
+    """DreamBooth's and Custom Diffusion's concept sets both name a concept "cat": each instance keeps its own."""
+    from PIL import Image
+
+    from fake_datasets import IMAGE, INT, TEXT, cell, image, write_parquet
+    from ibench.packs import imagenhub
+
+    def shard(repo: str, split: str, rows: list[dict], features: dict) -> None:
+        write_parquet(tmp_path / "hub" / repo / "data" / f"{split}-00000-of-00001.parquet", rows, features)
+
+    shard(imagenhub.CONCEPTS, "train", [{"subject": "cat", "image": cell(image((250, 0, 0)))}],
+          {"subject": TEXT, "image": IMAGE})
+    shard(imagenhub.SDIG, "eval", [{"uid": 1, "subject": "cat", "prompt": "a <token> cat on a sofa"}],
+          {"uid": INT, "subject": TEXT, "prompt": TEXT})
+    shard(imagenhub.MULTI_CONCEPTS, "train", [{"concept": "cat", "image": cell(image((0, 0, 250)))},
+                                              {"concept": "chair", "image": cell(image((0, 250, 0)))}],
+          {"concept": TEXT, "image": IMAGE})
+    shard(imagenhub.MSDIG, "train", [{"uid": 3, "prompt": "a cat on a chair", "concept1": "cat", "concept2": "chair"}],
+          {"uid": INT, "prompt": TEXT, "concept1": TEXT, "concept2": TEXT})
+    snaps = {repo: tmp_path / "hub" / repo for repo in
+             (imagenhub.CONCEPTS, imagenhub.SDIG, imagenhub.MULTI_CONCEPTS, imagenhub.MSDIG)}
+    root = tmp_path / "root"
+    by = {i.meta["subset"]: i for i in imagenhub.convert(snaps, root).instances}
+
+    def colour(inst) -> tuple:
+        return Image.open(root / inst.instruction.references[0].images[0]).convert("RGB").getpixel((24, 24))
+
+    assert colour(by["subject_driven_ig"])[0] > 200 and colour(by["multi_concept_ic"])[2] > 200
+
+
 def test_a_fetched_pack_is_read_offline_and_an_unpinned_one_refetched_online(served, tmp_path, monkeypatch):
     from ibench.packs.fetch import fetch_pack
 

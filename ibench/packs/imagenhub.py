@@ -43,9 +43,10 @@ def _concepts(snapshot: Path, name_column: str, where: str) -> dict[str, list[by
     return out
 
 
-def _save_concept(images: list[bytes], root: Path, name: str, where: str) -> list[str]:
-    return [save_image(data, root, f"{PACKS_DIR}/imagenhub/concepts/{safe_key(name)}/{i:02d}", where)
-            for i, data in enumerate(images)]
+def _save_concept(images: list[bytes], root: Path, repo: str, name: str) -> list[str]:
+    """A concept's photos under a folder of its own dataset: both concept sets name concepts alike ("cat")."""
+    folder = f"{PACKS_DIR}/imagenhub/concepts/{safe_key(repo.rsplit('/', 1)[-1].lower())}/{safe_key(name)}"
+    return [save_image(data, root, f"{folder}/{i:02d}", f"{repo} {name}") for i, data in enumerate(images)]
 
 
 def _subject_name(subject: str) -> str:
@@ -86,7 +87,7 @@ def _with_subject(snaps, repo: str, columns: tuple[str, ...], root: Path, done: 
         if subject not in concepts:
             done.skipped.append((uid, f"subject {subject!r} is not in {CONCEPTS}"))
             continue
-        yield row, uid, _subject_name(subject), _save_concept(concepts[subject], root, subject, f"{CONCEPTS} {subject}")
+        yield row, uid, _subject_name(subject), _save_concept(concepts[subject], root, CONCEPTS, subject)
 
 
 def _sdig(snaps, root, task, done) -> None:
@@ -118,7 +119,7 @@ def _msdig(snaps, root, task, done) -> None:
             if not bound:
                 text = f"{text}, with [ref#{k}]"
             refs.append(Reference(marker=f"ref#{k}", kind="subject", caption=f"the {concept}",
-                                  images=_save_concept(concepts[concept], root, concept, f"{MULTI_CONCEPTS} {concept}")))
+                                  images=_save_concept(concepts[concept], root, MULTI_CONCEPTS, concept)))
         meta = {"anchor": "imagenhub", "subset": "multi_concept_ic", "anchor_key": uid, "anchor_text": row["prompt"]}
         done.instances.append(instance(task, "zero_shot", safe_key("msdig", row["uid"]), text, refs, row["prompt"],
                                        ["[ref#1] and [ref#2] are both the reference subjects",
