@@ -183,7 +183,7 @@ def test_gedit_bench_end_to_end(world, cli, tmp_path, monkeypatch):
     rows = [r for r in got["doc"]["packs"] if r["metric"] == "en/full/o" and r["official"]]
     assert rows and rows[0]["failed"] == 1 and "content_filter" in rows[0]["failures"]
     check_tiny(judges_of(got["results"][run.name])[1])
-    # an open judge served by vLLM (the `vllm` preset): the same protocol, comparable with the Qwen2.5-VL-72B rows
+    # an open judge served by vLLM (the `vllm` preset): the same protocol
     from ibench.evaluators.judge.config import presets
 
     with FakeOpenAI(AnchorJudge(), model="Qwen/Qwen2.5-VL-72B-Instruct") as server:
@@ -200,9 +200,17 @@ def test_gedit_bench_end_to_end(world, cli, tmp_path, monkeypatch):
         assert all(r["body"]["temperature"] == 0.0 for r in server.requests)  # an open judge: greedy, reproducible
     open_judge = next(j for j in json.loads((run / "pack.json").read_text())["judges"].values()
                       if j["model"] == "Qwen/Qwen2.5-VL-72B-Instruct")
-    assert not open_judge["official"] and open_judge["comparable_with"] == ["Qwen2.5-VL-72B"]
-    assert open_judge["headline"]["en/full/o"]["value"] is not None
-    assert "comparable with the published Qwen2.5-VL-72B rows" in out
+    assert not open_judge["official"] and open_judge["comparable_with"] == []  # bf16: not the anchor's checkpoint
+    assert open_judge["headline"]["en/full/o"]["value"] is not None and "not comparable" in out
+    # the AWQ checkpoint the anchor's Qwen rows were judged with is comparable with them
+    with FakeOpenAI(AnchorJudge(), model="Qwen/Qwen2.5-VL-72B-Instruct-AWQ") as server:
+        (tmp_path / "awq.yaml").write_text(yaml.safe_dump(
+            {**config, "base_url": server.url, "model": "Qwen/Qwen2.5-VL-72B-Instruct-AWQ"}))
+        code, out, err = cli("score", run, "--judge-config", tmp_path / "awq.yaml")
+        assert code == 0 and len(server.requests) == 26, err
+    awq = next(j for j in json.loads((run / "pack.json").read_text())["judges"].values()
+               if j["model"] == "Qwen/Qwen2.5-VL-72B-Instruct-AWQ")
+    assert awq["comparable_with"] == ["Qwen2.5-VL-72B-AWQ"] and "comparable with the published Qwen2.5-VL-72B-AWQ" in out
 
 
 def test_imagenhub_end_to_end(world, cli, tmp_path, monkeypatch):

@@ -116,7 +116,8 @@ def test_the_official_judge_configs(monkeypatch):
     dbp, _ = judges.judge_config(get_pack("dreambench_plus"), "anchor")
     assert dbp.model == "gpt-4o-2024-05-13" and dbp.temperature == 1.0 and dbp.max_new_tokens == 4096
     assert judges.comparable_with(get_pack("gedit_bench"), "gpt-4.1-2025-04-14") == ["gpt-4.1"]
-    assert judges.comparable_with(get_pack("gedit_bench"), "Qwen/Qwen2.5-VL-72B-Instruct") == ["Qwen2.5-VL-72B"]
+    assert judges.comparable_with(get_pack("gedit_bench"), "Qwen/Qwen2.5-VL-72B-Instruct-AWQ") == ["Qwen2.5-VL-72B-AWQ"]
+    assert judges.comparable_with(get_pack("gedit_bench"), "Qwen/Qwen2.5-VL-72B-Instruct") == []  # not its checkpoint
     assert judges.comparable_with(get_pack("imagenhub"), "gpt-4o-2024-05-13") == []  # only Gemini rows are published
 
 

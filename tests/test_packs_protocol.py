@@ -61,7 +61,7 @@ def test_published_rows_carry_sources_and_plausible_values():
     gedit = get_pack("gedit_bench").published()
     assert {r["metric"] for r in gedit} == {"sc", "pq", "o"} and all(0 < r["value"] <= 10 for r in gedit)
     v11 = {(r["metric"], r["judge"]): r["value"] for r in gedit if r["model"] == "Step1X-Edit v1.1"}
-    assert v11[("o", "gpt-4.1")] == 6.97 and v11[("o", "Qwen2.5-VL-72B")] == 7.35
+    assert v11[("o", "gpt-4.1")] == 6.97 and v11[("o", "Qwen2.5-VL-72B-AWQ")] == 7.35
     dbp = get_pack("dreambench_plus").published()
     assert all(0 < r["value"] <= 1 and "dreambenchplus.github.io@0a6ba69" in r["source"] for r in dbp)
     board = {(r["model"], r["metric"]): r["value"] for r in dbp}

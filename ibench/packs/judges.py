@@ -40,7 +40,9 @@ PUBLISHED_JUDGES: dict[str, tuple[str, ...]] = {
     "gpt-4o-2024-05-13 x3": ("gpt-4o-2024-05-13",),
     "gpt-4o-2024-05-13": ("gpt-4o-2024-05-13",),
     "gpt-4.1": ("gpt-4.1", "gpt-4.1-2025-04-14"),
-    "Qwen2.5-VL-72B": ("Qwen/Qwen2.5-VL-72B-Instruct", "Qwen2.5-VL-72B-Instruct"),
+    # GEdit-Bench's open judge is the 4-bit AWQ checkpoint (Step1X-Edit@570eba6 GEdit-Bench/EVAL.md:35,
+    # viescore/mllm_tools/qwen25vl_eval.py:45-50), not the bf16 model: only that checkpoint gives its numbers.
+    "Qwen2.5-VL-72B-AWQ": ("Qwen/Qwen2.5-VL-72B-Instruct-AWQ", "Qwen2.5-VL-72B-Instruct-AWQ"),
 }
 
 
