@@ -74,7 +74,7 @@ def test_the_engine_asks_in_a_benchmarks_reply_format_and_never_guesses(tmp_path
         text = body["messages"][0]["content"]
         return replies[text].pop(0)
 
-    parse = functools.partial(protocol.parse_json_score_list, count=2)
+    parse = protocol.parse_json_score_list
     with FakeOpenAI(answer) as server:
         judge = _engine(tmp_path, server.url)
         asked = [Query([{"role": "user", "content": t}], "score", f"key-{t}", "sc", parse=parse, retry="repeat", seed=5)

@@ -122,8 +122,14 @@ def test_gedit_and_viescore_requests():
     ("json_score", '{"score": 11, "reasoning": ""}', None),
     ("json_score", "I cannot rate this image.", None),
     ("json_score_list", '```json\n{"score": [6, 9], "reasoning": "ok"}\n```', [6, 9]),
-    ("json_score_list", '{"score": [6], "reasoning": "ok"}', None),
+    ("json_score_list", '{"score": [6], "reasoning": "ok"}', [6]),  # any length: the anchors take the minimum
+    ("json_score_list", '{"score": [7.0, 8]}', [7.0, 8]),
     ("json_score_list", '{"score": [6, "x"]}', None),
+    ("json_score_list", '{"score": [11, 2]}', None),
+    ("json_score_list", "[6, 0]", [6, 0]),  # a bare pair or a bare integer, as the anchors accept them
+    ("json_score_list", " 8\n", [8]),
+    ("json_score_list", "[6, 0, 2]", None),
+    ("json_score_list", "I would rate it highly.", None),  # where the anchors guess a random score
 ])
 def test_replies_parse_or_fail_with_a_reason(parser, reply, value):
     got, problem = protocol.PARSERS[parser](reply)

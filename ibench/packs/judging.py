@@ -124,7 +124,7 @@ def _omnicontext(a: Asker, out: Output) -> list:
 
 
 def _gedit(a: Asker, out: Output) -> list:
-    inst, parse = out.instance, functools.partial(protocol.parse_json_score_list, top=10, count=2)
+    inst, parse = out.instance, functools.partial(protocol.parse_json_score_list, top=10)
     source = a.ref(inst, "ref#1")
     return [a.query(out, q, protocol.gedit_messages(a.texts, q, inst.meta["anchor_text"], source, str(out.path)), parse)
             for q in ("sc", "pq")]
@@ -150,10 +150,8 @@ def _imagenhub(a: Asker, out: Output) -> list:
     inst = out.instance
     subset = inst.meta["subset"]
     inputs, fill = _viescore_inputs(a, inst)
-    asked = []
+    asked, parse = [], functools.partial(protocol.parse_json_score_list, top=10)
     for q in ("sc", "pq"):
-        count = protocol.VIESCORE_SC_COUNT.get(subset, 2) if q == "sc" else 2
-        parse = functools.partial(protocol.parse_json_score_list, top=10, count=count)
         messages = protocol.viescore_messages(a.texts, subset, q, fill, inputs, str(out.path))
         asked.append(a.query(out, q, messages, parse))
     return asked

@@ -114,7 +114,6 @@ VIESCORE_SC = {
     "subject_driven_ie": (("prompts_0shot/subject_image_edit_rule.txt", "prompts_0shot/sdie_rule_SC.txt"), "<subject>"),
 }
 #: Sub-scores per SC reply (each rule file's "output score = [...]"); PQ replies have two.
-VIESCORE_SC_COUNT = {"multi_concept_ic": 3}
 VIESCORE_CONTEXT = _Q + "context.txt"  # run.py:427's default (run.py:447-449 cannot resolve any other as committed)
 VIESCORE_PQ = _Q + "prompts_0shot/rule_PQ.txt"
 
@@ -170,19 +169,37 @@ def parse_json_score(reply: str, top: int = 10) -> tuple[Value, str]:
     return (value, "") if _in_range(value, top) else (None, f"'score' {value!r} is not an integer 0-{top}")
 
 
-def parse_json_score_list(reply: str, top: int = 10, count: int = 2) -> tuple[Value, str]:
-    """VIEScore/GEdit: ``{"score": [a, b], "reasoning": ...}``; the verdict is the list (its minimum is
-    taken when aggregating, viescore/__init__.py:92-93)."""
+def _number_in_range(value: object, top: int) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= top
+
+
+_SCORE_PAIR = re.compile(r"^\[\d+, ?\d+\]$")
+
+
+def parse_json_score_list(reply: str, top: int = 10) -> tuple[Value, str]:
+    """VIEScore/GEdit: ``{"score": [a, b, ...], "reasoning": ...}``; the verdict is the list, of any length (its
+    minimum is taken when aggregating, viescore/__init__.py:92-93). Without a JSON object the anchors take a
+    bare ``[a, b]`` or a bare integer 0-10 as the scores (Step1X-Edit viescore/utils.py:180-209, VIEScore
+    imagen_museum/utils.py:161-188); only what they would replace by a random guess is a failure here."""
+    if reply.find("{") < 0 or reply.rfind("}") < 0:
+        bracket = reply[reply.find("["):reply.rfind("]") + 1] if "[" in reply and "]" in reply else ""
+        if _SCORE_PAIR.match(bracket):
+            value = json.loads(bracket)
+        elif reply.strip().isdigit():
+            value = [int(reply)]
+        else:
+            return None, "no JSON object in the reply"
+        if not all(_number_in_range(v, top) for v in value):
+            return None, f"scores {value!r} are not all in 0-{top}"
+        return value, ""
     obj, problem = _json_object(reply)
     if obj is None:
         return None, problem
     value = obj.get("score")
-    if isinstance(value, int) and not isinstance(value, bool):
+    if _number_in_range(value, top):
         value = [value]
-    if not isinstance(value, list) or not value or not all(_in_range(v, top) for v in value):
-        return None, f"'score' {value!r} is not a list of integers 0-{top}"
-    if len(value) != count:
-        return None, f"'score' has {len(value)} values, expected {count}"
+    if not isinstance(value, list) or not value or not all(_number_in_range(v, top) for v in value):
+        return None, f"'score' {value!r} is not a list of numbers 0-{top}"
     return value, ""
 
 
