@@ -202,6 +202,24 @@ def test_imagenhub_concepts_of_the_same_name_in_both_concept_sets_stay_apart(tmp
     assert colour(by["subject_driven_ig"])[0] > 200 and colour(by["multi_concept_ic"])[2] > 200
 
 
+def test_a_row_with_an_empty_text_field_is_skipped_and_counted(tmp_path):
+    from fake_datasets import IMAGE, TEXT, cell, image, write_parquet
+    from ibench.packs import omnicontext, rows
+
+    features = {"key": TEXT, "task_type": TEXT, "instruction": TEXT, "instruction_language": TEXT,
+                "input_images": [IMAGE]}
+    ok = {"key": "1", "task_type": "single_character", "instruction": "The man from image 1 reads",
+          "instruction_language": "en", "input_images": [cell(image((9, 9, 9)))]}
+    shard = tmp_path / omnicontext.DATASET / "data" / f"{omnicontext.SPLIT}-00000-of-00001.parquet"
+    write_parquet(shard, [ok, {**ok, "key": "2", "instruction": None}, {**ok, "key": "3", "instruction_language": " "}],
+                  features)
+    done = omnicontext.convert({omnicontext.DATASET: tmp_path / omnicontext.DATASET}, tmp_path / "root")
+    assert [i.meta["anchor_key"] for i in done.instances] == ["1"]
+    assert [why for _, why in done.skipped] == ["field 'instruction' is empty", "field 'instruction_language' is empty"]
+    with pytest.raises(IbenchError, match=r"row 2: field 'instruction' is empty"):
+        list(rows.read_rows([shard], ("key", "instruction"), text=("instruction",)))
+
+
 def test_a_fetched_pack_is_read_offline_and_an_unpinned_one_refetched_online(served, tmp_path, monkeypatch):
     from ibench.packs.fetch import fetch_pack
 

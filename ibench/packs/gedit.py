@@ -28,6 +28,7 @@ COMMIT = "570eba6ebda0c45c013983a483afbf2fd12bfcbc"
 DATASET = "stepfun-ai/GEdit-Bench"
 SPLIT = "train"  # generate_image_example.py:36
 COLUMNS = ("task_type", "key", "instruction", "instruction_language", "input_image", "Intersection_exist")
+TEXT = ("task_type", "key", "instruction", "instruction_language")  # a row without one is skipped, counted
 #: calculate_statistics.py:9-11 (the categories averaged, in the anchor's order).
 GROUPS = ("background_change", "color_alter", "material_alter", "motion_change", "ps_human", "style_change",
           "subject-add", "subject-remove", "subject-replace", "text_change", "tone_transfer")
@@ -40,7 +41,7 @@ def convert(snapshots: Mapping[str, Path], root: Path, task: str = "pack_gedit_b
     """One instance per row: the source image is ``[ref#1]`` (kind ``source``), the instruction the edit."""
     done = Converted()
     seen: set[str] = set()
-    for row in read_rows(split_files(Path(snapshots[DATASET]), SPLIT), COLUMNS):
+    for row in read_rows(split_files(Path(snapshots[DATASET]), SPLIT), COLUMNS, text=TEXT, skipped=done.skipped):
         key, group, language = str(row["key"]), str(row["task_type"]), str(row["instruction_language"])
         where = f"{DATASET} row {group}/{language}/{key}"
         ident = safe_key(group, language, key)

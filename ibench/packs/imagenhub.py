@@ -38,7 +38,7 @@ def _concepts(snapshot: Path, name_column: str, where: str) -> dict[str, list[by
     """Concept name -> its images (DreamBooth_Concepts ``subject``/``image``; Multi_Subject_Concepts
     ``concept``/``image``, multi_concept_ic.py:46-51)."""
     out: dict[str, list[bytes]] = {}
-    for row in read_rows(split_files(snapshot, "train"), (name_column, "image")):
+    for row in read_rows(split_files(snapshot, "train"), (name_column, "image"), text=(name_column,)):
         out.setdefault(str(row[name_column]), []).append(image_bytes(row["image"], f"{where} {row[name_column]}"))
     return out
 
@@ -68,7 +68,7 @@ def convert(snapshots: Mapping[str, Path], root: Path, task: str = "pack_imagenh
 def _tie(snaps, root, task, done) -> None:
     """text_guided_ie.py:41-77: split ``filtered``; uid ``sample_<img_id>_<turn_index>.jpg``."""
     cols = ("img_id", "turn_index", "source_img", "instruction", "target_global_caption")
-    for row in read_rows(split_files(Path(snaps[TIE]), "filtered"), cols):
+    for row in read_rows(split_files(Path(snaps[TIE]), "filtered"), cols, text=("instruction",), skipped=done.skipped):
         uid = f"sample_{row['img_id']}_{row['turn_index']}.jpg"
         rel = save_image(image_bytes(row["source_img"], f"{TIE} {uid}"), root,
                          f"{PACKS_DIR}/imagenhub/text_guided_ie/{uid[:-4]}", f"{TIE} {uid}")
@@ -79,10 +79,10 @@ def _tie(snaps, root, task, done) -> None:
                                        [f"The edit follows the instruction: {row['instruction']}"], meta))
 
 
-def _with_subject(snaps, repo: str, columns: tuple[str, ...], root: Path, done: Converted):
+def _with_subject(snaps, repo: str, columns: tuple[str, ...], text: tuple[str, ...], root: Path, done: Converted):
     """Rows of ``repo``'s ``eval`` split whose DreamBooth subject is known: (row, uid, name, its photos)."""
     concepts = _concepts(Path(snaps[CONCEPTS]), "subject", CONCEPTS)
-    for row in read_rows(split_files(Path(snaps[repo]), "eval"), columns):
+    for row in read_rows(split_files(Path(snaps[repo]), "eval"), columns, text=text, skipped=done.skipped):
         uid, subject = f"sample_{row['uid']}.jpg", str(row["subject"])
         if subject not in concepts:
             done.skipped.append((uid, f"subject {subject!r} is not in {CONCEPTS}"))
@@ -92,7 +92,8 @@ def _with_subject(snaps, repo: str, columns: tuple[str, ...], root: Path, done: 
 
 def _sdig(snaps, root, task, done) -> None:
     """subject_driven_ig.py:42-55, :77-78, :118: split ``eval`` (uid, subject, prompt with ``<token>``)."""
-    for row, uid, name, rels in _with_subject(snaps, SDIG, ("uid", "subject", "prompt"), root, done):
+    subject_rows = _with_subject(snaps, SDIG, ("uid", "subject", "prompt"), ("subject", "prompt"), root, done)
+    for row, uid, name, rels in subject_rows:
         text = re.sub(r"<token>(\s+" + re.escape(name) + r")?", "[ref#1]", row["prompt"], count=1)
         if "[ref#1]" not in text:
             text = f"{row['prompt']}, showing [ref#1]"
@@ -107,7 +108,8 @@ def _sdig(snaps, root, task, done) -> None:
 def _msdig(snaps, root, task, done) -> None:
     """multi_concept_ic.py:28-32, :53-58: split ``train`` (uid, prompt, concept1, concept2)."""
     concepts = _concepts(Path(snaps[MULTI_CONCEPTS]), "concept", MULTI_CONCEPTS)
-    for row in read_rows(split_files(Path(snaps[MSDIG]), "train"), ("uid", "prompt", "concept1", "concept2")):
+    for row in read_rows(split_files(Path(snaps[MSDIG]), "train"), ("uid", "prompt", "concept1", "concept2"),
+                         text=("prompt", "concept1", "concept2"), skipped=done.skipped):
         uid, names = f"sample_{row['uid']}.jpg", (str(row["concept1"]), str(row["concept2"]))
         missing = [c for c in names if c not in concepts]
         if missing:
@@ -128,7 +130,8 @@ def _msdig(snaps, root, task, done) -> None:
 
 def _cig(snaps, root, task, done) -> None:
     """control_guided_ig.py:41-70: split ``eval``; uid ``sample_<img_id>_control_<control_type>.jpg``."""
-    for row in read_rows(split_files(Path(snaps[CIG]), "eval"), ("img_id", "control_type", "guide", "text")):
+    for row in read_rows(split_files(Path(snaps[CIG]), "eval"), ("img_id", "control_type", "guide", "text"),
+                         text=("control_type", "text"), skipped=done.skipped):
         uid = f"sample_{row['img_id']}_control_{row['control_type']}.jpg"
         control = CONTROLS.get(str(row["control_type"]))
         if control is None:
@@ -145,7 +148,7 @@ def _cig(snaps, root, task, done) -> None:
 
 def _sdie(snaps, root, task, done) -> None:
     """subject_driven_ie.py:41-92: split ``eval`` (uid, subject, image: the photo to edit)."""
-    for row, uid, name, rels in _with_subject(snaps, SDIE, ("uid", "subject", "image"), root, done):
+    for row, uid, name, rels in _with_subject(snaps, SDIE, ("uid", "subject", "image"), ("subject",), root, done):
         source = save_image(image_bytes(row["image"], f"{SDIE} {uid}"), root,
                             f"{PACKS_DIR}/imagenhub/subject_edit/{uid[:-4]}", f"{SDIE} {uid}")
         refs = [Reference(marker="ref#1", kind="source", caption="the source image", images=[source]),

@@ -27,6 +27,7 @@ COMMIT = "0f72fa92564d9f8ba76f53fcc3c05aca2372458f"
 DATASET = "OmniGen2/OmniContext"
 SPLIT = "train"  # test_omnicontext_score.py:75
 COLUMNS = ("key", "task_type", "instruction", "instruction_language", "input_images")
+TEXT = ("key", "task_type", "instruction", "instruction_language")  # a row without one is skipped, counted
 #: The reference kind of a scene task's scene image (ibench.core.vocabulary).
 SCENE_KIND = "scene"
 #: How an instruction names input image k: "image 1", "Image 2", "picture 3"; Chinese "图1", "图片2".
@@ -57,7 +58,7 @@ def convert(snapshots: Mapping[str, Path], root: Path, task: str = "pack_omnicon
     """One instance per row; input image k is ``[ref#k]`` (a subject; the scene of a scene task)."""
     done = Converted()
     seen: set[str] = set()
-    for row in read_rows(split_files(Path(snapshots[DATASET]), SPLIT), COLUMNS):
+    for row in read_rows(split_files(Path(snapshots[DATASET]), SPLIT), COLUMNS, text=TEXT, skipped=done.skipped):
         key, task_type = str(row["key"]), str(row["task_type"])
         where = f"{DATASET} row {key}"
         images = row["input_images"] or []

@@ -15,7 +15,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator, Optional
 
 from ibench.core.images import open_image
 from ibench.core.instance import SAFE_ID, Instance
@@ -52,8 +52,10 @@ def split_files(snapshot: Path, split: str) -> list[Path]:
     return found
 
 
-def read_rows(files: Iterable[Path], columns: tuple[str, ...], batch: int = 16) -> Iterator[dict]:
-    """Rows of parquet or Arrow-stream files, ``batch`` rows at a time; a missing column is one line."""
+def read_rows(files: Iterable[Path], columns: tuple[str, ...], batch: int = 16, text: tuple[str, ...] = (),
+              skipped: Optional[list] = None) -> Iterator[dict]:
+    """Rows of parquet or Arrow-stream files, ``batch`` rows at a time; a missing column is one line. A row
+    whose ``text`` field is null or blank goes to ``skipped`` (``(row, reason)``), or is one line without it."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -71,8 +73,17 @@ def read_rows(files: Iterable[Path], columns: tuple[str, ...], batch: int = 16) 
             # parquet reads only the columns used (the unused image columns are most of a shard's bytes)
             batches = reader.iter_batches(batch_size=batch, columns=list(columns)) if path.suffix == ".parquet" \
                 else iter(stream)
+            number = 0
             for record_batch in batches:
-                yield from record_batch.select(list(columns)).to_pylist()
+                for row in record_batch.select(list(columns)).to_pylist():
+                    number += 1
+                    blank = next((c for c in text if not str(row[c] if row[c] is not None else "").strip()), None)
+                    if blank is None:
+                        yield row
+                    elif skipped is None:
+                        raise IbenchError(f"{path} row {number}: field {blank!r} is empty")
+                    else:
+                        skipped.append((f"{path.name} row {number}", f"field {blank!r} is empty"))
         except (pa.ArrowInvalid, OSError) as exc:
             raise IbenchError(f"{path}: not a readable {path.suffix[1:]} file ({exc})") from None
 
