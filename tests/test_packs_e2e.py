@@ -167,6 +167,15 @@ def test_omnicontext_end_to_end(world, cli, tmp_path, monkeypatch):
                  b["messages"][0]["content"][0]["text"])
     assert len(scene["messages"][0]["content"]) == 4  # the prompt, two input images, the output
     check_tiny(judges_of(got["results"][run.name])[1])
+    # rescored where the verdict cache is empty, with a call budget: the paid-for verdicts stay
+    monkeypatch.setenv("IBENCH_CACHE_DIR", str(tmp_path / "empty-cache"))
+    asked = len(openai.requests)
+    code, _, err = cli("score", run, "--judge-config", "anchor", "--judge-max-calls", 1)
+    assert code == 0 and len(openai.requests) == asked + 1, err
+    again = judges_of(json.loads((run / "pack.json").read_text()))[0]
+    assert again["headline"]["en/o"] == official["headline"]["en/o"] and again["verdicts"]["pending"] == 0
+    assert again["verdicts"]["ok"] == official["verdicts"]["ok"] and again["coverage"] == official["coverage"]
+    assert again["verdicts"]["failures"] == official["verdicts"]["failures"]  # the refusal asked again, refused again
 
 
 def test_gedit_bench_end_to_end(world, cli, tmp_path, monkeypatch):

@@ -78,6 +78,18 @@ def _counts(logged: list[dict]) -> dict:
             "completion_tokens": sum(c["completion_tokens"] for c in fresh)}
 
 
+def _keep_earlier_verdicts(verdicts: dict[str, dict], log: Path) -> dict[str, dict]:
+    """What an earlier scoring of the run logged stays where this one did worse: a question not asked now (the
+    call budget) keeps its earlier verdict, a failed one its earlier answer. E.g. rescoring on a machine whose
+    verdict cache is empty never replaces what was paid for by a failure or a blank."""
+    from ibench.core.jsonio import read_jsonl
+
+    earlier = {r.pop("key"): r for r in read_jsonl(log) if r.get("key") in verdicts and r.get("status") != "pending"}
+    keep = {k for k, v in verdicts.items() if k in earlier and (
+        v["status"] == "pending" or (v["status"] == "failed" and earlier[k]["status"] == "ok"))}
+    return {k: {**earlier[k], "cached": True} if k in keep else v for k, v in verdicts.items()}
+
+
 def _coverage(instances: list, gens: dict, logged: list[dict]):
     """Planned: each instance's judged sample. Scored: every verdict of it ok; failed: a verdict failed (its
     kind) or the generation failed; missing: not generated, or not asked (the call budget)."""
@@ -126,8 +138,9 @@ def score_pack_run(run_dir: Union[str, Path], judge_config=None, max_calls: Opti
             verdicts = judge.ask(queries, progress=progress)
         finally:
             judge.close()
-        logged = [{**q.meta, "key": q.key, **verdicts[q.key]} for q in queries]
         folder = store.path / RunLayout.PACK_VERDICTS
+        verdicts = _keep_earlier_verdicts(verdicts, folder / f"{judge.id}.jsonl")
+        logged = [{**q.meta, "key": q.key, **verdicts[q.key]} for q in queries]
         folder.mkdir(parents=True, exist_ok=True)
         write_jsonl_atomic(folder / f"{judge.id}.jsonl", logged)
         by_id = {i.id: i for i in instances}
