@@ -76,6 +76,8 @@ def test_dreambench_plus_by_hand_and_failures():
     got = dreambench_plus.aggregate(rec)
     assert got["cp"]["mean"] == 0.75 and got["cp"]["std"] is None  # (4 + 2) / 2 / 4; one run: no std
     assert got["failed"]["cp"] == 1 and got["pf"]["mean"] is None and got["cp_x_pf"] is None
+    two_runs = rec + [{**rec[2], "repeat": 1, "score": 3}, {**rec[0], "aspect": "pf", "score": 1}]
+    assert dreambench_plus.counts(dreambench_plus.aggregate(two_runs)) == {"cp": 3, "pf": 1, "cp_x_pf": 1}
     with pytest.raises(IbenchError, match="not an integer 0-4"):
         dreambench_plus.aggregate([{**rec[0], "score": 5}])
 
@@ -96,6 +98,7 @@ def test_omnicontext_equals_the_mean_of_task_means_of_sqrt_pf_sc():
         assert got["tasks"][task]["o"] == pytest.approx(row.o) and got["tasks"][task]["pf"] == pytest.approx(row.pf)
     assert got["average"]["o"] == pytest.approx(per.o.mean())  # :66
     assert got["average"]["sc"] == pytest.approx(per.sc.mean())
+    assert omnicontext.counts({"en": got})["en/o"] == len(df)  # the English samples the headline is over
     # not the pooled mean over samples: unequal task sizes make the two differ
     assert got["average"]["o"] != pytest.approx(df.o.mean(), abs=1e-9)
 

@@ -186,6 +186,16 @@ def test_gedit_bench_end_to_end(world, cli, tmp_path, monkeypatch):
     for name in ("en/full/sc", "en/full/pq", "en/full/o"):
         assert official["headline"][name]["value"] == pytest.approx(values[name]) and values[name] is not None
     assert official["headline"]["en/intersection/o"]["value"] is None  # not every category has an intersection row
+    from ibench.core.rundir import RunStore
+
+    meta = {i.id: i.meta for i in RunStore(run).instances()}
+    ok: dict = {}
+    for line in (run / "pack" / f"{official['judge_id']}.jsonl").read_text().splitlines():
+        v = json.loads(line)
+        ok[v["instance_id"]] = ok.get(v["instance_id"], True) and v["status"] == "ok"
+    english = [iid for iid, good in ok.items() if good and meta[iid]["language"] == "en"]
+    assert official["headline"]["en/full/o"]["n"] == len(english) < official["coverage"]["samples"]["scored"]
+    assert official["headline"]["en/intersection/o"]["n"] == sum(meta[i]["intersection"] for i in english)
     assert official["comparable_with"] == ["gpt-4.1"]
     assert official["verdicts"]["failures"] == {"content_filter": 1}  # the red-car edit's SC (PQ shows no instruction)
     assert "| tiny | judge:gpt-4.1-2025-04-14" in got["report"] and "yes (gpt-4.1)" in got["report"]

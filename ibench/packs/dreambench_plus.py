@@ -131,7 +131,10 @@ def aggregate(records: Iterable[Mapping]) -> dict:
             raise IbenchError(f"DreamBench++ verdict {r['collection_id']}-{r['prompt_index']}: score {score!r} "
                               f"is not an integer 0-4")
         runs[aspect].setdefault(r["repeat"], {})[f"{r['collection_id']}-{r['prompt_index']}"] = score
-    out: dict = {"failed": failed, "samples": {a: sum(len(s) for s in runs[a].values()) for a in runs}}
+    scored = {a: set().union(*runs[a].values()) for a in runs}  # the samples with a score in some run
+    out: dict = {"failed": failed, "samples": {a: sum(len(s) for s in runs[a].values()) for a in runs},
+                 "scored_samples": {"cp": len(scored["cp"]), "pf": len(scored["pf"]),
+                                    "cp_x_pf": len(scored["cp"] & scored["pf"])}}
     for aspect, columns in (("cp", CP_CATEGORIES), ("pf", tuple(PF_GROUPS))):
         files = [runs[aspect][k] for k in sorted(runs[aspect], key=str)]
         out[aspect] = _avg_std([_cal_score(f, None) for f in files])
@@ -144,6 +147,11 @@ def aggregate(records: Iterable[Mapping]) -> dict:
 
 #: The bootstrap resamples samples within each category (the CP table's columns) and relabels a drawn
 #: sample's ``collection_id`` (the anchor keys scores by it).
+def counts(table: Mapping) -> dict[str, int]:
+    """Per headline, the samples it is over: those with a CP (PF) score in some run; both, for CP x PF."""
+    return dict(table["scored_samples"])
+
+
 STRATA = ("category",)
 UNIT = "collection_id"
 

@@ -119,5 +119,11 @@ def headlines(records: list[Mapping]) -> tuple[dict, dict]:
     return values, tables
 
 
+def counts(tables: Mapping) -> dict[str, int]:
+    """Per headline, the samples it is over: the language's (intersection's) samples with both SC and PQ."""
+    return {f"{lang}/{part}/{k}": sum(c["n"] for c in t[part]["categories"].values() if c)
+            for lang, t in tables.items() for part in ("full", "intersection") for k in ("sc", "pq", "o")}
+
+
 def _english_first(language: str) -> tuple[bool, str]:
     return language != "en", language  # the anchor's default language leads

@@ -190,6 +190,11 @@ def aggregate(records: Iterable[Mapping]) -> dict:
     return {subset: viescore(sc, pq) for subset, (sc, pq) in sorted(by.items())}
 
 
+def counts(table: Mapping) -> dict[str, int]:
+    """Per headline, the samples it is over: the sub-task's samples with both SC and PQ."""
+    return {f"{subset}/{k}": row["n"] for subset, row in table.items() for k in ("sc", "pq", "o")}
+
+
 STRATA = ("subset",)
 UNIT = "uid"
 

@@ -126,5 +126,11 @@ def headlines(records: list[Mapping]) -> tuple[dict, dict]:
     return values, tables
 
 
+def counts(tables: Mapping) -> dict[str, int]:
+    """Per headline, the samples it is over: the language's samples with both PF and SC."""
+    return {f"{lang}/{k}": sum(t["n"] for t in table["tasks"].values() if t)
+            for lang, table in tables.items() for k in ("pf", "sc", "o")}
+
+
 def _english_first(language: str) -> tuple[bool, str]:
     return language != "en", language  # the anchor's default language leads

@@ -71,7 +71,8 @@ DREAMBENCH_PLUS = Pack(
                        " constants.py:24, benchmarking.py:69"),
     headline="CP and PF (0-1, mean of 3 GPT-4o runs); CP x PF", family="in_domain",
     aggregate=dreambench_plus.aggregate, convert=dreambench_plus.convert,
-    headlines=dreambench_plus.headlines, strata=dreambench_plus.STRATA, unit=dreambench_plus.UNIT,
+    headlines=dreambench_plus.headlines, counts=dreambench_plus.counts, strata=dreambench_plus.STRATA,
+    unit=dreambench_plus.UNIT,
     notes=("the anchor samples its judge at temperature 1 with a random seed per call: its three runs differ",
            "data.zip's folder layout is the anchor loader's (images/, captions/); checked on the fake only"),
 )
@@ -88,7 +89,8 @@ OMNICONTEXT = Pack(
                  "VectorSpaceLab/OmniGen2@0f72fa9:omnicontext/openai_util.py:73-79, omnicontext_score.py:17-50"),
     headline="overall O = mean over task types of mean sqrt(PF x SC), 0-10 (English)", family="zero_shot",
     aggregate=omnicontext.aggregate, convert=omnicontext.convert,
-    headlines=omnicontext.headlines, strata=omnicontext.STRATA, unit=omnicontext.UNIT,
+    headlines=omnicontext.headlines, counts=omnicontext.counts, strata=omnicontext.STRATA,
+    unit=omnicontext.UNIT,
     notes=("the anchor's scorer asks PF and SC three times per sample and keeps the last parse (no break in "
            "its retry loop, omnicontext_score.py:20-36); ibench asks once and re-asks only a failed reply",
            "the anchor's judge is the undated alias gpt-4.1: pin a dated snapshot for reproducible numbers"),
@@ -105,7 +107,8 @@ GEDIT_BENCH = Pack(
                  "json_score_list", "stepfun-ai/Step1X-Edit@570eba6:GEdit-Bench/viescore/__init__.py:18-20, :41-95"),
     headline="G_SC, G_PQ, G_O (0-10) on GEdit-Bench-EN, full set and intersection", family="editing",
     aggregate=gedit.aggregate, convert=gedit.convert,
-    headlines=gedit.headlines, strata=gedit.STRATA, unit=gedit.UNIT,
+    headlines=gedit.headlines, counts=gedit.counts, strata=gedit.STRATA,
+    unit=gedit.UNIT,
     notes=("the maintainers report GPT-4.1 drift of about 0.1 between runs and month-to-month changes "
            "(stepfun-ai/Step1X-Edit issue #74); Azure's content filter refuses some requests (issue #143)",),
 )
@@ -128,7 +131,8 @@ IMAGENHUB = Pack(
                        " mllm_tools/openai.py:128-137, :175-177"),
     headline="VIEScore SC, PQ and O = mean sqrt(SC x PQ) (0-1) per sub-task",
     family="in_domain", aggregate=imagenhub.aggregate, convert=imagenhub.convert,
-    headlines=imagenhub.headlines, strata=imagenhub.STRATA, unit=imagenhub.UNIT,
+    headlines=imagenhub.headlines, counts=imagenhub.counts, strata=imagenhub.STRATA,
+    unit=imagenhub.UNIT,
     subsets={"text_guided_ie": "editing", "subject_driven_ig": "in_domain", "multi_concept_ic": "zero_shot",
              "control_guided_ig": "in_domain", "subject_driven_ie": "editing"},
     notes=("control types other than canny and depth, the mask-guided and the text-to-image sets are not "

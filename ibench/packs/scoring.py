@@ -149,15 +149,15 @@ def score_pack_run(run_dir: Union[str, Path], judge_config=None, max_calls: Opti
         ci = bootstrap(pack, recs, list(values), resamples, seed)
         coverage = _coverage(instances, gens, logged)
         record = judge.record(logged)
-        scored_n = coverage.samples.scored
+        sizes = pack.counts(table)
         entry = PackJudgeResult(
             judge_id=judge.id, label=judge.label, model=config.model, served_models=record["served_models"],
             official=official, comparable_with=judges.comparable_with(pack, config.model, record["served_models"]),
             identity=judge.identity,
             prompts=[{"repo": p.repo, "commit": p.commit, "path": p.path, "sha256": p.sha256} for p in pack.judge.prompts],
             repeats=pack.judge.repeats,
-            headline={n: PackEstimate(value=_num(values[n]), ci_low=ci[n][0], ci_high=ci[n][1], n=scored_n)
-                      for n in values},
+            headline={n: PackEstimate(value=_num(values[n]), ci_low=ci[n][0], ci_high=ci[n][1],
+                                      n=sizes.get(n, 0)) for n in values},
             table=table, verdicts=_counts(logged), coverage=coverage, resamples=resamples,
             scored_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
         previous = load_pack_results(store.path)

@@ -97,6 +97,7 @@ class Pack:
     aggregate: Callable  # the anchor's aggregation (a pure function on verdict records)
     convert: Callable  # dataset snapshot(s) -> ibench instances
     headlines: Callable = lambda records: ({}, {})  # records -> (the leaderboard's numbers by name, the tables)
+    counts: Callable = lambda table: {}  # the tables -> per number's name, how many samples it is over
     strata: tuple[str, ...] = ()  # record fields the anchor averages within (the bootstrap resamples within them)
     unit: str = ""  # the record field the anchor keys a sample by (relabelled when the bootstrap draws it twice)
     notes: tuple[str, ...] = ()
