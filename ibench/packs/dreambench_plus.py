@@ -145,13 +145,13 @@ def aggregate(records: Iterable[Mapping]) -> dict:
     return out
 
 
-#: The bootstrap resamples samples within each category (the CP table's columns) and relabels a drawn
-#: sample's ``collection_id`` (the anchor keys scores by it).
 def counts(table: Mapping) -> dict[str, int]:
     """Per headline, the samples it is over: those with a CP (PF) score in some run; both, for CP x PF."""
     return dict(table["scored_samples"])
 
 
+#: The bootstrap resamples samples within each category (the CP table's columns) and relabels a drawn
+#: sample's ``collection_id`` (the anchor keys scores by it).
 STRATA = ("category",)
 UNIT = "collection_id"
 

@@ -113,7 +113,6 @@ VIESCORE_SC = {
     "control_guided_ig": (("prompts_0shot/control_image_gen_rule.txt", "prompts_0shot/cig_rule_SC.txt"), "<prompt>"),
     "subject_driven_ie": (("prompts_0shot/subject_image_edit_rule.txt", "prompts_0shot/sdie_rule_SC.txt"), "<subject>"),
 }
-#: Sub-scores per SC reply (each rule file's "output score = [...]"); PQ replies have two.
 VIESCORE_CONTEXT = _Q + "context.txt"  # run.py:427's default (run.py:447-449 cannot resolve any other as committed)
 VIESCORE_PQ = _Q + "prompts_0shot/rule_PQ.txt"
 
@@ -185,7 +184,7 @@ def parse_json_score_list(reply: str, top: int = 10) -> tuple[Value, str]:
         bracket = reply[reply.find("["):reply.rfind("]") + 1] if "[" in reply and "]" in reply else ""
         if _SCORE_PAIR.match(bracket):
             value = json.loads(bracket)
-        elif reply.strip().isdigit():
+        elif _INT.match(reply):
             value = [int(reply)]
         else:
             return None, "no JSON object in the reply"
