@@ -19,7 +19,7 @@ from typing import Optional, Union
 
 import numpy as np
 
-from ibench.core.jsonio import write_jsonl_atomic
+from ibench.core.jsonio import read_jsonl, write_jsonl_atomic
 from ibench.core.rundir import RunLayout, RunStore
 from ibench.errors import IbenchError
 
@@ -82,8 +82,6 @@ def _keep_earlier_verdicts(verdicts: dict[str, dict], log: Path) -> dict[str, di
     """What an earlier scoring of the run logged stays where this one did worse: a question not asked now (the
     call budget) keeps its earlier verdict, a failed one its earlier answer. E.g. rescoring on a machine whose
     verdict cache is empty never replaces what was paid for by a failure or a blank."""
-    from ibench.core.jsonio import read_jsonl
-
     earlier = {r.pop("key"): r for r in read_jsonl(log) if r.get("key") in verdicts and r.get("status") != "pending"}
     keep = {k for k, v in verdicts.items() if k in earlier and (
         v["status"] == "pending" or (v["status"] == "failed" and earlier[k]["status"] == "ok"))}
